@@ -18,5 +18,4 @@ def resolve_model(name: str | os.PathLike) -> Path:
     p = Path(name)
     if p.exists() or p.parent != Path("."):
         return p
-    shipped = MODELS / p.name
-    return shipped if shipped.exists() else p
+    return MODELS / p.name

@@ -1,0 +1,214 @@
+"""The public inference API: a loaded checkpoint that turns 4-channel audio into events.
+
+    det = Detector.load("seddoa_agg2.pt", device="auto")
+    events = det.process(audio)              # (samples, channels) float32 -> list[Event]
+    session = det.stream()
+    events = session.push(block)             # any block size
+    events += session.flush()
+
+``process`` and a stream give the same events: both run the same causal network, the offline pass in
+long chunks and the stream one 100 ms hop at a time, carrying the layer caches.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from seld_live.checkpoint import CheckpointMeta, load_model
+from seld_live.decode import DecodeConfig, decode
+from seld_live.errors import AudioInputError
+from seld_live.events import Event
+from seld_live.features import FeatureExtractor
+from seld_live.geometry import ArrayGeometry
+from seld_live.models import SeldNet
+from seld_live.paths import resolve_model
+
+OFFLINE_CHUNK_FRAMES = 600  # output frames (60 s) per network call in process(); bounds memory
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise AudioInputError("CUDA was requested but no CUDA device is available (use --cpu or device='cpu')")
+    return torch.device(device)
+
+
+class Detector:
+    def __init__(self, model: SeldNet, meta: CheckpointMeta, device: str | torch.device = "auto"):
+        self.meta = meta
+        self.device = pick_device(device)
+        self.model = model.to(self.device).eval()
+        self.features = FeatureExtractor(meta.features)
+        self.decode_config = meta.decode
+        self.path: Path | None = None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto", threshold: float | None = None) -> Detector:
+        """Load a checkpoint; a bare name such as ``seddoa_agg2.pt`` is looked up in assets/models/."""
+        resolved = resolve_model(path)
+        model, meta = load_model(resolved)
+        det = cls(model, meta, device)
+        det.path = resolved
+        if threshold is not None:
+            det.threshold = threshold
+        return det
+
+    # -- description -------------------------------------------------------------------------------
+    @property
+    def classes(self) -> list[str]:
+        return self.meta.classes
+
+    @property
+    def sample_rate(self) -> int:
+        return self.meta.features.sample_rate
+
+    @property
+    def num_channels(self) -> int:
+        return self.meta.features.num_mics
+
+    @property
+    def array(self) -> ArrayGeometry:
+        return self.meta.array
+
+    @property
+    def output_kind(self) -> str:
+        return self.meta.output_kind
+
+    @property
+    def hop_samples(self) -> int:
+        """Samples per 100 ms output frame."""
+        return self.meta.features.hop * self.meta.model.frames_per_output
+
+    @property
+    def threshold(self) -> float:
+        return self.decode_config.threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        if not 0.0 < value < 1.5:
+            raise ValueError(f"threshold {value} is outside (0, 1.5)")
+        self.decode_config = DecodeConfig(threshold=float(value), unify_angle=self.decode_config.unify_angle)
+
+    @property
+    def latency_s(self) -> float:
+        """Algorithmic latency: look-ahead of the network (zero for these causal networks)."""
+        return self.meta.model.lookahead_frames * self.hop_samples / self.sample_rate
+
+    # -- offline -----------------------------------------------------------------------------------
+    def check_audio(self, audio: np.ndarray, sample_rate: int | None = None) -> np.ndarray:
+        """Audio as float32 (samples, channels), or a clear AudioInputError."""
+        if sample_rate is not None and sample_rate != self.sample_rate:
+            raise AudioInputError(f"audio is at {sample_rate} Hz; the model expects {self.sample_rate} Hz")
+        audio = np.asarray(audio)
+        if audio.ndim != 2:
+            raise AudioInputError(f"audio must have shape (samples, channels), got {audio.shape}")
+        if audio.shape[1] != self.num_channels:
+            raise AudioInputError(
+                f"audio has {audio.shape[1]} channels; the model expects {self.num_channels} "
+                f"({self.array.name})"
+            )
+        audio = audio.astype(np.float32, copy=False)
+        if not np.all(np.isfinite(audio)):
+            raise AudioInputError("audio contains NaN or infinite samples")
+        return audio
+
+    def infer(self, audio: np.ndarray) -> dict[str, np.ndarray]:
+        """Raw network outputs [T, ...] for a whole clip (zero-padded to whole 100 ms frames)."""
+        audio = self.check_audio(audio)
+        pad = (-len(audio)) % self.hop_samples
+        if pad:
+            audio = np.concatenate([audio, np.zeros((pad, audio.shape[1]), np.float32)])
+        feats = self.features.process(audio)
+        return self._run_network(feats, state={}, chunk=OFFLINE_CHUNK_FRAMES * self.meta.model.frames_per_output)
+
+    def process(self, audio: np.ndarray, sample_rate: int | None = None) -> list[Event]:
+        """Events of a whole clip, (samples, channels) float32 at the model's rate."""
+        self.check_audio(audio, sample_rate)
+        return decode(self.output_kind, self.infer(audio), self.decode_config, self.classes)
+
+    def process_file(self, path: str | os.PathLike) -> list[Event]:
+        return self.process(*read_audio(path))
+
+    def _run_network(self, feats: np.ndarray, state: dict, chunk: int) -> dict[str, np.ndarray]:
+        outs: list[dict[str, torch.Tensor]] = []
+        x = torch.from_numpy(feats)[None]
+        with torch.inference_mode():
+            for s in range(0, feats.shape[1], chunk):
+                outs.append(self.model(x[:, :, s : s + chunk].to(self.device, non_blocking=True), state))
+        if not outs:
+            return {k: v[0, :0].cpu().numpy() for k, v in self._empty_outputs().items()}
+        return {k: torch.cat([o[k] for o in outs], dim=1)[0].float().cpu().numpy() for k in outs[0]}
+
+    def _empty_outputs(self) -> dict[str, torch.Tensor]:
+        x = torch.zeros(1, self.meta.model.in_channels, self.meta.model.frames_per_output, self.meta.model.n_mels)
+        with torch.inference_mode():
+            return self.model(x.to(self.device))
+
+    # -- streaming ---------------------------------------------------------------------------------
+    def stream(self) -> DetectorStream:
+        return DetectorStream(self)
+
+
+class DetectorStream:
+    """A running stream: push audio blocks of any size, get the events of completed 100 ms frames."""
+
+    def __init__(self, detector: Detector):
+        self.det = detector
+        self._features = detector.features.stream()
+        self._pending = np.zeros((detector.meta.model.in_channels, 0, detector.meta.model.n_mels), np.float32)
+        self._state: dict = {}
+        self.samples_in = 0
+        self.frames_done = 0
+
+    def push(self, block: np.ndarray) -> list[Event]:
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[1] != self.det.num_channels:
+            raise AudioInputError(
+                f"block has shape {block.shape}; expected (samples, {self.det.num_channels})"
+            )
+        self.samples_in += len(block)
+        feats = self._features.push(block)
+        if feats.shape[1]:
+            self._pending = np.concatenate([self._pending, feats], axis=1) if self._pending.shape[1] else feats
+        per = self.det.meta.model.frames_per_output
+        n = (self._pending.shape[1] // per) * per
+        if n == 0:
+            return []
+        ready, self._pending = self._pending[:, :n], self._pending[:, n:]
+        out = self.det._run_network(ready, self._state, chunk=n)
+        events = decode(self.det.output_kind, out, self.det.decode_config, self.det.classes, self.frames_done)
+        self.frames_done += n // per
+        return events
+
+    def step(self, hop: np.ndarray) -> list[Event]:
+        """Exactly one 100 ms hop in, the events of that frame out."""
+        if len(hop) != self.det.hop_samples or self.samples_in % self.det.hop_samples:
+            raise ValueError(f"step() takes whole hops of {self.det.hop_samples} samples")
+        return self.push(hop)
+
+    def flush(self) -> list[Event]:
+        """Complete the last partial frame with zeros, as ``Detector.process`` does."""
+        pad = (-self.samples_in) % self.det.hop_samples
+        if pad == 0:
+            return []
+        return self.push(np.zeros((pad, self.det.num_channels), np.float32))
+
+
+def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """(samples, channels) float32 and the sample rate, or a clear AudioInputError."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioInputError(f"audio file not found: {path}")
+    try:
+        audio, rate = sf.read(path, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
+        raise AudioInputError(f"{path}: cannot read audio ({str(e).strip()[:120]})") from None
+    return audio, rate

@@ -1,0 +1,34 @@
+"""Small builders shared by tests: random-weight checkpoints and detectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from seld_live.checkpoint import CheckpointMeta, save_checkpoint
+from seld_live.decode import DecodeConfig
+from seld_live.features import FeatureConfig
+from seld_live.geometry import load_array
+from seld_live.models import build_model, sized_config
+
+KIND_FOR_ARCH = {"seddoa": "agg2", "einv2": "trackwise", "accdoa": "accdoa", "maccdoa": "maccdoa"}
+
+
+def make_checkpoint(path: Path, arch: str = "seddoa", kind: str | None = None, size: str = "tiny",
+                    num_classes: int = 5, array: str = "dcase_mic", threshold: float = 0.5, seed: int = 0) -> Path:
+    """A random-weight checkpoint with non-trivial normalisation, for API and streaming tests."""
+    geo = load_array(array)
+    feats = FeatureConfig(format=geo.format, num_mics=geo.num_channels)
+    cfg = sized_config(size, arch=arch, num_classes=num_classes, in_channels=feats.num_feature_channels,
+                       spectral_channels=feats.num_spectral_channels)
+    torch.manual_seed(seed)
+    model = build_model(cfg)
+    mean = torch.zeros(cfg.in_channels, cfg.n_mels)
+    mean[: feats.num_mics] = -40.0  # log-mel channels sit around -40 dB for the test noise
+    model.set_normalization(mean, torch.full((cfg.in_channels, cfg.n_mels), 10.0))
+    meta = CheckpointMeta(model=cfg, features=feats, classes=[f"class{i}" for i in range(num_classes)], array=geo,
+                          output_kind=kind or KIND_FOR_ARCH[arch], decode=DecodeConfig(threshold=threshold),
+                          training={"note": "random weights for tests"})
+    save_checkpoint(path, model.eval(), meta)
+    return path

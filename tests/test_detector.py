@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+import soundfile as sf
+from helpers import make_checkpoint
+
+from seld_live import Detector
+from seld_live.decode import candidates
+from seld_live.errors import AudioInputError
+from seld_live.paths import MODELS, resolve_model
+
+CASES = [("seddoa", "trackwise"), ("seddoa", "agg1"), ("seddoa", "agg2"), ("einv2", "trackwise"),
+         ("einv2", "agg1"), ("einv2", "agg2"), ("accdoa", "accdoa"), ("maccdoa", "maccdoa")]
+
+
+def _fair_threshold(det: Detector, audio: np.ndarray) -> float:
+    """A threshold that random weights pass about half the time, so there are events to compare."""
+    conf = candidates(det.output_kind, det.infer(audio), 0.0)[:, 6]
+    return float(np.median(conf))
+
+
+def _audio(seconds: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = int(seconds * 24000)
+    env = np.repeat(rng.random(int(np.ceil(n / 2400))), 2400)[:n, None]  # level changes every 100 ms
+    return (rng.standard_normal((n, 4)) * 0.05 * env).astype(np.float32)
+
+
+def _same_events(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert (x.frame, x.class_index, x.track) == (y.frame, y.class_index, y.track)
+        assert x.azimuth == pytest.approx(y.azimuth, abs=1e-2)
+        assert x.elevation == pytest.approx(y.elevation, abs=1e-2)
+        assert x.confidence == pytest.approx(y.confidence, abs=1e-4)
+
+
+@pytest.mark.parametrize("arch, kind", CASES)
+def test_stream_gives_the_events_of_process(tmp_path, arch, kind):
+    det = Detector.load(make_checkpoint(tmp_path / "m.pt", arch=arch, kind=kind, size="small"), "cpu")
+    audio = _audio(4.13)
+    det.threshold = _fair_threshold(det, audio)
+    offline = det.process(audio)
+    assert len(offline) > 5, "the test needs events to compare"
+    assert max(e.frame for e in offline) <= 41  # 4.13 s -> 42 frames, the last one zero-padded
+    rng = np.random.default_rng(1)
+    for sizes in ([1, 137, 4800], list(rng.integers(1, 7000, 20))):
+        session = det.stream()
+        events, i, k = [], 0, 0
+        while i < len(audio):
+            n = int(sizes[k % len(sizes)])
+            events += session.push(audio[i : i + n])
+            i, k = i + n, k + 1
+        events += session.flush()
+        _same_events(events, offline)
+        assert session.frames_done == 42
+
+
+def test_step_per_hop_and_latency(tmp_path):
+    det = Detector.load(make_checkpoint(tmp_path / "m.pt", threshold=0.9), "cpu")
+    assert det.hop_samples == 2400 and det.latency_s == 0.0
+    audio = _audio(3.0, seed=3)
+    session = det.stream()
+    per_frame = [session.step(audio[i : i + 2400]) for i in range(0, len(audio), 2400)]
+    assert all(e.frame == f for f, evs in enumerate(per_frame) for e in evs)
+    _same_events([e for evs in per_frame for e in evs], det.process(audio))
+    with pytest.raises(ValueError):
+        session.step(audio[:100])
+
+
+def test_threshold_and_description(tmp_path):
+    det = Detector.load(make_checkpoint(tmp_path / "m.pt", num_classes=3, kind="trackwise", size="small"), "cpu",
+                          threshold=0.95)
+    assert det.classes == ["class0", "class1", "class2"]
+    assert (det.sample_rate, det.num_channels, det.output_kind) == (24000, 4, "trackwise")
+    assert det.threshold == 0.95
+    audio = _audio(2.0)
+    conf = np.sort(candidates("trackwise", det.infer(audio), 0.0)[:, 6])
+    det.threshold = float(conf[len(conf) // 4])
+    n_lo = len(det.process(audio))
+    det.threshold = float(conf[3 * len(conf) // 4])
+    assert 0 < len(det.process(audio)) < n_lo
+    with pytest.raises(ValueError):
+        det.threshold = -1
+
+
+def test_process_file_and_short_audio(tmp_path):
+    det = Detector.load(make_checkpoint(tmp_path / "m.pt"), "cpu")
+    assert det.process(np.zeros((0, 4), np.float32)) == []
+    sf.write(tmp_path / "a.flac", _audio(1.0), 24000)
+    assert isinstance(det.process_file(tmp_path / "a.flac"), list)
+    sf.write(tmp_path / "b.wav", _audio(1.0), 16000)
+    with pytest.raises(AudioInputError, match="16000 Hz"):
+        det.process_file(tmp_path / "b.wav")
+    (tmp_path / "c.wav").write_bytes(b"RIFF....garbage")
+    with pytest.raises(AudioInputError, match="cannot read audio"):
+        det.process_file(tmp_path / "c.wav")
+
+
+def test_bare_model_names_resolve_to_assets(tmp_path):
+    assert resolve_model("seddoa_agg2.pt") == MODELS / "seddoa_agg2.pt"
+    assert resolve_model(tmp_path / "x.pt") == tmp_path / "x.pt"
