@@ -1,0 +1,67 @@
+"""Input devices as PortAudio sees them: listing, and finding one by index or by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from seld_live.errors import AudioInputError
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    index: int
+    name: str
+    max_input_channels: int
+    default_samplerate: float
+    hostapi: str
+
+
+def _sd():
+    try:
+        import sounddevice
+    except OSError as e:  # PortAudio library missing
+        raise AudioInputError(f"audio capture is unavailable: {e}") from None
+    return sounddevice
+
+
+def list_input_devices() -> list[DeviceInfo]:
+    sd = _sd()
+    apis = sd.query_hostapis()
+    out = []
+    for d in sd.query_devices():
+        if d["max_input_channels"] > 0:
+            out.append(DeviceInfo(int(d["index"]), str(d["name"]), int(d["max_input_channels"]),
+                                  float(d["default_samplerate"]), str(apis[d["hostapi"]]["name"])))
+    return out
+
+
+def format_device_table(devices: list[DeviceInfo]) -> str:
+    if not devices:
+        return "no input devices found"
+    rows = [f"{'index':>5}  {'channels':>8}  {'default rate':>12}  {'host API':<10}  name"]
+    for d in devices:
+        rows.append(f"{d.index:>5}  {d.max_input_channels:>8}  {d.default_samplerate:>10.0f} Hz  "
+                    f"{d.hostapi:<10}  {d.name}")
+    return "\n".join(rows)
+
+
+def find_input_device(spec: int | str) -> DeviceInfo:
+    """A device by index ('3') or by name: an exact name first, else a unique case-insensitive substring."""
+    devices = list_input_devices()
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
+        idx = int(spec)
+        for d in devices:
+            if d.index == idx:
+                return d
+        raise AudioInputError(f"unknown input device {idx} (see seld-live --list-devices)")
+    name = str(spec).strip()
+    exact = [d for d in devices if d.name == name]
+    if exact:
+        return exact[0]
+    sub = [d for d in devices if name.lower() in d.name.lower()]
+    if len(sub) == 1:
+        return sub[0]
+    if not sub:
+        raise AudioInputError(f"unknown input device '{name}' (see seld-live --list-devices)")
+    names = ", ".join(f"{d.index}: {d.name}" for d in sub)
+    raise AudioInputError(f"input device '{name}' is ambiguous ({names}); give its index")
