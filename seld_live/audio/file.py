@@ -47,6 +47,7 @@ class FileSource:
         channels: tuple[int, ...] | None = None,
         speed: float | str = 1.0,
         loop: bool = False,
+        fallback_channels: tuple[int, ...] | None = None,
     ):
         self.path = Path(path)
         self.sample_rate = int(sample_rate)
@@ -63,6 +64,8 @@ class FileSource:
         if not MIN_RATE <= self.file_rate <= MAX_RATE:
             self._sf.close()
             raise AudioInputError(f"{self.path}: unsupported sample rate {self.file_rate} Hz")
+        if channels is None and self.file_channels != self.num_channels and fallback_channels:
+            channels = tuple(fallback_channels)  # e.g. the array preset's device channels in a raw recording
         if channels is None:
             if self.file_channels != self.num_channels:
                 self._sf.close()
@@ -77,7 +80,8 @@ class FileSource:
         if max(channels) > self.file_channels:
             self._sf.close()
             raise AudioInputError(
-                f"{self.path} has {self.file_channels} channels; channel {max(channels)} was asked for"
+                f"{self.path} has {self.file_channels} channels; the model needs {self.num_channels} "
+                f"(channels {','.join(map(str, channels))} were asked for)"
             )
         self.channels = tuple(channels)
         self._idx = np.asarray(channels) - 1

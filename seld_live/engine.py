@@ -1,0 +1,407 @@
+"""The live engine: audio source -> streaming detector -> tracker -> sinks and subscribers, in one worker thread.
+
+The worker pulls one 100 ms hop at a time from the source, runs the detector's streaming session on it (on the
+detector's device; the session keeps its caches there between hops), tracks the detections and hands a
+``HopResult`` to every sink and subscriber. Every hop has a frame index on the audio timeline (frame n covers
+audio [0.1 n, 0.1 (n + 1)) s of the stream), so events always carry the time of the audio they describe.
+
+Falling behind (the catch-up rule):
+1. A hop processed while at least one more whole hop is already waiting is counted as *late*. Late hops are
+   still all processed, back to back and in order, with their own frame times: nothing drifts, results only
+   arrive later. Subscribers such as the window may skip to the newest result.
+2. If the waiting audio exceeds ``max_backlog_s``, the engine drops whole hops (all but none of those waiting),
+   counts them in ``dropped_hops``, says so in a warning, and advances the frame counter by the same number, so
+   later events keep their true audio time. The network session restarts after the gap (the audio is no longer
+   continuous) and tracks coast through it. Dropped audio still goes to the recording.
+Lost audio that the source reports (a device ring-buffer overrun) is handled the same way: the frame counter
+skips it, rounded up to the next hop boundary, and the samples before that boundary are discarded.
+
+Hops holding NaN or infinite samples are reported and skipped: the session is fed zeros instead (so features
+and network caches stay finite) and no events come out of that frame (``HopResult.skipped``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from seld_live.audio.base import AudioBlock, AudioSource
+from seld_live.errors import SeldError
+from seld_live.events import FRAME_SECONDS, Event
+from seld_live.results import HopResult
+from seld_live.sinks import FlacRecorder, Sink
+from seld_live.tracking import Tracker, TrackerConfig
+
+log = logging.getLogger("seld_live.engine")
+
+
+@dataclass
+class EngineConfig:
+    threshold: float | None = None  # overrides the checkpoint's decoding threshold
+    tracking: bool = True  # False: sinks get the detector's events unchanged (track = output slot)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    max_backlog_s: float = 2.0  # catch-up rule: drop whole hops beyond this much waiting audio
+    duration_s: float | None = None  # stop after this much audio
+    read_timeout_s: float = 0.25  # how long a read may block before the worker checks for stop()
+    stats_window: int = 1 << 16  # hops kept for latency statistics (about 1.8 h)
+    warn_every_s: float = 10.0  # rate limit for repeated warnings (NaN hops, falling behind)
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    hops: int  # hops run through the network (skipped NaN hops included)
+    audio_s: float  # audio time covered, dropped hops included
+    latency_median_s: float
+    latency_p95_s: float
+    compute_median_s: float  # per-hop features + network + decoding + tracking
+    rtf: float  # compute time / audio time of the processed hops
+    overflows: int  # input overflows reported by the driver
+    late_hops: int
+    dropped_hops: int
+    skipped_hops: int  # NaN/Inf hops
+    lost_samples: int = 0  # audio the source lost before the engine got it (device ring overrun)
+
+    def format(self) -> str:
+        return (
+            f"{self.hops} hops ({self.audio_s:.1f} s of audio), latency median {self.latency_median_s * 1e3:.1f} ms, "
+            f"p95 {self.latency_p95_s * 1e3:.1f} ms, compute median {self.compute_median_s * 1e3:.2f} ms/hop, "
+            f"real-time factor {self.rtf:.3f}, overflows {self.overflows}, late hops {self.late_hops}, "
+            f"dropped hops {self.dropped_hops}, skipped (NaN/Inf) hops {self.skipped_hops}"
+        )
+
+
+class Engine:
+    def __init__(self, detector, source: AudioSource, config: EngineConfig | None = None, sinks: Sequence[Sink] = ()):
+        self.detector = detector
+        self.source = source
+        self.config = config or EngineConfig()
+        self.sinks = list(sinks)
+        if source.sample_rate != detector.sample_rate:
+            raise SeldError(f"source gives {source.sample_rate} Hz; the model needs {detector.sample_rate} Hz")
+        if source.num_channels != detector.num_channels:
+            raise SeldError(f"source gives {source.num_channels} channels; the model needs {detector.num_channels}")
+        if self.config.threshold is not None:
+            self.set_threshold(self.config.threshold)
+        self.hop = int(detector.hop_samples)
+        self.running = False
+        self.finished = False
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._subscribers: list[queue.Queue[HopResult]] = []
+        self._recorder: FlacRecorder | None = None
+        self._pending_threshold: float | None = None
+        self._closed = False
+        # timeline and statistics
+        self._frame = 0  # frame index of the next hop
+        self._session = None
+        self._session_start = 0
+        self._carry = np.zeros((0, detector.num_channels), np.float32)  # audio read past the last hop
+        self._held: AudioBlock | None = None  # a block read early, to be used by the next hop
+        self.tracker = Tracker(self.config.tracker, detector.classes)
+        w = self.config.stats_window
+        self._lat = np.zeros(w)
+        self._comp = np.zeros(w)
+        self._hops = 0
+        self._compute_total = 0.0
+        self._late = 0
+        self._dropped = 0
+        self._skipped = 0
+        self._last_warn: dict[str, float] = {}
+
+    # --- control ------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("an engine starts once; make a new one to run again")
+        self.source.start()
+        self.running = True
+        self._thread = threading.Thread(target=self._run, name="seld-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the stream and finish sinks and recordings; safe to call more than once, from any thread."""
+        self._stop.set()
+        try:
+            self.source.stop()
+        except Exception as e:  # a lost device may fail to stop; the outputs matter more
+            log.debug("source.stop failed: %s", e)
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join()
+        if t is None:
+            self._close_outputs()
+        self.running = False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the worker ends (source exhausted, duration reached, error or stop); True if it did."""
+        t = self._thread
+        if t is None:
+            return True
+        t.join(timeout)
+        return not t.is_alive()
+
+    def subscribe(self, maxsize: int = 64) -> queue.Queue[HopResult]:
+        """A bounded queue of results; when it is full the oldest result is dropped, the engine never waits."""
+        q: queue.Queue[HopResult] = queue.Queue(maxsize=maxsize)
+        with self._lock:
+            self._subscribers.append(q)
+        return q
+
+    def unsubscribe(self, q: queue.Queue) -> None:
+        with self._lock:
+            if q in self._subscribers:
+                self._subscribers.remove(q)
+
+    def set_threshold(self, value: float) -> None:
+        value = float(value)
+        if not 0.0 < value < 1.5:
+            raise SeldError(f"threshold {value} is outside (0, 1.5)")
+        self._pending_threshold = value
+        if self._thread is None:
+            self._apply_threshold()
+
+    @property
+    def threshold(self) -> float:
+        return self._pending_threshold if self._pending_threshold is not None else self.detector.threshold
+
+    def start_recording(self, path) -> None:
+        rec = FlacRecorder(Path(path), self.detector.sample_rate, self.detector.num_channels)
+        with self._lock:
+            old, self._recorder = self._recorder, rec
+        if old is not None:
+            old.close()
+
+    def stop_recording(self) -> None:
+        with self._lock:
+            rec, self._recorder = self._recorder, None
+        if rec is not None:
+            rec.close()
+            if rec.error:
+                log.warning("%s", rec.error)
+
+    @property
+    def recording(self) -> Path | None:
+        rec = self._recorder
+        return rec.path if rec is not None else None
+
+    @property
+    def frame(self) -> int:
+        return self._frame
+
+    @property
+    def stats(self) -> EngineStats:
+        n = min(self._hops, len(self._lat))
+        lat, comp = self._lat[:n], self._comp[:n]
+        audio_processed = self._hops * self.hop / self.detector.sample_rate
+        return EngineStats(
+            hops=self._hops,
+            audio_s=self._frame * FRAME_SECONDS,
+            latency_median_s=float(np.median(lat)) if n else 0.0,
+            latency_p95_s=float(np.percentile(lat, 95)) if n else 0.0,
+            compute_median_s=float(np.median(comp)) if n else 0.0,
+            rtf=self._compute_total / audio_processed if audio_processed else 0.0,
+            overflows=int(self.source.overflows),
+            late_hops=self._late,
+            dropped_hops=self._dropped,
+            skipped_hops=self._skipped,
+            lost_samples=int(getattr(self.source, "lost_samples", 0)),
+        )
+
+    # --- worker -------------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._new_session()
+            max_frames = None
+            if self.config.duration_s is not None:
+                max_frames = math.ceil(self.config.duration_s / FRAME_SECONDS - 1e-9)
+            while not self._stop.is_set():
+                if max_frames is not None and self._frame >= max_frames:
+                    self.finished = True
+                    break
+                self._apply_threshold()
+                self._catch_up()
+                hop = self._read_hop()
+                if hop is None:
+                    if self.source.finished:
+                        self.finished = True
+                        break
+                    continue
+                data, capture_time = hop
+                self._process(data, capture_time)
+        except SeldError as e:  # the user-facing message: the CLI or the window shows it
+            self.error = str(e)
+            log.debug("engine stopped: %s", e)
+        except Exception as e:
+            self.error = f"internal error: {type(e).__name__}: {e}"
+            log.error("%s\n%s", self.error, traceback.format_exc())
+        finally:
+            self._close_outputs()
+            self.running = False
+
+    def _apply_threshold(self) -> None:
+        v, self._pending_threshold = self._pending_threshold, None
+        if v is not None:
+            self.detector.threshold = v
+
+    def _new_session(self) -> None:
+        self._session = self.detector.stream()
+        self._session_start = self._frame
+
+    def _warn(self, key: str, msg: str) -> None:
+        now = time.monotonic()
+        if now - self._last_warn.get(key, -1e9) >= self.config.warn_every_s:
+            self._last_warn[key] = now
+            log.warning("%s", msg)
+
+    def _record(self, data: np.ndarray) -> None:
+        rec = self._recorder
+        if rec is not None:
+            rec.write_audio(data)
+
+    def _skip_frames(self, n: int, why: str) -> None:
+        """Advance the timeline by n hops that will not be processed; the audio after them is a new stream."""
+        if n <= 0:
+            return
+        self._dropped += n
+        self._frame += n
+        if self.config.tracking:
+            self.tracker.skip(self._frame - 1)
+        self._new_session()
+        self._warn("drop", f"{why}: skipped {n} hops ({n * FRAME_SECONDS:.1f} s of audio); "
+                           f"{self._dropped} dropped so far")
+
+    def _discard(self, samples: int) -> int:
+        """Read and drop up to ``samples`` waiting samples (they still go to the recording)."""
+        done = 0
+        while done < samples:
+            b = self.source.read(samples - done, timeout=0)
+            if b is None or not len(b.data):
+                break
+            self._record(b.data)
+            done += len(b.data)
+        return done
+
+    def _catch_up(self) -> None:
+        backlog = self.source.backlog_samples() + len(self._carry)
+        if backlog <= self.config.max_backlog_s * self.detector.sample_rate:
+            return
+        n = backlog // self.hop
+        got = len(self._carry) + self._discard(n * self.hop - len(self._carry))
+        self._carry = self._carry[:0]
+        if got < n * self.hop:  # the source had less than it said: stay on the grid by padding the count up
+            n = math.ceil(got / self.hop)
+        self._skip_frames(n, f"inference fell {backlog / self.detector.sample_rate:.1f} s behind")
+
+    def _read_hop(self) -> tuple[np.ndarray, float] | None:
+        """The next whole hop on the frame grid (zero-padded at the end of a file) and its capture time."""
+        parts = [self._carry] if len(self._carry) else []
+        have = len(self._carry)
+        capture = time.monotonic()
+        while have < self.hop:
+            if self._held is not None:
+                block, self._held = self._held, None
+            else:
+                block = self.source.read(self.hop - have, timeout=self.config.read_timeout_s)
+                if block is not None:
+                    self._record(block.data)
+            if block is None:
+                if self.source.finished and have:  # the file's last partial hop: pad like Detector.process
+                    parts.append(np.zeros((self.hop - have, self.detector.num_channels), np.float32))
+                    have = self.hop
+                    break
+                self._carry = np.concatenate(parts) if parts else self._carry[:0]
+                return None
+            data = block.data
+            if block.gap_samples:
+                # the audio since the last hop boundary is lost too; resume on the next boundary
+                lost = have + block.gap_samples
+                cut = (-lost) % self.hop
+                self._skip_frames((lost + cut) // self.hop, "audio was lost before it reached the engine")
+                data = data[cut:]
+                parts, have = [], 0
+            elif block.discontinuity:  # seek or loop restart: a new stream from here on
+                if have:  # first finish the partial hop before it (the end of the previous pass), padded
+                    self._held = block
+                    parts.append(np.zeros((self.hop - have, self.detector.num_channels), np.float32))
+                    have = self.hop
+                    break
+                self.tracker.reset()
+                self._new_session()
+            parts.append(data)
+            have += len(data)
+            capture = block.capture_time
+        buf = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        buf, self._carry = buf[: self.hop], buf[self.hop :]
+        # anything left waiting means we are behind real time
+        if self.source.backlog_samples() + len(self._carry) >= self.hop:
+            self._late += 1
+        return buf, capture
+
+    def _process(self, hop: np.ndarray, capture_time: float) -> None:
+        frame = self._frame
+        t0 = time.perf_counter()
+        finite = bool(np.isfinite(hop).all())
+        if finite:
+            detections = self._session.step(hop)
+            if self._session_start:
+                detections = [replace(e, frame=e.frame + self._session_start) for e in detections]
+        else:
+            self._skipped += 1
+            self._session.step(np.zeros_like(hop))  # keep features and caches finite, and the frame count
+            detections = []
+            self._warn("nan", f"audio at {frame * FRAME_SECONDS:.1f} s holds NaN/Inf samples: hop skipped "
+                              f"({self._skipped} so far)")
+        events: list[Event] = self.tracker.update(frame, detections) if self.config.tracking else detections
+        compute = time.perf_counter() - t0
+        peak = np.abs(np.where(np.isfinite(hop), hop, 0.0)).max(axis=0)
+        self._hops += 1
+        self._compute_total += compute
+        self._frame += 1
+        audio_s = self._hops * self.hop / self.detector.sample_rate
+        result = HopResult(
+            frame=frame, t=round(frame * FRAME_SECONDS, 6), events=events,
+            tracks=self.tracker.tracks() if self.config.tracking else [], detections=detections,
+            levels_db=20 * np.log10(np.maximum(peak, 1e-10)), clipped=peak >= 0.999,
+            latency_s=time.monotonic() - capture_time, compute_s=compute, rtf=self._compute_total / audio_s,
+            overflows=int(self.source.overflows), late_hops=self._late, skipped=not finite,
+        )
+        for sink in self.sinks:
+            sink.write(result)
+        i = (self._hops - 1) % len(self._lat)
+        self._lat[i], self._comp[i] = result.latency_s, compute
+        with self._lock:
+            subs = list(self._subscribers)
+        for q in subs:
+            _put_drop_oldest(q, result)
+
+    def _close_outputs(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception as e:  # one failing sink must not cost the others their data
+                log.error("closing an output failed: %s", e)
+        self.stop_recording()
+
+
+def _put_drop_oldest(q: queue.Queue, item) -> None:
+    while True:
+        try:
+            q.put_nowait(item)
+            return
+        except queue.Full:
+            with contextlib.suppress(queue.Empty):
+                q.get_nowait()

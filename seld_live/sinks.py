@@ -1,0 +1,187 @@
+"""Where the engine's results go: DCASE CSV, JSON lines (file or stdout), and the FLAC recording of the input.
+
+Event sinks write the tracked events of each hop and flush after every hop, so a killed process leaves every
+completed line on disk. The FLAC recorder encodes in its own thread and, at least once a second, flushes and
+writes the number of complete samples into the file's STREAMINFO header: a killed process leaves a valid FLAC
+with all but the last second (a FLAC header written by libsndfile only gets its length at close otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Protocol
+
+import numpy as np
+import soundfile as sf
+
+from seld_live.errors import SeldError
+from seld_live.events import format_csv_row
+from seld_live.results import HopResult
+
+OUTPUT_SUFFIXES = (".csv", ".jsonl")
+
+
+class Sink(Protocol):
+    def write(self, result: HopResult) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _open_for_writing(path: Path) -> IO[str]:
+    try:
+        return open(path, "w", buffering=1, newline="")
+    except OSError as e:
+        raise SeldError(f"cannot write {path}: {e.strerror}") from None
+
+
+class CsvSink:
+    """DCASE CSV rows ``frame,class,track,azimuth,elevation[,distance]``, no header."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._f: IO[str] | None = _open_for_writing(self.path)
+
+    def write(self, result: HopResult) -> None:
+        if self._f is None or not result.events:
+            return
+        self._f.write("".join(
+            format_csv_row(e.frame, e.class_index, e.track, e.azimuth, e.elevation, e.distance) + "\n"
+            for e in result.events
+        ))
+        self._f.flush()
+
+    def close(self) -> None:
+        f, self._f = self._f, None
+        if f is not None:
+            f.close()
+
+
+class JsonlSink:
+    """One JSON object per event and line (schema in DESIGN.md), to a file or a stream such as stdout."""
+
+    def __init__(self, target: str | os.PathLike | IO[str]):
+        if isinstance(target, (str, os.PathLike)):
+            self.path: Path | None = Path(target)
+            self._f: IO[str] | None = _open_for_writing(self.path)
+            self._owns = True
+        else:
+            self.path, self._f, self._owns = None, target, False
+
+    def write(self, result: HopResult) -> None:
+        if self._f is None or not result.events:
+            return
+        try:
+            self._f.write("".join(json.dumps(e.to_json()) + "\n" for e in result.events))
+            self._f.flush()
+        except BrokenPipeError:  # stdout piped into a program that quit (e.g. head): stop writing
+            self._f = None
+
+    def close(self) -> None:
+        f, self._f = self._f, None
+        if f is not None and self._owns:
+            f.close()
+
+
+def open_output(path: str | os.PathLike) -> Sink:
+    """A sink chosen by the file's suffix: ``.csv`` (DCASE) or ``.jsonl``."""
+    p = Path(path)
+    if p.suffix.lower() == ".csv":
+        return CsvSink(p)
+    if p.suffix.lower() == ".jsonl":
+        return JsonlSink(p)
+    raise SeldError(f"--output {p}: unknown format '{p.suffix}' (use .csv or .jsonl)")
+
+
+def stdout_sink() -> JsonlSink:
+    return JsonlSink(sys.stdout)
+
+
+class FlacRecorder:
+    """Writes audio blocks to FLAC from a background thread; safe against the process being killed."""
+
+    def __init__(self, path: str | os.PathLike, sample_rate: int, channels: int, flush_seconds: float = 1.0,
+                 max_queue_s: float = 60.0):
+        self.path = Path(path)
+        if self.path.suffix.lower() != ".flac":
+            raise SeldError(f"--record {self.path}: recordings are FLAC files (use a .flac name)")
+        self.sample_rate, self.channels = int(sample_rate), int(channels)
+        try:
+            self._sf = sf.SoundFile(str(self.path), "w", samplerate=self.sample_rate, channels=self.channels,
+                                    format="FLAC", subtype="PCM_24")
+            self._fd = os.open(self.path, os.O_RDWR)
+        except (sf.LibsndfileError, RuntimeError, OSError) as e:
+            raise SeldError(f"cannot record to {self.path}: {e}") from None
+        self.flush_seconds = flush_seconds
+        self.samples_written = 0
+        self.dropped_blocks = 0
+        self.error: str | None = None
+        self._q: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=max(1, int(max_queue_s * 10)))
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="seld-recorder", daemon=True)
+        self._thread.start()
+
+    def write_audio(self, block: np.ndarray) -> None:
+        """Queue a block [n, channels] (non-finite samples are written as 0, values clipped to +-1)."""
+        if self._closed:
+            return
+        try:
+            self._q.put_nowait(block)
+        except queue.Full:  # the disk cannot keep up: drop rather than stall the engine
+            self.dropped_blocks += 1
+
+    def _run(self) -> None:
+        last_flush = time.monotonic()
+        since_flush = 0
+        try:
+            while True:
+                try:
+                    block = self._q.get(timeout=0.2)
+                except queue.Empty:
+                    block = 0  # type: ignore[assignment] # a tick: maybe flush
+                if block is None:
+                    break
+                if isinstance(block, np.ndarray) and len(block):
+                    data = np.clip(np.nan_to_num(block, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
+                    self._sf.write(data.astype(np.float32, copy=False))
+                    self.samples_written += len(block)
+                    since_flush += len(block)
+                now = time.monotonic()
+                if since_flush and (now - last_flush >= self.flush_seconds
+                                    or since_flush >= self.flush_seconds * self.sample_rate):
+                    self._sync()
+                    last_flush, since_flush = now, 0
+        except Exception as e:  # disk full, file removed...: keep the engine running, say so at the end
+            self.error = f"recording to {self.path} failed: {e}"
+        finally:
+            try:
+                self._sf.close()  # writes the final header (length, MD5)
+            except Exception as e:
+                self.error = self.error or f"recording to {self.path} failed at close: {e}"
+            os.close(self._fd)
+
+    def _sync(self) -> None:
+        """Flush the encoder's complete frames and record their sample count in STREAMINFO."""
+        self._sf.flush()
+        head = os.pread(self._fd, 26, 0)
+        if len(head) < 26 or head[:4] != b"fLaC" or (head[4] & 0x7F) != 0:
+            return  # not the layout libsndfile writes: leave the header alone
+        block = int.from_bytes(head[10:12], "big")  # max block size = the encoder's fixed block size
+        if block <= 0:
+            return
+        complete = (self.samples_written // block) * block
+        v = int.from_bytes(head[18:26], "big")
+        v = (v & ~((1 << 36) - 1)) | complete
+        os.pwrite(self._fd, v.to_bytes(8, "big"), 18)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._q.put(None)
+        self._thread.join()
