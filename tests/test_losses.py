@@ -1,0 +1,272 @@
+"""The five losses against slow per-frame references, their invariances and their gradients."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from training.losses import LOSS_FOR_ARCH, LOSS_NAMES, make_loss
+from training.targets import build_targets
+
+B, T, C = 2, 12, 4
+TOL = 1e-6
+
+
+# ---------------------------------------------------------------- slow references (float64, per frame)
+
+def bce(x, t):
+    return max(x, 0.0) - x * t + math.log1p(math.exp(-abs(x)))
+
+
+def ref_multitask(out, tgt, beta):
+    sed, doa = out["sed"].numpy(), out["doa"].numpy()
+    t_sed, t_doa = tgt["sed"].numpy(), tgt["doa"].numpy()
+    totals, seds, doas = [], [], []
+    for b in range(sed.shape[0]):
+        for t in range(sed.shape[1]):
+            best = None
+            for perm in itertools.permutations(range(3)):
+                s = sum(bce(sed[b, t, i, c], t_sed[b, t, perm[i], c]) for i in range(3) for c in range(C)) / (3 * C)
+                d = 0.0
+                for i in range(3):
+                    if t_sed[b, t, perm[i]].max() > 0:
+                        d += sum((doa[b, t, i, k] - t_doa[b, t, perm[i], k]) ** 2 for k in range(3))
+                d /= 9
+                total = beta * s + (1 - beta) * d
+                if best is None or total < best[0]:
+                    best = (total, s, d)
+            totals.append(best[0])
+            seds.append(best[1])
+            doas.append(best[2])
+    return np.mean(totals), np.mean(seds), np.mean(doas)
+
+
+def agg_tracks(sed, doa, eps=1e-8):
+    """Ŷ^i = sigmoid(sed^i) ⊗ doa^i / ‖doa^i‖ for one frame: [3, C, 3]."""
+    out = np.zeros((3, sed.shape[-1], 3))
+    for i in range(3):
+        n = doa[i] / math.sqrt(float(doa[i] @ doa[i]) + eps)
+        for c in range(sed.shape[-1]):
+            out[i, c] = (1 / (1 + math.exp(-sed[i, c]))) * n
+    return out
+
+
+def target_tracks(t_sed, t_doa):
+    out = np.zeros((3, t_sed.shape[-1], 3))
+    for i in range(3):
+        for c in range(t_sed.shape[-1]):
+            out[i, c] = t_sed[i, c] * t_doa[i]
+    return out
+
+
+def ref_agg1(out, tgt):
+    sed, doa = out["sed"].numpy(), out["doa"].numpy()
+    losses = []
+    for b in range(sed.shape[0]):
+        for t in range(sed.shape[1]):
+            yhat = agg_tracks(sed[b, t], doa[b, t])
+            y = target_tracks(tgt["sed"].numpy()[b, t], tgt["doa"].numpy()[b, t])
+            losses.append(min(np.mean((yhat - y[list(p)]) ** 2) for p in itertools.permutations(range(3))))
+    return np.mean(losses)
+
+
+def ref_agg2(out, tgt):
+    sed, doa = out["sed"].numpy(), out["doa"].numpy()
+    losses = []
+    for b in range(sed.shape[0]):
+        for t in range(sed.shape[1]):
+            yhat = agg_tracks(sed[b, t], doa[b, t]).sum(0)
+            y = target_tracks(tgt["sed"].numpy()[b, t], tgt["doa"].numpy()[b, t]).sum(0)
+            losses.append(np.mean((yhat - y) ** 2))
+    return np.mean(losses)
+
+
+def ref_accdoa(out, tgt):
+    o, y = out["accdoa"].numpy(), tgt["accdoa"].numpy()
+    return np.mean([np.mean((o[b, t] - y[b, t]) ** 2) for b in range(o.shape[0]) for t in range(o.shape[1])])
+
+
+def ref_adpit(out, tgt):
+    """The 13 arrangements spelled out as in the DCASE 2022 baseline, per frame and class."""
+    o, y = out["maccdoa"].numpy(), tgt["adpit"].numpy()
+    losses = []
+    for b in range(o.shape[0]):
+        for t in range(o.shape[1]):
+            for c in range(o.shape[3]):
+                v = {name: y[b, t, k, 0, c] * y[b, t, k, 1:, c]
+                     for k, name in enumerate(["A0", "B0", "B1", "C0", "C1", "C2"])}
+                A = [v["A0"], v["A0"], v["A0"]]
+                Bs = [[v[x] for x in p] for p in (("B0", "B0", "B1"), ("B0", "B1", "B0"), ("B0", "B1", "B1"),
+                                                   ("B1", "B0", "B0"), ("B1", "B0", "B1"), ("B1", "B1", "B0"))]
+                Cs = [[v[x] for x in p] for p in itertools.permutations(("C0", "C1", "C2"))]
+                pad_a = [Bs[0][k] + Cs[0][k] for k in range(3)]
+                pad_b = [A[k] + Cs[0][k] for k in range(3)]
+                pad_c = [A[k] + Bs[0][k] for k in range(3)]
+                cands = [[A[k] + pad_a[k] for k in range(3)]]
+                cands += [[bb[k] + pad_b[k] for k in range(3)] for bb in Bs]
+                cands += [[cc[k] + pad_c[k] for k in range(3)] for cc in Cs]
+                assert len(cands) == 13
+                pred = o[b, t, :, c, :]
+                losses.append(min(np.mean((pred - np.stack(cand)) ** 2) for cand in cands))
+    return np.mean(losses)
+
+
+# ---------------------------------------------------------------- random data
+
+def random_targets(seed, shuffle_slots=True):
+    """Targets of random scenes with 0-3 active tracks per frame, same-class instances included."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for b in range(B):
+        for f in range(T):
+            n = rng.integers(0, 4)
+            classes = rng.integers(0, C, size=n)
+            if n >= 2 and rng.random() < 0.4:
+                classes[:] = classes[0]  # several instances of one class
+            for k, c in enumerate(classes):
+                rows.append((b, f, c, k, rng.uniform(-180, 180), rng.uniform(-90, 90)))
+    per_clip = []
+    for b in range(B):
+        table = np.array([(f, c, k, az, el, np.nan) for bb, f, c, k, az, el in rows if bb == b]).reshape(-1, 6)
+        per_clip.append(build_targets(table, T, C).as_dict())
+    tg = {k: torch.from_numpy(np.stack([d[k] for d in per_clip])).double() for k in per_clip[0]}
+    if shuffle_slots:  # empty slots anywhere, not only at the end
+        perm = torch.from_numpy(np.stack([[rng.permutation(3) for _ in range(T)] for _ in range(B)]))
+        tg["sed"] = torch.take_along_dim(tg["sed"], perm[..., None], dim=2)
+        tg["doa"] = torch.take_along_dim(tg["doa"], perm[..., None], dim=2)
+    return tg
+
+
+def random_outputs(seed, requires_grad=False):
+    g = torch.Generator().manual_seed(1000 + seed)
+    out = {
+        "sed": torch.randn(B, T, 3, C, generator=g, dtype=torch.float64) * 2,
+        "doa": torch.randn(B, T, 3, 3, generator=g, dtype=torch.float64),
+        "accdoa": torch.tanh(torch.randn(B, T, C, 3, generator=g, dtype=torch.float64)),
+        "maccdoa": torch.tanh(torch.randn(B, T, 3, C, 3, generator=g, dtype=torch.float64)),
+    }
+    for v in out.values():
+        v.requires_grad_(requires_grad)
+    return out
+
+
+def frame_permuted(x, seed, dim=2):
+    rng = np.random.default_rng(seed)
+    n = x.shape[dim]
+    perm = torch.from_numpy(np.stack([[rng.permutation(n) for _ in range(x.shape[1])] for _ in range(x.shape[0])]))
+    return torch.take_along_dim(x, perm.view(*perm.shape, *([1] * (x.dim() - 3))), dim=dim)
+
+
+# ---------------------------------------------------------------- tests
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("beta", [0.5, 0.2])
+def test_multitask_matches_slow_reference(seed, beta):
+    out, tg = random_outputs(seed), random_targets(seed)
+    r = make_loss("multitask", beta=beta)(out, tg)
+    total, sed, doa = ref_multitask(out, tg, beta)
+    assert r.total.item() == pytest.approx(total, abs=TOL)
+    assert r.parts["sed"].item() == pytest.approx(sed, abs=TOL)
+    assert r.parts["doa"].item() == pytest.approx(doa, abs=TOL)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(("name", "reference"), [("agg1", ref_agg1), ("agg2", ref_agg2), ("accdoa", ref_accdoa),
+                                                 ("adpit", ref_adpit)])
+def test_losses_match_slow_reference(seed, name, reference):
+    out, tg = random_outputs(seed), random_targets(seed)
+    r = make_loss(name)(out, tg)
+    assert r.total.item() == pytest.approx(reference(out, tg), abs=TOL)
+    assert r.total.item() > 0
+
+
+def test_adpit_matches_reference_on_arbitrary_targets():
+    # Dummy tracks that real targets never produce (several groups active at once) exercise the padding.
+    out = random_outputs(7)
+    g = torch.Generator().manual_seed(3)
+    tg = {"adpit": torch.rand(B, T, 6, 4, C, generator=g, dtype=torch.float64)}
+    assert make_loss("adpit")(out, tg).total.item() == pytest.approx(ref_adpit(out, tg), abs=TOL)
+
+
+@pytest.mark.parametrize("name", ["multitask", "agg1"])
+def test_pit_losses_ignore_target_track_order(name):
+    out, tg = random_outputs(1), random_targets(1, shuffle_slots=False)
+    perm_tg = dict(tg)
+    perm = frame_permuted(torch.arange(3).expand(B, T, 3).contiguous(), seed=5)
+    perm_tg["sed"] = torch.take_along_dim(tg["sed"], perm[..., None], dim=2)
+    perm_tg["doa"] = torch.take_along_dim(tg["doa"], perm[..., None], dim=2)
+    assert not torch.equal(perm_tg["sed"], tg["sed"])
+    loss = make_loss(name)
+    assert loss(out, perm_tg).total.item() == pytest.approx(loss(out, tg).total.item(), abs=1e-12)
+
+
+def test_agg2_ignores_any_track_order():
+    out, tg = random_outputs(2), random_targets(2)
+    loss = make_loss("agg2")
+    base = loss(out, tg).total.item()
+    p_out = dict(out)
+    perm = frame_permuted(torch.arange(3).expand(B, T, 3).contiguous(), seed=9)
+    p_out["sed"] = torch.take_along_dim(out["sed"], perm[..., None], dim=2)
+    p_out["doa"] = torch.take_along_dim(out["doa"], perm[..., None], dim=2)
+    p_tg = dict(tg)
+    perm = frame_permuted(torch.arange(3).expand(B, T, 3).contiguous(), seed=10)
+    p_tg["sed"] = torch.take_along_dim(tg["sed"], perm[..., None], dim=2)
+    p_tg["doa"] = torch.take_along_dim(tg["doa"], perm[..., None], dim=2)
+    assert loss(p_out, tg).total.item() == pytest.approx(base, abs=1e-12)
+    assert loss(out, p_tg).total.item() == pytest.approx(base, abs=1e-12)
+    # but a PIT-free loss does see the difference between outputs and targets
+    assert loss(p_out, tg).total.item() != pytest.approx(make_loss("agg1")(p_out, tg).total.item(), abs=1e-6)
+
+
+def test_adpit_ignores_order_of_same_class_instances():
+    out, tg = random_outputs(3), random_targets(3)
+    loss = make_loss("adpit")
+    base = loss(out, tg).total.item()
+    a = tg["adpit"]
+    assert a[:, :, 1:, 0].sum() > 0  # the data has same-class pairs or triples
+    swapped = a[:, :, [0, 2, 1, 5, 3, 4]]  # B0<->B1, C0C1C2 -> C2C0C1
+    assert loss(out, {"adpit": swapped}).total.item() == pytest.approx(base, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", LOSS_NAMES)
+def test_gradients_reach_every_output(name):
+    out, tg = random_outputs(4, requires_grad=True), random_targets(4)
+    out["doa"].data[0, 0, 0] = 0.0  # a zero DOA vector must not give NaN (the norm has an epsilon)
+    make_loss(name)(out, tg).total.backward()
+    used = {"multitask": ("sed", "doa"), "agg1": ("sed", "doa"), "agg2": ("sed", "doa"),
+            "accdoa": ("accdoa",), "adpit": ("maccdoa",)}[name]
+    for key in used:
+        grad = out[key].grad
+        assert grad is not None and torch.isfinite(grad).all(), key
+        assert grad.abs().sum() > 0, key
+    elementwise = {"multitask": "sed", "agg1": "sed", "agg2": "sed", "accdoa": "accdoa", "adpit": "maccdoa"}[name]
+    grad = out[elementwise].grad
+    if name in ("agg1", "agg2"):  # a zero direction makes Ŷ zero whatever the activity: no gradient there
+        grad = grad.clone()
+        grad[0, 0, 0] = 1.0
+    assert (grad != 0).all(), f"{name}: some {elementwise} outputs get no gradient"
+    if name in ("agg1", "agg2"):  # every track direction is trained through its (nonzero) class activities
+        assert (out["doa"].grad[..., 1:, :].abs().sum(-1) > 0).all()
+
+
+def test_float32_and_loss_registry():
+    out = {k: v.float() for k, v in random_outputs(0).items()}
+    tg = {k: v.float() for k, v in random_targets(0).items()}
+    for name in LOSS_NAMES:
+        r = make_loss(name)(out, tg)
+        assert r.total.dtype == torch.float32 and r.total.dim() == 0
+        assert all(v.dim() == 0 and not v.requires_grad for v in r.parts.values())
+    assert set(LOSS_FOR_ARCH) == {"einv2", "seddoa", "accdoa", "maccdoa"}
+    assert all(n in LOSS_NAMES for names in LOSS_FOR_ARCH.values() for n in names)
+    with pytest.raises(ValueError, match="unknown loss"):
+        make_loss("focal")
+    with pytest.raises(ValueError, match="does not take"):
+        make_loss("accdoa", beta=0.3)
+    with pytest.raises(ValueError, match="beta"):
+        make_loss("multitask", beta=2)
+    with pytest.raises(KeyError, match="maccdoa"):
+        make_loss("adpit")({"sed": out["sed"]}, tg)

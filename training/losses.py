@@ -1,0 +1,245 @@
+"""The five SELD losses compared in the loss-design experiment, batched over [B, T].
+
+Model outputs (dicts of tensors):
+
+- track-wise networks (EINV2, SEDDOA): ``{"sed": [B,T,3,C] logits, "doa": [B,T,3,3] unnormalised xyz}``;
+- ACCDOA: ``{"accdoa": [B,T,C,3]}`` (already tanh'd); multi-ACCDOA: ``{"maccdoa": [B,T,3,C,3]}``.
+
+Targets are ``training.targets.Targets.as_dict()`` arrays stacked with a leading batch dimension
+(``sed`` [B,T,3,C], ``doa`` [B,T,3,3], ``accdoa`` [B,T,C,3], ``adpit`` [B,T,6,4,C]).
+
+``make_loss(name, **params)`` returns a callable ``(outputs, targets) -> LossResult``; names:
+
+- ``multitask`` (beta=0.5, the PSELDNets EINV2 setting): per frame and track permutation π,
+  ``beta * BCE + (1 - beta) * MSE_DOA`` where BCE is the mean over (3 tracks, C classes) of
+  BCE-with-logits against the permuted SED targets and MSE_DOA is the mean over (3 tracks, xyz) of the
+  squared error of the raw DOA output, masked to active target tracks (an empty target track has no
+  direction). The frame's loss is the minimum over the 3! permutations; the total is the mean over frames.
+  Parts: ``sed`` and ``doa`` at the chosen permutations (total = beta*sed + (1-beta)*doa).
+- ``agg1``: Ŷ^i = sigmoid(sed^i) ⊗ doa^i / sqrt(‖doa^i‖² + eps), Y^i = sed label^i ⊗ doa label^i (zero for an
+  empty track); per frame the minimum over permutations of the mean squared error over (track, class, xyz).
+- ``agg2``: mean squared error between Σ_i Ŷ^i and Σ_i Y^i over (class, xyz); no PIT, any track order.
+  (Σ_i Y^i equals the ACCDOA target except where one class has several instances: then it is their sum.)
+- ``accdoa``: mean squared error between the class-wise vectors and the ACCDOA target.
+- ``adpit``: multi-ACCDOA with auxiliary duplicating PIT (Shimada et al. 2022): per (frame, class) the
+  minimum over 13 arrangements of the dummy tracks (A0A0A0; six of B0/B1; six permutations of C0C1C2, each
+  padded with the other groups' targets) of the mean squared error over (3 tracks, xyz); mean over
+  (frames, classes).
+
+Pairwise track costs are computed once per frame ([B,T,3,3]) and the 6 permutations are read from them, so
+nothing loops over frames; the AGG1 cost uses that Ŷ^i and Y^j are outer products (no [.., C, 3] tensor).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional
+
+NUM_TRACKS = 3
+PERMUTATIONS = tuple(itertools.permutations(range(NUM_TRACKS)))  # 6, in itertools order
+
+LOSS_FOR_ARCH: dict[str, tuple[str, ...]] = {
+    "einv2": ("multitask", "agg1", "agg2"),
+    "seddoa": ("multitask", "agg1", "agg2"),
+    "accdoa": ("accdoa",),
+    "maccdoa": ("adpit",),
+}
+
+# ADPIT arrangements as (B dummy, C dummy) per output track; A0 is in every track target. Dummy tracks in the
+# target are ordered A0, B0, B1, C0, C1, C2. The A candidate is padded with B0B0B1 + C0C1C2, the B candidates
+# with A0A0A0 + C0C1C2 and the C candidates with A0A0A0 + B0B0B1, as in the DCASE 2022 baseline.
+_B_PERMS = ((0, 0, 1), (0, 1, 0), (0, 1, 1), (1, 0, 0), (1, 0, 1), (1, 1, 0))
+_C_PERMS = tuple(itertools.permutations(range(3)))
+ADPIT_ARRANGEMENTS: tuple[tuple[tuple[int, int], ...], ...] = (
+    ((0, 0), (0, 1), (1, 2)),
+    *(tuple(zip(bp, (0, 1, 2), strict=True)) for bp in _B_PERMS),
+    *(tuple(zip((0, 0, 1), cp, strict=True)) for cp in _C_PERMS),
+)
+
+
+@dataclass
+class LossResult:
+    total: torch.Tensor  # scalar, differentiable
+    parts: dict[str, torch.Tensor]  # detached scalars for logging
+
+
+def _require(d: Mapping[str, torch.Tensor], key: str, what: str, ndim: int) -> torch.Tensor:
+    if key not in d:
+        raise KeyError(f"{what} lacks '{key}' (has {sorted(d)})")
+    x = d[key]
+    if x.dim() != ndim:
+        raise ValueError(f"{what}['{key}'] must have {ndim} dimensions, got shape {tuple(x.shape)}")
+    return x
+
+
+def _target(targets: Mapping, key: str, ndim: int, like: torch.Tensor) -> torch.Tensor:
+    t = targets.get(key)
+    if t is None:
+        raise KeyError(f"targets lack '{key}' (have {sorted(targets)})")
+    t = torch.as_tensor(t).to(device=like.device, dtype=like.dtype)
+    if t.dim() != ndim:
+        raise ValueError(f"targets['{key}'] must have {ndim} dimensions, got shape {tuple(t.shape)}")
+    return t
+
+
+def _check_same(a: torch.Tensor, b: torch.Tensor, what: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{what}: output shape {tuple(a.shape)} does not match target shape {tuple(b.shape)}")
+
+
+def _perm_costs(pair: torch.Tensor) -> torch.Tensor:
+    """[..., 3, 3] cost of output track i against target track j -> [..., 6] cost per permutation."""
+    perms = torch.tensor(PERMUTATIONS, device=pair.device)
+    rows = torch.arange(NUM_TRACKS, device=pair.device)
+    return pair[..., rows, perms].sum(-1)
+
+
+def _unit(doa: torch.Tensor, eps: float) -> torch.Tensor:
+    # eps inside the square root keeps the direction and its gradient finite at doa = 0.
+    return doa / torch.sqrt((doa * doa).sum(-1, keepdim=True) + eps)
+
+
+def _softplus(x: torch.Tensor) -> torch.Tensor:
+    return x.clamp_min(0) + torch.log1p(torch.exp(-x.abs()))
+
+
+class MultiTaskPITLoss:
+    """beta * BCE(SED) + (1 - beta) * masked MSE(DOA), frame-level PIT over the 3! track permutations."""
+
+    name = "multitask"
+
+    def __init__(self, beta: float = 0.5):
+        if not 0.0 <= beta <= 1.0:
+            raise ValueError(f"beta must be in [0, 1], got {beta}")
+        self.beta = float(beta)
+
+    def __call__(self, outputs: Mapping[str, torch.Tensor], targets: Mapping) -> LossResult:
+        logit = _require(outputs, "sed", "outputs", 4)
+        doa = _require(outputs, "doa", "outputs", 4)
+        t_sed = _target(targets, "sed", 4, logit)
+        t_doa = _target(targets, "doa", 4, doa)
+        _check_same(logit, t_sed, "sed")
+        _check_same(doa, t_doa, "doa")
+        C = logit.shape[-1]
+        # BCE(x, t) = softplus(x) - x t, so the [3, 3] track-pair costs are one matmul.
+        bce_pair = (_softplus(logit).sum(-1, keepdim=True) - logit @ t_sed.transpose(-1, -2)) / C
+        active = t_sed.amax(-1)  # [B,T,3] target track activity
+        sq = ((doa.unsqueeze(-2) - t_doa.unsqueeze(-3)) ** 2).sum(-1)  # [B,T,i,j]
+        doa_pair = sq * active.unsqueeze(-2)
+        sed_p = _perm_costs(bce_pair) / NUM_TRACKS  # [B,T,6]
+        doa_p = _perm_costs(doa_pair) / (NUM_TRACKS * 3)
+        best = torch.argmin(self.beta * sed_p + (1 - self.beta) * doa_p, dim=-1, keepdim=True)
+        sed = sed_p.gather(-1, best).mean()
+        doa_loss = doa_p.gather(-1, best).mean()
+        total = self.beta * sed + (1 - self.beta) * doa_loss
+        return LossResult(total, {"sed": sed.detach(), "doa": doa_loss.detach()})
+
+
+class AGG1Loss:
+    """min over track permutations of MSE(sigmoid(sed^i) ⊗ unit(doa^i), sed label ⊗ doa label), per frame."""
+
+    name = "agg1"
+
+    def __init__(self, eps: float = 1e-8):
+        self.eps = float(eps)
+
+    def __call__(self, outputs: Mapping[str, torch.Tensor], targets: Mapping) -> LossResult:
+        logit = _require(outputs, "sed", "outputs", 4)
+        doa = _require(outputs, "doa", "outputs", 4)
+        t_sed = _target(targets, "sed", 4, logit)
+        t_doa = _target(targets, "doa", 4, doa)
+        _check_same(logit, t_sed, "sed")
+        _check_same(doa, t_doa, "doa")
+        C = logit.shape[-1]
+        s = torch.sigmoid(logit)
+        n = _unit(doa, self.eps)
+        # ‖s_i ⊗ n_i − t_j ⊗ u_j‖² = ‖s_i‖²‖n_i‖² + ‖t_j‖²‖u_j‖² − 2 (s_i·t_j)(n_i·u_j)
+        p_norm = (s * s).sum(-1) * (n * n).sum(-1)  # [B,T,i]
+        t_norm = (t_sed * t_sed).sum(-1) * (t_doa * t_doa).sum(-1)  # [B,T,j]
+        cross = (s @ t_sed.transpose(-1, -2)) * (n @ t_doa.transpose(-1, -2))  # [B,T,i,j]
+        pair = p_norm.unsqueeze(-1) + t_norm.unsqueeze(-2) - 2 * cross
+        per_frame = _perm_costs(pair).amin(-1) / (NUM_TRACKS * C * 3)
+        total = per_frame.mean()
+        return LossResult(total, {"agg1": total.detach()})
+
+
+class AGG2Loss:
+    """MSE between Σ_i sigmoid(sed^i) ⊗ unit(doa^i) and Σ_i sed label^i ⊗ doa label^i (no PIT)."""
+
+    name = "agg2"
+
+    def __init__(self, eps: float = 1e-8):
+        self.eps = float(eps)
+
+    def __call__(self, outputs: Mapping[str, torch.Tensor], targets: Mapping) -> LossResult:
+        logit = _require(outputs, "sed", "outputs", 4)
+        doa = _require(outputs, "doa", "outputs", 4)
+        t_sed = _target(targets, "sed", 4, logit)
+        t_doa = _target(targets, "doa", 4, doa)
+        _check_same(logit, t_sed, "sed")
+        _check_same(doa, t_doa, "doa")
+        pred = torch.einsum("btic,btix->btcx", torch.sigmoid(logit), _unit(doa, self.eps))
+        target = torch.einsum("btic,btix->btcx", t_sed, t_doa)
+        total = functional.mse_loss(pred, target)
+        return LossResult(total, {"agg2": total.detach()})
+
+
+class ACCDOALoss:
+    """MSE on the class-wise activity-coupled DOA vectors."""
+
+    name = "accdoa"
+
+    def __call__(self, outputs: Mapping[str, torch.Tensor], targets: Mapping) -> LossResult:
+        out = _require(outputs, "accdoa", "outputs", 4)
+        tgt = _target(targets, "accdoa", 4, out)
+        _check_same(out, tgt, "accdoa")
+        total = functional.mse_loss(out, tgt)
+        return LossResult(total, {"accdoa": total.detach()})
+
+
+class ADPITLoss:
+    """Multi-ACCDOA loss with auxiliary duplicating PIT over 13 arrangements per class and frame."""
+
+    name = "adpit"
+
+    def __call__(self, outputs: Mapping[str, torch.Tensor], targets: Mapping) -> LossResult:
+        out = _require(outputs, "maccdoa", "outputs", 5)  # [B,T,3,C,3]
+        tgt = _target(targets, "adpit", 5, out)  # [B,T,6,4,C]
+        B, T, K, C, _ = out.shape
+        if K != NUM_TRACKS or tgt.shape != (B, T, 6, 4, C):
+            raise ValueError(f"maccdoa output {tuple(out.shape)} and adpit target {tuple(tgt.shape)} do not match "
+                             f"([B,T,3,C,3] and [B,T,6,4,C])")
+        v = (tgt[:, :, :, :1] * tgt[:, :, :, 1:]).transpose(-1, -2)  # [B,T,6,C,3] activity-coupled dummies
+        a0, b, c = v[:, :, 0], v[:, :, 1:3], v[:, :, 3:6]
+        # The 6 distinct track targets A0 + B_b + C_c, indexed b * 3 + c.
+        combos = (a0[:, :, None, None] + b[:, :, :, None] + c[:, :, None, :]).reshape(B, T, 6, C, 3)
+        err = ((out.unsqueeze(3) - combos.unsqueeze(2)) ** 2).sum(-1)  # [B,T,track,combo,C]
+        idx = torch.tensor([[bb * 3 + cc for bb, cc in arr] for arr in ADPIT_ARRANGEMENTS], device=out.device)
+        rows = torch.arange(NUM_TRACKS, device=out.device)
+        cand = err[:, :, rows, idx].sum(-2) / (NUM_TRACKS * 3)  # [B,T,13,C]
+        total = cand.amin(2).mean()
+        return LossResult(total, {"adpit": total.detach()})
+
+
+_LOSSES: dict[str, Callable[..., Callable[[Mapping, Mapping], LossResult]]] = {
+    "multitask": MultiTaskPITLoss,
+    "agg1": AGG1Loss,
+    "agg2": AGG2Loss,
+    "accdoa": ACCDOALoss,
+    "adpit": ADPITLoss,
+}
+LOSS_NAMES = tuple(_LOSSES)
+
+
+def make_loss(name: str, **params) -> Callable[[Mapping[str, torch.Tensor], Mapping], LossResult]:
+    """The loss called ``name`` (one of LOSS_NAMES) with its parameters (multitask: beta; agg1/agg2: eps)."""
+    if name not in _LOSSES:
+        raise ValueError(f"unknown loss '{name}' (choose from {', '.join(LOSS_NAMES)})")
+    try:
+        return _LOSSES[name](**params)
+    except TypeError:
+        raise ValueError(f"loss '{name}' does not take parameters {sorted(params)}") from None
