@@ -1,0 +1,412 @@
+"""SELD metrics: hand-worked examples and slow per-frame references on random event sets."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+
+from training.metrics import frame_metrics_2024, missing_alarm_rate, seld_metrics, tracking_metrics
+
+NAN = np.nan
+
+
+def ev(frames, cls, track, az, el=0.0, dist=NAN):
+    return [(f, cls, track, az, el, dist) for f in frames]
+
+
+def table(*groups):
+    rows = [r for g in groups for r in g]
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 6)
+
+
+def angle(a, b):
+    """Great-circle angle in degrees between (az, el) pairs, the spherical formula of the DCASE scripts."""
+    az1, el1, az2, el2 = (math.radians(x) for x in (*a, *b))
+    cos = math.sin(el1) * math.sin(el2) + math.cos(el1) * math.cos(el2) * math.cos(abs(az1 - az2))
+    return math.degrees(math.acos(min(1.0, max(-1.0, cos))))
+
+
+# ---------------------------------------------------------------- hand-worked examples
+
+def test_perfect_prediction():
+    ref = table(ev(range(0, 15), 0, 0, 30, 10), ev(range(5, 25), 1, 0, -120, -20))
+    r = seld_metrics([ref], [ref.copy()], 2)
+    for key, want in (("ER20", 0), ("F20", 1), ("LE_CD", 0), ("LR_CD", 1), ("SELD", 0), ("MAR", 0)):
+        assert r[key] == pytest.approx(want, abs=1e-6), key
+        assert r["micro"][key] == pytest.approx(want, abs=1e-6), key
+
+
+def test_perfect_prediction_counts():
+    ref = table(ev(range(0, 15), 0, 0, 30, 10), ev(range(5, 25), 1, 0, -120, -20))
+    r = seld_metrics([ref], [ref.copy()], 2)
+    # class 0 spans segments 0 and 1; class 1 spans segments 0, 1 and 2
+    np.testing.assert_array_equal(r["per_class"]["Nref"], [2, 3])
+    np.testing.assert_array_equal(r["per_class"]["TP"], [2, 3])
+    d = frame_metrics_2024([ref], [ref], 2)
+    assert d["F20"] == pytest.approx(1) and d["DOAE"] == pytest.approx(0, abs=1e-6)
+    assert math.isnan(d["RDE"])  # no distances in the files
+
+
+def test_one_deletion():
+    ref = table(ev(range(0, 10), 0, 0, 0), ev(range(10, 20), 1, 0, 90))
+    pred = table(ev(range(0, 10), 0, 0, 0))
+    r = seld_metrics([ref], [pred], 2)
+    # Nref = 2; segment 1 misses class 1: D = 1 -> ER = 0.5
+    assert r["ER20"] == pytest.approx(0.5)
+    assert r["totals"]["D"] == 1 and r["totals"]["I"] == 0 and r["totals"]["S"] == 0
+    np.testing.assert_allclose(r["per_class"]["F20"], [1, 0], atol=1e-9)
+    np.testing.assert_allclose(r["per_class"]["LE_CD"], [0, 180], atol=1e-6)
+    np.testing.assert_allclose(r["per_class"]["LR_CD"], [1, 0], atol=1e-9)
+    assert r["F20"] == pytest.approx(0.5)
+    assert r["LE_CD"] == pytest.approx(90)
+    assert r["SELD"] == pytest.approx(((0.5 + 0 + 0 + 0) + (0.5 + 1 + 1 + 1)) / 8)
+    assert r["micro"]["F20"] == pytest.approx(1 / 1.5)
+    assert r["micro"]["LE_CD"] == pytest.approx(0, abs=1e-6)
+    assert r["micro"]["LR_CD"] == pytest.approx(0.5)
+    assert r["MAR"] == pytest.approx(0.5)  # class 0: 0, class 1: 1
+    assert r["micro"]["MAR"] == pytest.approx(0.5)
+
+
+def test_one_insertion():
+    ref = table(ev(range(0, 10), 0, 0, 0))
+    pred = table(ev(range(0, 10), 0, 0, 0), ev([3], 1, 0, 45))
+    r = seld_metrics([ref], [pred], 2)
+    assert r["ER20"] == pytest.approx(1.0)  # I = 1, Nref = 1
+    assert r["totals"]["I"] == 1
+    np.testing.assert_allclose(r["per_class"]["F20"], [1, 0], atol=1e-9)
+    np.testing.assert_allclose(r["per_class"]["FP"], [0, 1])
+    assert r["micro"]["F20"] == pytest.approx(1 / 1.5)
+    assert r["micro"]["LR_CD"] == pytest.approx(1)
+    assert r["MAR"] == pytest.approx(0)
+
+
+def test_thirty_degree_error():
+    ref = table(ev(range(0, 10), 0, 0, 0))
+    pred = table(ev(range(0, 10), 0, 0, 30))
+    r = seld_metrics([ref], [pred], 1)
+    # a localisation TP (LR = 1, LE = 30) but a detection FP (error above 20°): I = 1 -> ER = 1, F = 0
+    assert r["LE_CD"] == pytest.approx(30)
+    assert r["LR_CD"] == pytest.approx(1)
+    assert r["F20"] == pytest.approx(0)
+    assert r["ER20"] == pytest.approx(1)
+    assert r["SELD"] == pytest.approx((1 + 1 + 30 / 180 + 0) / 4)
+    d = frame_metrics_2024([ref], [pred], 1)
+    assert d["F20"] == pytest.approx(0) and d["DOAE"] == pytest.approx(30)
+    # at 15° it is a hit
+    pred15 = table(ev(range(0, 10), 0, 0, 15))
+    r = seld_metrics([ref], [pred15], 1)
+    assert r["F20"] == pytest.approx(1) and r["ER20"] == pytest.approx(0) and r["LE_CD"] == pytest.approx(15)
+
+
+def test_two_same_class_sources():
+    ref = table(ev(range(0, 10), 0, 0, 0), ev(range(0, 10), 0, 1, 90))
+    # predictions in the other order, with other track ids, each 10° off: Hungarian matching pairs them up
+    pred = table(ev(range(0, 10), 0, 7, 100), ev(range(0, 10), 0, 3, -10))
+    r = seld_metrics([ref], [pred], 1)
+    assert r["per_class"]["TP"][0] == 2 and r["per_class"]["Nref"][0] == 2
+    assert r["LE_CD"] == pytest.approx(10) and r["F20"] == pytest.approx(1) and r["ER20"] == pytest.approx(0)
+    # only one predicted source, near the first: one TP, one FN
+    pred1 = table(ev(range(0, 10), 0, 0, 5))
+    r = seld_metrics([ref], [pred1], 1)
+    assert r["per_class"]["TP"][0] == 1 and r["per_class"]["FN"][0] == 1
+    assert r["ER20"] == pytest.approx(0.5)
+    assert r["F20"] == pytest.approx(1 / 1.5)
+    assert r["LE_CD"] == pytest.approx(5)
+    assert r["LR_CD"] == pytest.approx(0.5)
+    assert r["MAR"] == pytest.approx(0)  # the class is predicted in every frame it occurs
+    d = frame_metrics_2024([ref], [pred1], 1)
+    assert d["F20"] == pytest.approx(10 / (10 + 0.5 * 10))
+
+
+def test_empty_class_counts_in_macro_average():
+    ref = table(ev(range(0, 10), 0, 0, 0), ev(range(0, 10), 1, 0, 90))
+    r = seld_metrics([ref], [ref], 3)  # class 2 never occurs
+    np.testing.assert_allclose(r["per_class"]["F20"], [1, 1, 0], atol=1e-9)
+    np.testing.assert_allclose(r["per_class"]["LE_CD"], [0, 0, 180], atol=1e-6)
+    np.testing.assert_allclose(r["per_class"]["LR_CD"], [1, 1, 0], atol=1e-9)
+    assert r["F20"] == pytest.approx(2 / 3)
+    assert r["LE_CD"] == pytest.approx(60)
+    assert r["LR_CD"] == pytest.approx(2 / 3)
+    assert r["SELD"] == pytest.approx((0 + 0 + 0.75) / 3)
+    assert r["micro"]["SELD"] == pytest.approx(0, abs=1e-6)
+    assert r["MAR"] == pytest.approx(0)  # MAR averages over classes present in the reference
+    assert math.isnan(r["per_class"]["MAR"][2])
+
+
+def test_unaligned_frames_follow_official_quirk():
+    # class present in the same segment in both, never in the same frame: the official scorer counts the
+    # number of predicted tracks as FN and no FP
+    ref = table(ev(range(0, 5), 0, 0, 0))
+    pred = table(ev(range(5, 10), 0, 0, 0), ev(range(6, 10), 0, 1, 90))
+    r = seld_metrics([ref], [pred], 1)
+    assert r["per_class"]["FN"][0] == 2 and r["per_class"]["FP"][0] == 0 and r["per_class"]["TP"][0] == 0
+    assert r["ER20"] == pytest.approx(2.0)
+
+
+def test_missing_alarm_rate():
+    ref = table(ev(range(0, 10), 0, 0, 0), ev(range(0, 4), 1, 0, 0), ev(range(0, 4), 1, 1, 90))
+    pred = table(ev(range(0, 5), 0, 0, 120), ev([0], 1, 0, 0))
+    m = missing_alarm_rate([ref], [pred], 3)
+    # class 0: 5 of 10 frames missed (direction does not matter); class 1: 3 of 4 frames
+    np.testing.assert_allclose(m["per_class"][:2], [0.5, 0.75])
+    assert m["MAR"] == pytest.approx((0.5 + 0.75) / 2)
+    assert m["micro"] == pytest.approx(8 / 14)
+
+
+def test_relative_distance_error_2024():
+    ref = table(ev(range(0, 4), 0, 0, 0, dist=2.0))
+    pred = table(ev(range(0, 2), 0, 0, 0, dist=2.5), ev(range(2, 4), 0, 0, 0, dist=5.0))
+    d = frame_metrics_2024([ref], [pred], 1)
+    assert d["RDE"] == pytest.approx((0.25 * 2 + 1.5 * 2) / 4)
+    # relative error 1.5 > 1: those two frames are spatial false positives
+    assert d["per_class"]["TP"][0] == 2 and d["per_class"]["FP_spatial"][0] == 2
+    assert d["F20"] == pytest.approx(2 / (2 + 2))
+
+
+def test_clips_are_scored_separately():
+    a = table(ev(range(0, 7), 0, 0, 0))
+    b = table(ev(range(0, 3), 0, 0, 0))
+    joint = seld_metrics([a, b], [a, table()], 1)
+    # clip b's segment is a separate segment: one deletion, Nref = 2
+    assert joint["totals"]["Nref"] == 2 and joint["ER20"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="class index"):
+        seld_metrics([a], [table(ev([0], 3, 0, 0))], 2)
+
+
+# ---------------------------------------------------------------- tracking
+
+def test_tracking_perfect_switch_and_fragment():
+    ref = table(ev(range(10), 0, 0, 0))
+    perfect = tracking_metrics(ref, table(ev(range(10), 0, 4, 2)), 1)
+    assert (perfect["IDSW"], perfect["FRAG"], perfect["MOTA"]) == (0, 0, 1.0)
+    switch = tracking_metrics(ref, table(ev(range(5), 0, 5, 0), ev(range(5, 10), 0, 6, 0)), 1)
+    assert (switch["IDSW"], switch["FRAG"]) == (1, 0)
+    assert switch["MOTA"] == pytest.approx(0.9)
+    frag = tracking_metrics(ref, table(ev([0, 1, 2, 5, 6, 7, 8, 9], 0, 5, 0)), 1)
+    assert (frag["IDSW"], frag["FRAG"]) == (0, 1)
+    assert frag["MOTA"] == pytest.approx(0.8)
+    far = tracking_metrics(ref, table(ev(range(10), 0, 5, 90)), 1)  # beyond 20°: misses and false alarms
+    assert far["MOTA"] == pytest.approx(1 - 20 / 10) and far["per_class"]["matches"][0] == 0
+
+
+def test_tracking_keeps_valid_correspondences():
+    # frame 0 pairs o0-h0 and o1-h1; in frame 1 crossing assignments would be cheaper, but the existing
+    # correspondences are still within 20°, so CLEAR-MOT keeps them: no identity switch.
+    ref = table([(0, 0, 0, 0, 0, NAN), (0, 0, 1, 30, 0, NAN), (1, 0, 0, 0, 0, NAN), (1, 0, 1, 12, 0, NAN)])
+    pred = table([(0, 0, 10, 0, 0, NAN), (0, 0, 11, 30, 0, NAN), (1, 0, 10, 10, 0, NAN), (1, 0, 11, 2, 0, NAN)])
+    r = tracking_metrics(ref, pred, 1)
+    assert r["IDSW"] == 0 and r["MOTA"] == pytest.approx(1.0)
+    # a class-1 track with its own ids does not interact with class 0
+    ref2 = np.concatenate([ref, table(ev(range(2), 1, 0, 0))])
+    pred2 = np.concatenate([pred, table(ev([0], 1, 10, 0), ev([1], 1, 12, 0))])
+    r = tracking_metrics([ref2], [pred2], 2)
+    np.testing.assert_array_equal(r["per_class"]["IDSW"], [0, 1])
+
+
+# ---------------------------------------------------------------- slow references on random event sets
+
+def clip_frames(ref, pred):
+    return int(max(ref[:, 0].max(initial=-1), pred[:, 0].max(initial=-1))) + 1
+
+
+def by_frame(t):
+    """frame -> class -> list of (az, el, dist, track), rows in (class, track) order."""
+    out = {}
+    for f, c, tr, az, el, d in sorted(map(tuple, t), key=lambda r: (r[0], r[1], r[2])):
+        out.setdefault(int(f), {}).setdefault(int(c), []).append((az, el, d, tr))
+    return out
+
+
+def slow_dcase2022(refs, preds, C, thr=20.0):
+    """Follows the official SELDMetrics.update_seld_scores loop structure, segment by segment."""
+    TP, FP, FPs, FN, Nref, DE, DE_TP = (np.zeros(C) for _ in range(7))
+    S = D = I = 0
+    branches = Counter()
+    for ref, pred in zip(refs, preds, strict=True):
+        n = clip_frames(ref, pred)
+        gt, pr = by_frame(ref), by_frame(pred)
+        for start in range(0, n, 10):
+            loc_fp = loc_fn = 0
+            for c in range(C):
+                g_frames = {f: gt[f][c] for f in range(start, start + 10) if f in gt and c in gt[f]}
+                p_frames = {f: pr[f][c] for f in range(start, start + 10) if f in pr and c in pr[f]}
+                nb_gt = max((len(v) for v in g_frames.values()), default=None)
+                nb_pred = max((len(v) for v in p_frames.values()), default=None)
+                if nb_gt is not None:
+                    Nref[c] += nb_gt
+                if g_frames and p_frames:
+                    dists = {}
+                    for f, gv in g_frames.items():
+                        if f not in p_frames:
+                            continue
+                        pv = p_frames[f]
+                        cost = np.array([[angle(g[:2], p[:2]) for p in pv] for g in gv])
+                        rows, cols = linear_sum_assignment(cost)
+                        for r_, c_ in zip(rows, cols, strict=True):
+                            dists.setdefault(r_, []).append(cost[r_, c_])
+                    branches["multi-instance"] += any(len(v) > 1 for v in g_frames.values())
+                    if not dists:
+                        branches["unaligned"] += 1
+                        loc_fn += nb_pred
+                        FN[c] += nb_pred
+                    else:
+                        for track in dists:
+                            avg = sum(dists[track]) / len(dists[track])
+                            DE[c] += avg
+                            DE_TP[c] += 1
+                            if avg <= thr:
+                                TP[c] += 1
+                            else:
+                                loc_fp += 1
+                                FPs[c] += 1
+                        branches["spatial FP"] += any(sum(v) / len(v) > thr for v in dists.values())
+                        if nb_pred > nb_gt:
+                            branches["more predicted"] += 1
+                            loc_fp += nb_pred - nb_gt
+                            FP[c] += nb_pred - nb_gt
+                        elif nb_pred < nb_gt:
+                            branches["fewer predicted"] += 1
+                            loc_fn += nb_gt - nb_pred
+                            FN[c] += nb_gt - nb_pred
+                elif g_frames:
+                    branches["missed"] += 1
+                    loc_fn += nb_gt
+                    FN[c] += nb_gt
+                elif p_frames:
+                    branches["inserted"] += 1
+                    loc_fp += nb_pred
+                    FP[c] += nb_pred
+            S += min(loc_fp, loc_fn)
+            D += max(0, loc_fn - loc_fp)
+            I += max(0, loc_fp - loc_fn)
+    eps = np.finfo(float).eps
+    ER = (S + D + I) / (Nref.sum() + eps)
+    F = TP / (eps + TP + FPs + 0.5 * (FP + FN))
+    LE = DE / (DE_TP + eps)
+    LE[DE_TP == 0] = 180.0
+    LR = DE_TP / (eps + DE_TP + FN)
+    seld_c = np.mean([np.repeat(ER, C), 1 - F, LE / 180, 1 - LR], 0)
+    Fm = TP.sum() / (eps + TP.sum() + FPs.sum() + 0.5 * (FP.sum() + FN.sum()))
+    LEm = DE.sum() / (DE_TP.sum() + eps) if DE_TP.sum() else 180
+    LRm = DE_TP.sum() / (eps + DE_TP.sum() + FN.sum())
+    return {"ER20": ER, "F20": F.mean(), "LE_CD": LE.mean(), "LR_CD": LR.mean(), "SELD": seld_c.mean(),
+            "micro": {"F20": Fm, "LE_CD": LEm, "LR_CD": LRm, "SELD": np.mean([ER, 1 - Fm, LEm / 180, 1 - LRm])},
+            "per_class": {"F20": F, "LE_CD": LE, "LR_CD": LR, "TP": TP, "FP": FP, "FP_spatial": FPs, "FN": FN,
+                          "Nref": Nref},
+            "branches": branches}
+
+
+def slow_2024(refs, preds, C, thr=20.0, rel_thr=1.0):
+    TP, FP, FPs, FN, K, DOA, RS, RN = (np.zeros(C) for _ in range(8))
+    for ref, pred in zip(refs, preds, strict=True):
+        gt, pr = by_frame(ref), by_frame(pred)
+        for f in range(clip_frames(ref, pred)):
+            for c in range(C):
+                gv, pv = gt.get(f, {}).get(c, []), pr.get(f, {}).get(c, [])
+                if gv and pv:
+                    cost = np.array([[angle(g[:2], p[:2]) for p in pv] for g in gv])
+                    for r_, c_ in zip(*linear_sum_assignment(cost), strict=True):
+                        K[c] += 1
+                        DOA[c] += cost[r_, c_]
+                        dg, dp = gv[r_][2], pv[c_][2]
+                        rde = abs(dp - dg) / dg if not (math.isnan(dg) or math.isnan(dp)) and dg > 0 else None
+                        if rde is not None:
+                            RS[c] += rde
+                            RN[c] += 1
+                        if cost[r_, c_] > thr or (rde is not None and rde > rel_thr):
+                            FPs[c] += 1
+                        else:
+                            TP[c] += 1
+                FP[c] += max(0, len(pv) - len(gv))
+                FN[c] += max(0, len(gv) - len(pv))
+    F = np.array([TP[c] / (TP[c] + FPs[c] + 0.5 * (FP[c] + FN[c])) if TP[c] + FPs[c] + FP[c] + FN[c] else 0
+                  for c in range(C)])
+    doae = np.array([DOA[c] / K[c] if K[c] else np.nan for c in range(C)])
+    rde = np.array([RS[c] / RN[c] if RN[c] else np.nan for c in range(C)])
+    return {"F20": F.mean(), "DOAE": np.nanmean(doae) if np.isfinite(doae).any() else np.nan,
+            "RDE": np.nanmean(rde) if np.isfinite(rde).any() else np.nan,
+            "per_class": {"F20": F, "DOAE": doae, "RDE": rde}}
+
+
+def slow_mar(refs, preds, C):
+    total, missed = np.zeros(C), np.zeros(C)
+    for ref, pred in zip(refs, preds, strict=True):
+        gt, pr = by_frame(ref), by_frame(pred)
+        for f, classes in gt.items():
+            for c in classes:
+                total[c] += 1
+                missed[c] += c not in pr.get(f, {})
+    rate = np.where(total > 0, missed / np.maximum(total, 1), np.nan)
+    return np.nanmean(rate), missed.sum() / total.sum(), rate
+
+
+def random_scene(rng, C, n_frames):
+    """Reference events (moving sources, same-class overlaps) and a degraded prediction of them."""
+    ref_rows, pred_rows = [], []
+    for src in range(rng.integers(2, 7)):
+        c = int(rng.integers(0, C))
+        start = int(rng.integers(0, n_frames - 3))
+        length = int(rng.integers(1, 25))
+        az, el = rng.uniform(-180, 180), rng.uniform(-60, 60)
+        daz = rng.uniform(-5, 5)
+        dist = rng.uniform(1, 4) if rng.random() < 0.7 else NAN
+        noise = rng.choice([3.0, 15.0, 40.0])
+        mode = rng.choice(["normal", "dropped", "shifted"], p=[0.7, 0.15, 0.15])
+        shift = int(rng.integers(-6, 7)) if mode == "shifted" else 0
+        for f in range(start, min(n_frames, start + length)):
+            a = az + daz * (f - start)
+            ref_rows.append((f, c, src, (a + 180) % 360 - 180, el, dist))
+            if mode != "dropped" and rng.random() < 0.8 and 0 <= f + shift < n_frames:
+                pd = dist * rng.uniform(0.5, 2.5) if not math.isnan(dist) and rng.random() < 0.8 else NAN
+                pa = a + rng.normal(0, noise)
+                pe = np.clip(el + rng.normal(0, 5), -90, 90)
+                pred_rows.append((f + shift, c, 100 + src, (pa + 180) % 360 - 180, pe, pd))
+    for _ in range(rng.integers(0, 10)):  # insertions
+        pred_rows.append((int(rng.integers(0, n_frames)), int(rng.integers(0, C)), 7, rng.uniform(-180, 180),
+                          rng.uniform(-60, 60), NAN))
+    return table(ref_rows), table(pred_rows)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_against_slow_references(seed):
+    rng = np.random.default_rng(seed)
+    C = 5
+    refs, preds = [], []
+    for _ in range(3):
+        r, p = random_scene(rng, C, int(rng.integers(20, 80)))
+        refs.append(r)
+        preds.append(p)
+    got = seld_metrics(refs, preds, C)
+    want = slow_dcase2022(refs, preds, C)
+    for key in ("ER20", "F20", "LE_CD", "LR_CD", "SELD"):
+        assert got[key] == pytest.approx(want[key], abs=1e-9), key
+        if key != "ER20":
+            assert got["micro"][key] == pytest.approx(want["micro"][key], abs=1e-9), key
+    for key, arr in want["per_class"].items():
+        np.testing.assert_allclose(got["per_class"][key], arr, atol=1e-9, err_msg=key)
+
+    got24 = frame_metrics_2024(refs, preds, C)
+    want24 = slow_2024(refs, preds, C)
+    for key in ("F20", "DOAE", "RDE"):
+        assert got24[key] == pytest.approx(want24[key], abs=1e-9, nan_ok=True), key
+        np.testing.assert_allclose(got24["per_class"][key], want24["per_class"][key], atol=1e-9, err_msg=key)
+
+    mar, mar_micro, mar_c = slow_mar(refs, preds, C)
+    assert got["MAR"] == pytest.approx(mar) and got["micro"]["MAR"] == pytest.approx(mar_micro)
+    np.testing.assert_allclose(got["per_class"]["MAR"], mar_c)
+
+
+def test_random_sets_reach_every_branch():
+    """The random scenes of the test above exercise every branch of the official scoring loop."""
+    branches = Counter()
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        clips = [random_scene(rng, 5, int(rng.integers(20, 80))) for _ in range(3)]
+        branches += slow_dcase2022([c[0] for c in clips], [c[1] for c in clips], 5)["branches"]
+    for name in ("multi-instance", "unaligned", "spatial FP", "more predicted", "fewer predicted", "missed",
+                 "inserted"):
+        assert branches[name] > 0, (name, branches)

@@ -1,0 +1,124 @@
+"""seld-eval score: pairing, class count, JSON output and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seld_live.events import read_dcase_csv
+from training.eval_cli import main
+from training.metrics import seld_metrics
+
+REF_A = "0,0,0,10,0\n1,0,0,10,0\n12,1,0,-50,20\n13,1,0,-50,20\n"
+PRED_A = "0,0,3,10,0\n1,0,3,40,0\n12,2,1,-50,20\n"
+REF_B = "frame,class,track,azimuth,elevation,distance\n5,2,0,0,0,2.0\n6,2,0,0,0,2.0\n"
+PRED_B = "5,2,9,5,0,2.5\n"
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    out = tmp_path / "synth"
+    write(out / "classes.tsv", "0\tdog\n1\tcat\n2\tbird\n3\tbell\n")
+    write(out / "metadata" / "test" / "a.csv", REF_A)
+    write(out / "metadata" / "test" / "b.csv", REF_B)
+    write(tmp_path / "pred" / "a.csv", PRED_A)
+    write(tmp_path / "pred" / "sub" / "b.csv", PRED_B)
+    return out / "metadata" / "test", tmp_path / "pred"
+
+
+def test_folders_json_and_table(dataset, tmp_path, capsys):
+    ref, pred = dataset
+    out = tmp_path / "metrics.json"
+    assert main(["score", "--ref", str(ref), "--pred", str(pred), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "macro" in printed and "micro" in printed and "dog" in printed and "bell" not in printed
+    result = json.loads(out.read_text())
+    for key in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR", "micro", "per_class"):
+        assert key in result
+    # classes.tsv two folders above the references gives 4 classes, names included
+    assert result["totals"]["num_classes"] == 4 and result["per_class"]["3"]["name"] == "bell"
+    assert result["totals"]["num_files"] == 2
+    refs = [read_dcase_csv(ref / n) for n in ("a.csv", "b.csv")]
+    preds = [read_dcase_csv(pred / "a.csv"), read_dcase_csv(pred / "sub" / "b.csv")]
+    want = seld_metrics(refs, preds, 4)
+    for key in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR"):
+        assert result[key] == pytest.approx(want[key]), key
+        assert result["micro"][key] == pytest.approx(want["micro"][key]), key
+    assert result["per_class"]["1"]["LE_CD"] == 180  # cat never predicted
+    assert result["per_class"]["3"]["MAR"] is None  # no reference for bell: undefined, JSON null
+    assert result["dcase2024"]["RDE"] == pytest.approx(0.25)
+
+
+def test_single_files_and_inferred_class_count(tmp_path, capsys):
+    ref = write(tmp_path / "r" / "x.csv", REF_A)
+    pred = write(tmp_path / "p" / "x.csv", REF_A)
+    assert main(["score", "--ref", str(ref), "--pred", str(pred), "--json", str(tmp_path / "o.json")]) == 0
+    result = json.loads((tmp_path / "o.json").read_text())
+    assert result["totals"]["num_classes"] == 2  # max index 1, no classes.tsv
+    assert result["SELD"] == pytest.approx(0, abs=1e-6) and result["F20"] == pytest.approx(1)
+    assert main(["score", "--ref", str(ref), "--pred", str(tmp_path / "p"), "--num-classes", "5"]) == 0
+    assert "macro" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("0,0,0,10,0\n1,0,zero,10,0\n", "a.csv:2: non-numeric"),
+    ("0,0,0,10\n", "a.csv:1: expected 5 or 6"),
+    ("0,7,0,10,0\n", "a.csv:1: unknown class index 7"),
+])
+def test_bad_prediction_rows(dataset, tmp_path, capsys, text, needle):
+    ref, pred = dataset
+    write(pred / "a.csv", text)
+    out = write(tmp_path / "metrics.json", '{"kept": true}\n')
+    assert main(["score", "--ref", str(ref), "--pred", str(pred), "--json", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "Traceback" not in err and len(err.splitlines()) == 1
+    assert json.loads(out.read_text()) == {"kept": True}  # an earlier result is not lost
+
+
+def test_missing_prediction_and_bad_paths(dataset, tmp_path, capsys):
+    ref, pred = dataset
+    (pred / "sub" / "b.csv").unlink()
+    assert main(["score", "--ref", str(ref), "--pred", str(pred)]) == 1
+    err = capsys.readouterr().err
+    assert "b.csv: missing prediction" in err
+    assert main(["score", "--ref", str(tmp_path / "nowhere"), "--pred", str(pred)]) == 1
+    assert "reference not found" in capsys.readouterr().err
+    write(pred / "b.csv", PRED_B)
+    write(ref.parent.parent / "classes.tsv", "0\tdog\nx\tcat\n")
+    assert main(["score", "--ref", str(ref), "--pred", str(pred)]) == 1
+    assert "classes.tsv:2" in capsys.readouterr().err
+    assert main(["score", "--ref", str(ref), "--pred", str(pred), "--num-classes", "0"]) == 1
+    assert "positive" in capsys.readouterr().err
+
+
+def test_console_script_exit_status(dataset):
+    ref, pred = dataset
+    exe = Path(sys.executable).with_name("seld-eval")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "training.eval_cli"]
+    ok = subprocess.run([*cmd, "score", "--ref", str(ref), "--pred", str(pred)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "SELD" in ok.stdout
+    write(pred / "a.csv", "garbage\n")
+    bad = subprocess.run([*cmd, "score", "--ref", str(ref), "--pred", str(pred)], capture_output=True, text=True)
+    assert bad.returncode != 0 and "a.csv:1" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_empty_inputs(tmp_path, capsys):
+    ref = write(tmp_path / "r" / "x.csv", "")
+    pred = write(tmp_path / "p" / "x.csv", "")
+    assert main(["score", "--ref", str(ref), "--pred", str(pred)]) == 1
+    assert "no events" in capsys.readouterr().err
+    assert main(["score", "--ref", str(ref), "--pred", str(pred), "--num-classes", "3",
+                 "--json", str(tmp_path / "o.json")]) == 0
+    result = json.loads((tmp_path / "o.json").read_text())
+    assert result["ER20"] == 0 and np.isclose(result["LE_CD"], 180)

@@ -1,0 +1,218 @@
+"""Score DCASE CSV predictions against references: file or folder pairing, class count, JSON and table.
+
+``score_paths(ref, pred, num_classes=None)`` reads REF and PRED (two CSV files, or two folders whose ``*.csv``
+files, searched recursively, are paired by file name), computes the DCASE 2022/2023 metrics, the missing-alarm
+rate, the DCASE 2024 frame-level metrics and the tracking metrics, and returns a JSON-ready dict:
+``ER20, F20, LE_CD, LR_CD, SELD, MAR`` (macro), ``micro``, ``per_class`` (keyed by class index as a string,
+each with its ``name``), ``dcase2024``, ``tracking``, ``totals`` and ``files``. NaN (undefined) becomes None.
+
+The number of classes is ``num_classes`` if given, else read from a ``classes.tsv`` (``index<TAB>name`` per
+line) in the reference folder or up to four folders above it, else the largest class index in REF and PRED
+plus one. Problems with the inputs raise ``SeldError`` with one line naming the file (and line).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from seld_live.errors import SeldError
+from seld_live.events import FRAME_SECONDS, read_dcase_csv
+from training.metrics import frame_metrics_2024, seld_metrics, tracking_metrics
+
+CLASSES_FILE = "classes.tsv"
+CLASSES_SEARCH_DEPTH = 4
+
+
+def find_classes_tsv(ref: str | os.PathLike) -> Path | None:
+    """The ``classes.tsv`` in the reference folder (or a file's folder) or in up to four folders above it."""
+    ref = Path(ref).resolve()
+    folder = ref if ref.is_dir() else ref.parent
+    for candidate in [folder, *folder.parents][: CLASSES_SEARCH_DEPTH + 1]:
+        path = candidate / CLASSES_FILE
+        if path.is_file():
+            return path
+    return None
+
+
+def read_classes_tsv(path: str | os.PathLike) -> list[str]:
+    """Class names by index from ``index<TAB>name`` lines (a header line ``index<TAB>name`` is allowed)."""
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SeldError(f"{path}: cannot read: {e}") from None
+    names: dict[int, str] = {}
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.rstrip("\r\n").split("\t")
+        if lineno == 1 and parts[0].strip().lower() == "index":
+            continue
+        if len(parts) < 2:
+            raise SeldError(f"{path}:{lineno}: expected 'index<TAB>name'")
+        try:
+            index = int(parts[0])
+        except ValueError:
+            raise SeldError(f"{path}:{lineno}: class index '{parts[0]}' is not an integer") from None
+        if index < 0 or index in names:
+            raise SeldError(f"{path}:{lineno}: {'duplicate' if index in names else 'negative'} class index {index}")
+        names[index] = parts[1].strip()
+    if not names:
+        raise SeldError(f"{path}: no classes listed")
+    if sorted(names) != list(range(len(names))):
+        missing = sorted(set(range(max(names) + 1)) - set(names))
+        raise SeldError(f"{path}: class indices must run 0..{len(names) - 1} without gaps (missing {missing[:5]})")
+    return [names[i] for i in range(len(names))]
+
+
+def _csv_index(folder: Path) -> dict[str, Path]:
+    index: dict[str, Path] = {}
+    for path in sorted(folder.rglob("*.csv")):
+        if path.name in index:
+            raise SeldError(f"{path}: file name also used by {index[path.name]} (files are paired by name)")
+        index[path.name] = path
+    return index
+
+
+def pair_files(ref: str | os.PathLike, pred: str | os.PathLike) -> list[tuple[Path, Path]]:
+    """(reference, prediction) file pairs: two files, or two folders paired by file name."""
+    ref, pred = Path(ref), Path(pred)
+    if not ref.exists():
+        raise SeldError(f"{ref}: reference not found")
+    if not pred.exists():
+        raise SeldError(f"{pred}: prediction not found")
+    if ref.is_file():
+        if pred.is_dir():
+            pred = pred / ref.name
+            if not pred.is_file():
+                raise SeldError(f"{pred}: missing prediction for reference {ref}")
+        return [(ref, pred)]
+    if not pred.is_dir():
+        raise SeldError(f"{pred}: must be a folder when the reference {ref} is a folder")
+    refs = _csv_index(ref)
+    if not refs:
+        raise SeldError(f"{ref}: no .csv reference files in this folder")
+    preds = _csv_index(pred)
+    pairs = []
+    for name, path in refs.items():
+        if name not in preds:
+            raise SeldError(f"{pred / name}: missing prediction for reference {path}")
+        pairs.append((path, preds[name]))
+    return pairs
+
+
+def _clean(x):
+    """JSON-ready: numpy scalars to Python, NaN/Inf to None."""
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, float | np.floating):
+        x = float(x)
+        return x if math.isfinite(x) else None
+    return x
+
+
+def _by_class(per_class: dict[str, np.ndarray], names: list[str]) -> dict[str, dict]:
+    out = {}
+    for c, name in enumerate(names):
+        entry = {"name": name}
+        entry.update({k: v[c].item() for k, v in per_class.items()})
+        out[str(c)] = entry
+    return out
+
+
+def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: list[str],
+                 file_names: list[str] | None = None) -> dict:
+    """All metrics for aligned lists of event tables, in the JSON form described in the module docstring."""
+    C = len(class_names)
+    num_frames = [int(max(r[:, 0].max(initial=-1), p[:, 0].max(initial=-1))) + 1 for r, p in zip(refs, preds,
+                                                                                                     strict=True)]
+    seld = seld_metrics(refs, preds, C, num_frames=num_frames)
+    d24 = frame_metrics_2024(refs, preds, C, num_frames=num_frames)
+    trk = tracking_metrics(refs, preds, C)
+    per_class = dict(seld["per_class"])
+    per_class.update({f"{k}_2024": d24["per_class"][k] for k in ("F20", "DOAE", "RDE")})
+    per_class.update({k: trk["per_class"][k] for k in ("IDSW", "FRAG", "MOTA")})
+    result = {k: seld[k] for k in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR")}
+    result["micro"] = seld["micro"]
+    result["per_class"] = _by_class(per_class, class_names)
+    result["dcase2024"] = {k: d24[k] for k in ("F20", "DOAE", "RDE", "micro")}
+    result["tracking"] = {k: trk[k] for k in ("IDSW", "FRAG", "MOTA", "MOTP_deg")}
+    frames = seld["totals"]["frames"]
+    result["totals"] = {**seld["totals"], "num_files": len(refs), "num_classes": C,
+                        "reference_hours": frames * FRAME_SECONDS / 3600.0}
+    if file_names is not None:
+        result["files"] = list(file_names)
+    return _clean(result)
+
+
+def score_paths(ref: str | os.PathLike, pred: str | os.PathLike, num_classes: int | None = None) -> dict:
+    """Pair, read and score REF against PRED (files or folders); see the module docstring."""
+    pairs = pair_files(ref, pred)
+    names: list[str] | None = None
+    if num_classes is None:
+        tsv = find_classes_tsv(ref)
+        if tsv is not None:
+            names = read_classes_tsv(tsv)
+            num_classes = len(names)
+    elif num_classes <= 0:
+        raise SeldError(f"number of classes must be positive, got {num_classes}")
+    # With a known class count the reader names the file and line of an unknown class index.
+    refs = [read_dcase_csv(r, num_classes) for r, _ in pairs]
+    preds = [read_dcase_csv(p, num_classes) for _, p in pairs]
+    if num_classes is None:
+        num_classes = int(max((t[:, 1].max() for t in refs + preds if len(t)), default=-1)) + 1
+        if num_classes == 0:
+            raise SeldError(f"{ref}: no events in the reference or the prediction, and no class count given "
+                            f"(use --num-classes or a {CLASSES_FILE})")
+    if names is None:
+        names = [str(c) for c in range(num_classes)]
+    return score_tables(refs, preds, names, [r.name for r, _ in pairs])
+
+
+def write_json(path: str | os.PathLike, result: dict) -> None:
+    """Write atomically: a partial file never replaces an earlier result."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "w") as f:
+            json.dump(result, f, indent=2, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except OSError as e:
+        raise SeldError(f"{path}: cannot write: {e.strerror or e}") from None
+
+
+def _fmt(x, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def format_table(result: dict, all_classes: bool = False) -> str:
+    """Human-readable summary: macro/micro rows and one row per class with reference or predicted events."""
+    lines = [f"{'':8}{'ER20':>7}{'F20':>7}{'LE_CD':>8}{'LR_CD':>7}{'SELD':>7}{'MAR':>7}"]
+    for label, r in (("macro", result), ("micro", result["micro"])):
+        lines.append(f"{label:8}{_fmt(r['ER20'], '7.3f')}{_fmt(r['F20'], '7.1%')}{_fmt(r['LE_CD'], '7.1f')}°"
+                     f"{_fmt(r['LR_CD'], '7.1%')}{_fmt(r['SELD'], '7.3f')}{_fmt(r['MAR'], '7.1%')}")
+    d24, trk, tot = result["dcase2024"], result["tracking"], result["totals"]
+    lines.append(f"DCASE 2024 frame-level: F20 {_fmt(d24['F20'], '.1%')}, DOAE {_fmt(d24['DOAE'], '.1f')}°, "
+                 f"RDE {_fmt(d24['RDE'], '.3f')}")
+    lines.append(f"tracking: IDSW {trk['IDSW']}, FRAG {trk['FRAG']}, MOTA {_fmt(trk['MOTA'], '.3f')}")
+    lines.append(f"{tot['num_files']} file(s), {tot['reference_hours'] * 60:.1f} min, {tot['num_classes']} classes "
+                 "(macro averages over all of them)")
+    lines.append("")
+    lines.append(f"{'class':<24}{'Nref':>6}{'F20':>7}{'LE_CD':>8}{'LR_CD':>7}{'SELD':>7}{'MAR':>7}{'IDSW':>6}")
+    for c, e in result["per_class"].items():
+        if not all_classes and not (e["Nref"] or e["TP"] or e["FP"] or e["FP_spatial"]):
+            continue
+        name = e["name"] if e["name"] != c else f"class {c}"
+        lines.append(f"{name[:23]:<24}{int(e['Nref']):>6}{_fmt(e['F20'], '7.1%')}{_fmt(e['LE_CD'], '7.1f')}°"
+                     f"{_fmt(e['LR_CD'], '7.1%')}{_fmt(e['SELD'], '7.3f')}{_fmt(e['MAR'], '7.1%')}{int(e['IDSW']):>6}")
+    return "\n".join(lines)
