@@ -90,8 +90,6 @@ class Engine:
             raise SeldError(f"source gives {source.sample_rate} Hz; the model needs {detector.sample_rate} Hz")
         if source.num_channels != detector.num_channels:
             raise SeldError(f"source gives {source.num_channels} channels; the model needs {detector.num_channels}")
-        if self.config.threshold is not None:
-            self.set_threshold(self.config.threshold)
         self.hop = int(detector.hop_samples)
         self.running = False
         self.finished = False
@@ -119,6 +117,8 @@ class Engine:
         self._dropped = 0
         self._skipped = 0
         self._last_warn: dict[str, float] = {}
+        if self.config.threshold is not None:
+            self.set_threshold(self.config.threshold)
 
     # --- control ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -278,8 +278,8 @@ class Engine:
         if self.config.tracking:
             self.tracker.skip(self._frame - 1)
         self._new_session()
-        self._warn("drop", f"{why}: skipped {n} hops ({n * FRAME_SECONDS:.1f} s of audio); "
-                           f"{self._dropped} dropped so far")
+        log.warning("%s: skipped %d hops (%.1f s of audio) at %.1f s; %d dropped so far", why, n, n * FRAME_SECONDS,
+                    (self._frame - n) * FRAME_SECONDS, self._dropped)
 
     def _discard(self, samples: int) -> int:
         """Read and drop up to ``samples`` waiting samples (they still go to the recording)."""
