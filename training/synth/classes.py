@@ -1,0 +1,181 @@
+"""Class lists: the vocabulary of a synthetic dataset and how each class is rendered.
+
+A class list is a TOML file (presets in ``assets/classes/``)::
+
+    name = "home13"
+    description = "..."
+
+    [[class]]
+    name = "piano"
+    sources = [{ kind = "gm", program = 0 }, { kind = "gm", program = 1 }]
+    duration = [0.5, 4.0]     # optional, seconds
+    level_db = 0.0            # optional, level relative to the other classes
+
+A source is one of
+- ``{ kind = "gm", program = P }``: General MIDI program P (0-based) of the FluidR3 SoundFont; optional
+  ``keys = [low, high]`` and ``pattern`` (phrase, legato, hits, sustain, steps);
+- ``{ kind = "drum", keys = [K, ...] }``: GM percussion keys 35..81; optional ``pattern`` (hits, steps);
+- ``{ kind = "speech", gender = "female" | "male" }``: espeak-ng speech; optional ``languages``.
+A class with several sources picks one at random per event.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seld_live.errors import SeldError
+from seld_live.paths import CLASSES
+from training.synth.gm import GM_DRUMS, program_defaults
+
+KINDS = ("gm", "drum", "speech")
+PATTERNS = ("phrase", "legato", "hits", "sustain", "steps")
+SPEECH_LANGUAGES = ("en", "de", "fr-fr", "es", "it")
+DEFAULT_DURATION = {
+    "phrase": (0.5, 4.0),
+    "legato": (0.8, 5.0),
+    "hits": (0.3, 2.5),
+    "sustain": (1.0, 6.0),
+    "steps": (1.5, 5.0),
+    "speech": (1.0, 5.0),
+}
+
+
+class ClassListError(SeldError):
+    pass
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    kind: str
+    program: int = -1  # gm
+    keys: tuple[int, ...] = ()  # gm: (low, high); drum: the keys to use
+    pattern: str = ""
+    gender: str = ""  # speech
+    languages: tuple[str, ...] = ()  # speech
+
+    def to_dict(self) -> dict:
+        d: dict = {"kind": self.kind}
+        if self.kind == "gm":
+            d.update(program=self.program, keys=list(self.keys), pattern=self.pattern)
+        elif self.kind == "drum":
+            d.update(keys=list(self.keys), pattern=self.pattern)
+        else:
+            d.update(gender=self.gender, languages=list(self.languages))
+        return d
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    name: str
+    sources: tuple[SourceSpec, ...]
+    duration: tuple[float, float]
+    level_db: float = 0.0
+
+
+@dataclass(frozen=True)
+class ClassList:
+    name: str
+    classes: tuple[ClassSpec, ...]
+    description: str = ""
+    path: str = field(default="", compare=False)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.classes]
+
+    def __len__(self) -> int:
+        return len(self.classes)
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in CLASSES.glob("*.toml"))
+
+
+def load_class_list(name_or_path: str | os.PathLike) -> ClassList:
+    """A preset name (``home13``, ``gm177``) or the path of a class list TOML file."""
+    p = Path(name_or_path)
+    if not p.suffix and not p.exists():
+        p = CLASSES / f"{p.name}.toml"
+        if not p.exists():
+            raise ClassListError(f"unknown class list '{name_or_path}' (presets: {', '.join(list_presets())})")
+    if not p.exists():
+        raise ClassListError(f"class list not found: {p}")
+    try:
+        data = tomllib.loads(p.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ClassListError(f"{p}: not valid TOML: {e}") from None
+    return parse_class_list(data, str(p))
+
+
+def parse_class_list(data: dict, source: str = "<dict>") -> ClassList:
+    entries = data.get("class")
+    if not isinstance(entries, list) or not entries:
+        raise ClassListError(f"{source}: no [[class]] entries")
+    classes = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries, 1):
+        where = f"{source}: class {i}"
+        if not isinstance(entry, dict):
+            raise ClassListError(f"{where}: expected a table")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip() or "\t" in name or "\n" in name:
+            raise ClassListError(f"{where}: needs a name (text without tabs or newlines)")
+        where = f"{source}: class {i} '{name}'"
+        if name in seen:
+            raise ClassListError(f"{where}: name used twice")
+        seen.add(name)
+        raw_sources = entry.get("sources")
+        if not isinstance(raw_sources, list) or not raw_sources:
+            raise ClassListError(f"{where}: needs a non-empty 'sources' list")
+        sources = tuple(_parse_source(s, where) for s in raw_sources)
+        first = sources[0]
+        default = DEFAULT_DURATION["speech" if first.kind == "speech" else first.pattern]
+        duration = entry.get("duration", list(default))
+        if (not isinstance(duration, list) or len(duration) != 2
+                or not all(isinstance(x, int | float) for x in duration)
+                or not 0.1 <= duration[0] <= duration[1] <= 60.0):
+            raise ClassListError(f"{where}: duration must be [min, max] seconds with 0.1 <= min <= max <= 60")
+        level = entry.get("level_db", 0.0)
+        if not isinstance(level, int | float) or not -40.0 <= level <= 40.0:
+            raise ClassListError(f"{where}: level_db must be a number of dB within -40..40")
+        classes.append(ClassSpec(name.strip(), sources, (float(duration[0]), float(duration[1])), float(level)))
+    return ClassList(str(data.get("name", Path(source).stem)), tuple(classes), str(data.get("description", "")),
+                     path=source)
+
+
+def _parse_source(s: object, where: str) -> SourceSpec:
+    if not isinstance(s, dict):
+        raise ClassListError(f"{where}: each source is an inline table like {{ kind = \"gm\", program = 0 }}")
+    kind = s.get("kind")
+    if kind not in KINDS:
+        raise ClassListError(f"{where}: source kind must be one of {KINDS}, got {kind!r}")
+    pattern = s.get("pattern", "")
+    if pattern and pattern not in PATTERNS:
+        raise ClassListError(f"{where}: pattern must be one of {PATTERNS}, got {pattern!r}")
+    if kind == "gm":
+        program = s.get("program")
+        if not isinstance(program, int) or not 0 <= program <= 127:
+            raise ClassListError(f"{where}: gm source needs program = 0..127 (0-based GM program)")
+        lo, hi, default_pattern = program_defaults(program)
+        keys = s.get("keys", [lo, hi])
+        if (not isinstance(keys, list) or len(keys) != 2 or not all(isinstance(k, int) for k in keys)
+                or not 0 <= keys[0] <= keys[1] <= 127 or keys[1] - keys[0] < 4):
+            raise ClassListError(f"{where}: gm keys must be [low, high] MIDI keys at least 4 apart")
+        return SourceSpec("gm", program=program, keys=(keys[0], keys[1]), pattern=pattern or default_pattern)
+    if kind == "drum":
+        keys = s.get("keys")
+        if not isinstance(keys, list) or not keys or not all(isinstance(k, int) and k in GM_DRUMS for k in keys):
+            raise ClassListError(f"{where}: drum source needs keys = [..] from the GM kit (35..81)")
+        if pattern and pattern not in ("hits", "steps"):
+            raise ClassListError(f"{where}: drum pattern must be hits or steps")
+        return SourceSpec("drum", keys=tuple(keys), pattern=pattern or "hits")
+    gender = s.get("gender")
+    if gender not in ("female", "male"):
+        raise ClassListError(f"{where}: speech source needs gender = \"female\" or \"male\"")
+    languages = s.get("languages", list(SPEECH_LANGUAGES))
+    if not isinstance(languages, list) or not languages or not all(lang in SPEECH_LANGUAGES for lang in languages):
+        raise ClassListError(f"{where}: speech languages must be a list from {SPEECH_LANGUAGES}")
+    return SourceSpec("speech", gender=gender, languages=tuple(languages), pattern="speech")

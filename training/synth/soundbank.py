@@ -1,0 +1,254 @@
+"""The sound bank: dry, mono event sources rendered offline.
+
+GM instruments and percussion come from the FluidR3 SoundFont through pyfluidsynth in-process (no
+audio device: samples are pulled with ``fluid_synth_write_float``), speech from espeak-ng. Every
+rendering is a pure function of the class, the split and the random generator: the synthesizer is
+reset and always advanced in whole 64-sample blocks (FluidSynth applies note events at block
+boundaries), so the output does not depend on what was rendered before.
+
+Splits get disjoint renderings: melodic keys, percussion detuning bins, voices and words are dealt by
+index modulo 5 (train 0-2, val 3, test 4), so val/test events are unseen sounds of known classes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soxr
+
+from seld_live.errors import SeldError
+from training.synth import speech
+from training.synth.classes import ClassList, SourceSpec
+
+SOUNDFONT = Path(os.environ.get("SELD_SOUNDFONT", "/usr/share/sounds/sf2/FluidR3_GM.sf2"))
+SPLITS = speech.SPLITS
+BLOCK = 64  # FluidSynth's internal block size
+RELEASE_S = 1.0  # rendered after the last note-off so that release tails are kept
+DETUNE_BIN_CENTS = 25.0  # percussion detuning bins, dealt into the splits
+DETUNE_RANGE_CENTS = 400.0
+TRIM_DB = 45.0  # trim leading/trailing audio quieter than the peak 10 ms frame by this much
+LEVEL_DB = 20.0  # event level: RMS over the 10 ms frames within this many dB of the peak frame
+
+
+@dataclass
+class Rendering:
+    audio: np.ndarray  # mono float32, trimmed, unit RMS over its loud frames
+    params: dict = field(default_factory=dict)  # what was rendered (class, source, notes, voice, text...)
+
+
+def split_keys(lo: int, hi: int, split: str) -> list[int]:
+    """MIDI keys of one split within [lo, hi]: key % 5 in {0, 1, 2} train, 3 val, 4 test."""
+    residues = {"train": (0, 1, 2), "val": (3,), "test": (4,)}[split]
+    return [k for k in range(lo, hi + 1) if k % 5 in residues]
+
+
+def split_detune_bins(split: str) -> list[int]:
+    """Indices of the percussion detuning bins of one split (bin b covers [b, b+1) * 25 cents - 400)."""
+    n = int(2 * DETUNE_RANGE_CENTS / DETUNE_BIN_CENTS)
+    residues = {"train": (0, 1, 2), "val": (3,), "test": (4,)}[split]
+    return [b for b in range(n) if b % 5 in residues]
+
+
+class _Synth:
+    """One FluidSynth instance with the SoundFont loaded, rendering float samples."""
+
+    def __init__(self, sample_rate: int, soundfont: Path):
+        try:
+            import fluidsynth
+        except (ImportError, OSError) as e:  # pyfluidsynth raises ImportError when libfluidsynth is missing
+            raise SeldError(f"pyfluidsynth/libfluidsynth unavailable ({e}); install fluidsynth") from None
+        if not soundfont.exists():
+            raise SeldError(f"SoundFont not found: {soundfont} (install Debian package fluid-soundfont-gm "
+                            "or set SELD_SOUNDFONT)")
+        self.rate = sample_rate
+        self.synth = fluidsynth.Synth(gain=0.5, samplerate=float(sample_rate))
+        self.synth.setting("synth.reverb.active", 0)  # dry sources: the room comes later
+        self.synth.setting("synth.chorus.active", 0)
+        self.sfid = self.synth.sfload(str(soundfont))
+        if self.sfid < 0:
+            raise SeldError(f"cannot load SoundFont {soundfont}")
+        self._write = fluidsynth._fl.fluid_synth_write_float
+        self._write.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                                ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+        # The very first note after creation starts at another block phase; play one and throw it away.
+        self.play([(0.0, 0.2, 60, 100)], program=0, drum=False)
+
+    def _pull(self, n: int) -> np.ndarray:
+        n = -(-n // BLOCK) * BLOCK
+        buf = np.zeros((n, 2), np.float32)
+        p = buf.ctypes.data
+        self._write(self.synth.synth, n, p, 0, 2, p + 4, 1, 2)
+        return buf.mean(axis=1)
+
+    def play(self, notes: list[tuple[float, float, int, int]], program: int, drum: bool) -> np.ndarray:
+        """Render notes (onset s, duration s, key, velocity) on a fresh synth state; mono float32."""
+        s = self.synth
+        s.system_reset()
+        self._pull(10 * BLOCK)
+        chan = 9 if drum else 0
+        if drum:
+            s.program_select(chan, self.sfid, 128, 0)
+        else:
+            s.program_select(chan, self.sfid, 0, program)
+        events = []
+        for onset, dur, key, vel in notes:
+            events.append((round(onset * self.rate / BLOCK), 1, key, vel))
+            events.append((round((onset + dur) * self.rate / BLOCK), 0, key, 0))
+        events.sort(key=lambda e: (e[0], e[1]))  # note-offs before note-ons in the same block
+        out, block = [], 0
+        for at, on, key, vel in events:
+            if at > block:
+                out.append(self._pull((at - block) * BLOCK))
+                block = at
+            if on:
+                s.noteon(chan, key, vel)
+            else:
+                s.noteoff(chan, key)
+        out.append(self._pull(int(RELEASE_S * self.rate)))
+        return np.concatenate(out)
+
+
+class SoundBank:
+    """Renders events of the classes of a class list for one split, at one sample rate."""
+
+    def __init__(self, classes: ClassList, sample_rate: int = 24000, split: str = "train",
+                 soundfont: Path | str = SOUNDFONT):
+        if split not in SPLITS:
+            raise SeldError(f"split must be one of {', '.join(SPLITS)}, got '{split}'")
+        self.classes = classes
+        self.sample_rate = int(sample_rate)
+        self.split = split
+        self.soundfont = Path(soundfont)
+        self._synth: _Synth | None = None
+
+    @property
+    def synth(self) -> _Synth:
+        if self._synth is None:
+            self._synth = _Synth(self.sample_rate, self.soundfont)
+        return self._synth
+
+    def render(self, class_index: int, rng: np.random.Generator, duration: float | None = None) -> Rendering:
+        """One event of a class, about ``duration`` seconds long (drawn from the class range if None)."""
+        spec = self.classes.classes[class_index]
+        if duration is None:
+            duration = float(rng.uniform(*spec.duration))
+        src = spec.sources[int(rng.integers(len(spec.sources)))]
+        if src.kind == "gm":
+            audio, params = self._render_gm(src, rng, duration)
+        elif src.kind == "drum":
+            audio, params = self._render_drum(src, rng, duration)
+        else:
+            audio, params = self._render_speech(src, rng, duration)
+        audio = trim_and_normalise(audio, self.sample_rate)
+        if audio.size == 0:
+            raise SeldError(f"class '{spec.name}' rendered silence ({params}); check its sources")
+        params.update({"class": spec.name, "split": self.split})
+        return Rendering(audio, params)
+
+    # --- GM instruments -------------------------------------------------------------------------------
+
+    def _render_gm(self, src: SourceSpec, rng: np.random.Generator, duration: float) -> tuple[np.ndarray, dict]:
+        keys = split_keys(src.keys[0], src.keys[1], self.split)
+        if not keys:
+            raise SeldError(f"GM program {src.program}: key range {src.keys} has no keys for split {self.split}")
+        notes = _pattern_notes(src.pattern, keys, rng, duration)
+        audio = self.synth.play(notes, program=src.program, drum=False)
+        return audio, {"source": "gm", "program": src.program, "pattern": src.pattern,
+                       "notes": [[round(o, 4), round(d, 4), k, v] for o, d, k, v in notes]}
+
+    # --- GM percussion --------------------------------------------------------------------------------
+
+    def _render_drum(self, src: SourceSpec, rng: np.random.Generator, duration: float) -> tuple[np.ndarray, dict]:
+        key = int(src.keys[int(rng.integers(len(src.keys)))])
+        bins = split_detune_bins(self.split)
+        b = bins[int(rng.integers(len(bins)))]
+        cents = -DETUNE_RANGE_CENTS + (b + rng.uniform()) * DETUNE_BIN_CENTS
+        ratio = 2.0 ** (cents / 1200.0)
+        # Varispeed detuning (FluidSynth ignores pitch bend on the drum channel): render the pattern
+        # stretched by the ratio, then play it back faster or slower.
+        notes = _pattern_notes(src.pattern, [key], rng, duration * ratio, drum=True)
+        audio = self.synth.play(notes, program=0, drum=True)
+        audio = soxr.resample(audio, self.sample_rate * ratio, self.sample_rate, quality="HQ").astype(np.float32)
+        return audio, {"source": "drum", "key": key, "pattern": src.pattern, "detune_cents": round(cents, 2),
+                       "notes": [[round(o, 4), round(d, 4), k, v] for o, d, k, v in notes]}
+
+    # --- speech ---------------------------------------------------------------------------------------
+
+    def _render_speech(self, src: SourceSpec, rng: np.random.Generator, duration: float) -> tuple[np.ndarray, dict]:
+        lang = src.languages[int(rng.integers(len(src.languages)))]
+        voice_list = speech.voices(src.gender, self.split)
+        voice = voice_list[int(rng.integers(len(voice_list)))]
+        vocab = speech.words(lang, self.split)
+        speed = int(rng.integers(130, 191))
+        pitch = int(rng.integers(25, 76))
+        n_words = max(2, round(duration * speed / 60.0 * 0.8))
+        text = " ".join(vocab[int(i)] for i in rng.integers(len(vocab), size=n_words))
+        audio = speech.render_speech(text, lang, voice, speed, pitch, self.sample_rate)
+        return audio, {"source": "speech", "language": lang, "voice": voice, "speed": speed, "pitch": pitch,
+                       "text": text}
+
+
+def _pattern_notes(pattern: str, keys: list[int], rng: np.random.Generator, duration: float,
+                   drum: bool = False) -> list[tuple[float, float, int, int]]:
+    """A note list (onset, duration, key, velocity) filling about ``duration`` seconds."""
+    notes: list[tuple[float, float, int, int]] = []
+    if pattern == "sustain":
+        return [(0.0, max(duration, 0.2), keys[int(rng.integers(len(keys)))], int(rng.integers(70, 128)))]
+    if pattern == "steps":
+        interval = rng.uniform(0.35, 0.7)
+        t, key = 0.0, keys[int(rng.integers(len(keys)))]
+        while t < duration or not notes:
+            notes.append((t, 0.1, key, int(rng.integers(45, 96))))
+            t += interval * rng.uniform(0.92, 1.08)
+        return notes
+    if pattern == "hits":
+        interval = rng.uniform(0.12, 0.5)
+        t = 0.0
+        while t < duration or not notes:
+            key = keys[int(rng.integers(len(keys)))]
+            notes.append((t, 0.12 if drum else min(0.3, interval), key, int(rng.integers(50, 128))))
+            t += interval * rng.uniform(0.8, 1.25)
+        return notes
+    # melodic phrase: a random walk over the split's keys
+    legato = pattern == "legato"
+    i = int(rng.integers(len(keys)))
+    t = 0.0
+    base_vel = int(rng.integers(55, 118))
+    while t < duration or not notes:
+        d = rng.uniform(0.3, 1.5) if legato else rng.uniform(0.15, 0.7)
+        d = min(d, max(duration - t, 0.15))
+        vel = int(np.clip(base_vel + rng.integers(-10, 11), 1, 127))
+        notes.append((t, d, keys[i], vel))
+        t += d + (0.0 if legato else rng.uniform(0.0, 0.12))
+        i = int(np.clip(i + rng.integers(-3, 4), 0, len(keys) - 1))
+    return notes
+
+
+def trim_and_normalise(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Cut leading/trailing near-silence (10 ms frames TRIM_DB below the peak), fade the edges over 5 ms,
+    and scale to unit RMS over the loud frames (within LEVEL_DB of the peak), a loudness-like level."""
+    audio = np.asarray(audio, dtype=np.float64)
+    hop = max(1, sample_rate // 100)
+    n = len(audio) // hop
+    if n == 0:
+        return np.zeros(0, np.float32)
+    frames = audio[: n * hop].reshape(n, hop)
+    power = np.mean(frames**2, axis=1)
+    peak = power.max()
+    if peak <= 1e-14:
+        return np.zeros(0, np.float32)
+    active = np.flatnonzero(power > peak * 10 ** (-TRIM_DB / 10))
+    start, stop = active[0] * hop, (active[-1] + 1) * hop
+    out = audio[start:stop].copy()
+    fade = min(len(out) // 2, sample_rate // 200)
+    if fade > 0:
+        ramp = np.linspace(0.0, 1.0, fade, endpoint=False)
+        out[:fade] *= ramp
+        out[len(out) - fade:] *= ramp[::-1]
+    loud = power[active[0]: active[-1] + 1]
+    level = np.sqrt(np.mean(loud[loud > peak * 10 ** (-LEVEL_DB / 10)]))
+    return (out / level).astype(np.float32)
