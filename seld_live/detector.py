@@ -126,13 +126,20 @@ class Detector:
         pad = (-len(audio)) % self.hop_samples
         if pad:
             audio = np.concatenate([audio, np.zeros((pad, audio.shape[1]), np.float32)])
-        feats = self.features.process(audio)
+        return self.infer_features(self.features.process(audio))
+
+    def infer_features(self, feats: np.ndarray) -> dict[str, np.ndarray]:
+        """Raw network outputs [T, ...] from whole-clip features [channels, 10 T, n_mels]."""
         return self._run_network(feats, state={}, chunk=OFFLINE_CHUNK_FRAMES * self.meta.model.frames_per_output)
+
+    def decode(self, outputs: dict[str, np.ndarray], frame_offset: int = 0) -> list[Event]:
+        """Events from raw outputs, with this detector's output kind, classes and thresholds."""
+        return decode(self.output_kind, outputs, self.decode_config, self.classes, frame_offset)
 
     def process(self, audio: np.ndarray, sample_rate: int | None = None) -> list[Event]:
         """Events of a whole clip, (samples, channels) float32 at the model's rate."""
         self.check_audio(audio, sample_rate)
-        return decode(self.output_kind, self.infer(audio), self.decode_config, self.classes)
+        return self.decode(self.infer(audio))
 
     def process_file(self, path: str | os.PathLike) -> list[Event]:
         return self.process(*read_audio(path))
@@ -184,7 +191,7 @@ class DetectorStream:
             return []
         ready, self._pending = self._pending[:, :n], self._pending[:, n:]
         out = self.det._run_network(ready, self._state, chunk=n)
-        events = decode(self.det.output_kind, out, self.det.decode_config, self.det.classes, self.frames_done)
+        events = self.det.decode(out, self.frames_done)
         self.frames_done += n // per
         return events
 
