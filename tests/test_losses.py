@@ -270,3 +270,16 @@ def test_float32_and_loss_registry():
         make_loss("multitask", beta=2)
     with pytest.raises(KeyError, match="maccdoa"):
         make_loss("adpit")({"sed": out["sed"]}, tg)
+
+
+@pytest.mark.parametrize("name", LOSS_NAMES)
+def test_half_precision_outputs_are_scored_in_float32(name):
+    out = {k: v.float().bfloat16() for k, v in random_outputs(5).items()}
+    tg = {k: v.float() for k, v in random_targets(5).items()}
+    loss = make_loss(name)
+    want = loss({k: v.float() for k, v in out.items()}, tg).total
+    got = loss(out, tg).total
+    assert got.dtype == torch.float32 and got.item() == pytest.approx(want.item(), rel=1e-6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under = loss({k: v.float() for k, v in out.items()}, tg).total
+    assert under.item() == pytest.approx(want.item(), rel=1e-6)

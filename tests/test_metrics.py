@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 
@@ -96,6 +97,10 @@ def test_thirty_degree_error():
     assert r["SELD"] == pytest.approx((1 + 1 + 30 / 180 + 0) / 4)
     d = frame_metrics_2024([ref], [pred], 1)
     assert d["F20"] == pytest.approx(0) and d["DOAE"] == pytest.approx(30)
+    # the threshold is inclusive of errors up to 20°
+    assert seld_metrics([ref], [table(ev(range(0, 10), 0, 0, 19.5))], 1)["F20"] == pytest.approx(1)
+    assert seld_metrics([ref], [table(ev(range(0, 10), 0, 0, 20.5))], 1)["F20"] == pytest.approx(0)
+    assert frame_metrics_2024([ref], [table(ev(range(0, 10), 0, 0, 19.5))], 1)["F20"] == pytest.approx(1)
     # at 15° it is a hit
     pred15 = table(ev(range(0, 10), 0, 0, 15))
     r = seld_metrics([ref], [pred15], 1)
@@ -410,3 +415,65 @@ def test_random_sets_reach_every_branch():
     for name in ("multi-instance", "unaligned", "spatial FP", "more predicted", "fewer predicted", "missed",
                  "inserted"):
         assert branches[name] > 0, (name, branches)
+
+
+def slow_tracking(ref, pred, C, thr=20.0):
+    """CLEAR-MOT frame by frame with dictionaries and a brute-force assignment (most valid pairs, then the
+    smallest total angle)."""
+    idsw, frag, fn, fp, n_ref = (np.zeros(C) for _ in range(5))
+    last, history = {}, {}
+    gt, pr = by_frame(ref), by_frame(pred)
+    for f in sorted(set(gt) | set(pr)):
+        for c in sorted(set(gt.get(f, {})) | set(pr.get(f, {}))):
+            objs, hyps = gt.get(f, {}).get(c, []), pr.get(f, {}).get(c, [])
+            n_ref[c] += len(objs)
+            valid = {(i, j): angle(o[:2], h[:2]) for i, o in enumerate(objs) for j, h in enumerate(hyps)
+                     if angle(o[:2], h[:2]) <= thr}
+            matched = {}
+            for i, o in enumerate(objs):
+                for j, h in enumerate(hyps):
+                    if last.get((c, o[3])) == h[3] and (i, j) in valid and j not in matched.values():
+                        matched[i] = j
+                        break
+            free_o = [i for i in range(len(objs)) if i not in matched]
+            free_h = [j for j in range(len(hyps)) if j not in matched.values()]
+            best = ((0, 0.0), ())
+            for k in range(min(len(free_o), len(free_h)), 0, -1):
+                for os_ in itertools.permutations(free_o, k):
+                    for hs in itertools.combinations(free_h, k):
+                        pairs = tuple(zip(os_, hs, strict=True))
+                        if all(pq in valid for pq in pairs):
+                            score = (k, -sum(valid[pq] for pq in pairs))
+                            if score > best[0]:
+                                best = (score, pairs)
+            for i, j in best[1]:
+                prev = last.get((c, objs[i][3]))
+                idsw[c] += prev is not None and prev != hyps[j][3]
+                matched[i] = j
+            for i, j in matched.items():
+                last[(c, objs[i][3])] = hyps[j][3]
+            fn[c] += len(objs) - len(matched)
+            fp[c] += len(hyps) - len(matched)
+            for i, o in enumerate(objs):
+                history.setdefault((c, o[3]), []).append(i in matched)
+    for (c, _), flags in history.items():
+        on = [k for k, x in enumerate(flags) if x]
+        if on:
+            span = flags[on[0]:on[-1] + 1]
+            frag[c] += sum(1 for a, b in itertools.pairwise(span) if a and not b)
+    mota = np.where(n_ref > 0, 1 - (fn + fp + idsw) / np.maximum(n_ref, 1), np.nan)
+    return idsw, frag, mota
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tracking_against_slow_reference(seed):
+    rng = np.random.default_rng(100 + seed)
+    C = 3
+    ref, pred = random_scene(rng, C, 60)
+    # the tracker relabels: split some predicted tracks into new ids part-way
+    pred[:, 2] += 50 * (pred[:, 0] > rng.integers(10, 50)) * (rng.random(len(pred)) < 0.5)
+    got = tracking_metrics(ref, pred, C)
+    idsw, frag, mota = slow_tracking(ref, pred, C)
+    np.testing.assert_array_equal(got["per_class"]["IDSW"], idsw)
+    np.testing.assert_array_equal(got["per_class"]["FRAG"], frag)
+    np.testing.assert_allclose(got["per_class"]["MOTA"], mota)

@@ -27,11 +27,13 @@ Targets are ``training.targets.Targets.as_dict()`` arrays stacked with a leading
   (frames, classes).
 
 Pairwise track costs are computed once per frame ([B,T,3,3]) and the 6 permutations are read from them, so
-nothing loops over frames; the AGG1 cost uses that Ŷ^i and Y^j are outer products (no [.., C, 3] tensor).
+nothing loops over frames; AGG1 and AGG2 use that Ŷ^i and Y^j are outer products (no [.., C, 3] tensor);
+ADPIT evaluates its 13 arrangements only where a class has a target (elsewhere they are all equal).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -91,6 +93,21 @@ def _check_same(a: torch.Tensor, b: torch.Tensor, what: str) -> None:
         raise ValueError(f"{what}: output shape {tuple(a.shape)} does not match target shape {tuple(b.shape)}")
 
 
+def _full_precision(call):
+    """Losses run in float32 or float64 even under autocast: the factored costs (BCE as a matmul, AGG Gram
+    products) would lose most of their digits in half precision."""
+
+    @functools.wraps(call)
+    def wrapped(self, outputs: Mapping[str, torch.Tensor], targets: Mapping) -> LossResult:
+        device = next(iter(outputs.values())).device.type if outputs else "cpu"
+        with torch.autocast(device_type=device, enabled=False):
+            outputs = {k: v.float() if v.is_floating_point() and v.element_size() < 4 else v
+                       for k, v in outputs.items()}
+            return call(self, outputs, targets)
+
+    return wrapped
+
+
 def _perm_costs(pair: torch.Tensor) -> torch.Tensor:
     """[..., 3, 3] cost of output track i against target track j -> [..., 6] cost per permutation."""
     perms = torch.tensor(PERMUTATIONS, device=pair.device)
@@ -117,6 +134,7 @@ class MultiTaskPITLoss:
             raise ValueError(f"beta must be in [0, 1], got {beta}")
         self.beta = float(beta)
 
+    @_full_precision
     def __call__(self, outputs: Mapping[str, torch.Tensor], targets: Mapping) -> LossResult:
         logit = _require(outputs, "sed", "outputs", 4)
         doa = _require(outputs, "doa", "outputs", 4)
@@ -147,6 +165,7 @@ class AGG1Loss:
     def __init__(self, eps: float = 1e-8):
         self.eps = float(eps)
 
+    @_full_precision
     def __call__(self, outputs: Mapping[str, torch.Tensor], targets: Mapping) -> LossResult:
         logit = _require(outputs, "sed", "outputs", 4)
         doa = _require(outputs, "doa", "outputs", 4)
@@ -175,6 +194,7 @@ class AGG2Loss:
     def __init__(self, eps: float = 1e-8):
         self.eps = float(eps)
 
+    @_full_precision
     def __call__(self, outputs: Mapping[str, torch.Tensor], targets: Mapping) -> LossResult:
         logit = _require(outputs, "sed", "outputs", 4)
         doa = _require(outputs, "doa", "outputs", 4)
@@ -182,9 +202,14 @@ class AGG2Loss:
         t_doa = _target(targets, "doa", 4, doa)
         _check_same(logit, t_sed, "sed")
         _check_same(doa, t_doa, "doa")
-        pred = torch.einsum("btic,btix->btcx", torch.sigmoid(logit), _unit(doa, self.eps))
-        target = torch.einsum("btic,btix->btcx", t_sed, t_doa)
-        total = functional.mse_loss(pred, target)
+        s, n = torch.sigmoid(logit), _unit(doa, self.eps)
+        C = logit.shape[-1]
+
+        def inner(a, b, x, y):  # <Σ_i a_i ⊗ x_i, Σ_j b_j ⊗ y_j> = Σ_ij (a_i·b_j)(x_i·y_j), per frame
+            return ((a @ b.transpose(-1, -2)) * (x @ y.transpose(-1, -2))).sum((-1, -2))
+
+        sq = inner(s, s, n, n) - 2 * inner(s, t_sed, n, t_doa) + inner(t_sed, t_sed, t_doa, t_doa)
+        total = sq.mean() / (C * 3)
         return LossResult(total, {"agg2": total.detach()})
 
 
@@ -193,6 +218,7 @@ class ACCDOALoss:
 
     name = "accdoa"
 
+    @_full_precision
     def __call__(self, outputs: Mapping[str, torch.Tensor], targets: Mapping) -> LossResult:
         out = _require(outputs, "accdoa", "outputs", 4)
         tgt = _target(targets, "accdoa", 4, out)
@@ -206,6 +232,7 @@ class ADPITLoss:
 
     name = "adpit"
 
+    @_full_precision
     def __call__(self, outputs: Mapping[str, torch.Tensor], targets: Mapping) -> LossResult:
         out = _require(outputs, "maccdoa", "outputs", 5)  # [B,T,3,C,3]
         tgt = _target(targets, "adpit", 5, out)  # [B,T,6,4,C]
@@ -213,15 +240,20 @@ class ADPITLoss:
         if K != NUM_TRACKS or tgt.shape != (B, T, 6, 4, C):
             raise ValueError(f"maccdoa output {tuple(out.shape)} and adpit target {tuple(tgt.shape)} do not match "
                              f"([B,T,3,C,3] and [B,T,6,4,C])")
-        v = (tgt[:, :, :, :1] * tgt[:, :, :, 1:]).transpose(-1, -2)  # [B,T,6,C,3] activity-coupled dummies
-        a0, b, c = v[:, :, 0], v[:, :, 1:3], v[:, :, 3:6]
+        # Where no dummy track of a class is active, every arrangement is zero and the loss is ‖output‖²: only
+        # the few (frame, class) entries with an activity need the 13 arrangements.
+        per = out.square().sum(-1).sum(2)  # [B,T,C]
+        b, t, c = (tgt[:, :, :, 0].abs().amax(2) > 0).nonzero(as_tuple=True)
+        o = out[b, t, :, c]  # [N,3,3]
+        d = tgt[b, t, :, :, c]  # [N,6,4]
+        d = d[..., :1] * d[..., 1:]  # activity-coupled dummy tracks A0, B0, B1, C0, C1, C2: [N,6,3]
         # The 6 distinct track targets A0 + B_b + C_c, indexed b * 3 + c.
-        combos = (a0[:, :, None, None] + b[:, :, :, None] + c[:, :, None, :]).reshape(B, T, 6, C, 3)
-        err = ((out.unsqueeze(3) - combos.unsqueeze(2)) ** 2).sum(-1)  # [B,T,track,combo,C]
+        combos = (d[:, 0, None, None] + d[:, 1:3, None] + d[:, None, 3:6]).reshape(-1, 6, 3)
+        err = ((o.unsqueeze(2) - combos.unsqueeze(1)) ** 2).sum(-1)  # [N, track, combo]
         idx = torch.tensor([[bb * 3 + cc for bb, cc in arr] for arr in ADPIT_ARRANGEMENTS], device=out.device)
         rows = torch.arange(NUM_TRACKS, device=out.device)
-        cand = err[:, :, rows, idx].sum(-2) / (NUM_TRACKS * 3)  # [B,T,13,C]
-        total = cand.amin(2).mean()
+        best = err[:, rows, idx].sum(-1).amin(-1)  # [N]: minimum over the 13 arrangements
+        total = per.index_put((b, t, c), best).mean() / (NUM_TRACKS * 3)
         return LossResult(total, {"adpit": total.detach()})
 
 

@@ -324,58 +324,81 @@ def frame_metrics_2024(refs: Tables, preds: Tables, num_classes: int, *, doa_thr
     }
 
 
+def _group_slices(rows: _Rows, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and size of each (frame, class) key's rows (size 0 where the key is absent)."""
+    start, size = np.zeros(len(keys), np.int64), np.zeros(len(keys), np.int64)
+    _, ki, gi = np.intersect1d(keys, rows.group_keys, assume_unique=True, return_indices=True)
+    start[ki], size[ki] = rows.group_start[gi], rows.group_count[gi]
+    return start, size
+
+
 def _tracking_clip(ref: np.ndarray, pred: np.ndarray, C: int, thr: float, acc: dict[str, np.ndarray]) -> None:
-    r_frame, p_frame = ref[:, 0].astype(np.int64), pred[:, 0].astype(np.int64)
-    ref, pred = ref[np.argsort(r_frame, kind="stable")], pred[np.argsort(p_frame, kind="stable")]
-    r_frame, p_frame = np.sort(r_frame), np.sort(p_frame)
-    r_xyz, p_xyz = sph_to_cart(ref[:, 3], ref[:, 4]), sph_to_cart(pred[:, 3], pred[:, 4])
+    r, p = _rows(ref, C), _rows(pred, C)
+    keys = np.union1d(r.group_keys, p.group_keys)  # (frame, class) in frame order
+    r_start, r_n = _group_slices(r, keys)
+    p_start, p_n = _group_slices(p, keys)
+    single = (r_n == 1) & (p_n == 1)  # the common case, angles computed at once
+    ang1 = np.full(len(keys), np.nan)
+    ang1[single] = angular_distance_deg(r.xyz[r_start[single]], p.xyz[p_start[single]])
+    oids, hids = r.track.tolist(), p.track.tolist()
+    count = {k: [0.0] * C for k in acc}
     last: dict[tuple[int, int], int] = {}  # (class, object id) -> hypothesis it was last matched to
     history: dict[tuple[int, int], list[bool]] = {}  # tracked flag in each frame the object is present
-    for f in np.union1d(r_frame, p_frame):
-        ra, rb = np.searchsorted(r_frame, f), np.searchsorted(r_frame, f, side="right")
-        pa, pb = np.searchsorted(p_frame, f), np.searchsorted(p_frame, f, side="right")
-        r_cls, p_cls = ref[ra:rb, 1].astype(np.int64), pred[pa:pb, 1].astype(np.int64)
-        for c in np.union1d(r_cls, p_cls):
-            ri = ra + np.flatnonzero(r_cls == c)
-            pi = pa + np.flatnonzero(p_cls == c)
-            oids, hids = ref[ri, 2].astype(np.int64), pred[pi, 2].astype(np.int64)
-            acc["num_ref"][c] += len(ri)
-            cost = angular_distance_deg(r_xyz[ri, None], p_xyz[None, pi]) if len(ri) and len(pi) else \
-                np.zeros((len(ri), len(pi)))
+    for c, rs, rn, ps, pn, a1 in zip((keys % C).tolist(), r_start.tolist(), r_n.tolist(), p_start.tolist(),
+                                     p_n.tolist(), ang1.tolist(), strict=True):
+        count["num_ref"][c] += rn
+        if rn == 1 and pn == 1:
+            o, h = oids[rs], hids[ps]
+            ok = a1 <= thr
+            if ok:
+                prev = last.get((c, o))
+                count["IDSW"][c] += prev is not None and prev != h
+                last[(c, o)] = h
+                count["matches"][c] += 1
+                count["dist_sum"][c] += a1
+            else:
+                count["FN"][c] += 1
+                count["FP"][c] += 1
+            history.setdefault((c, o), []).append(ok)
+            continue
+        pairs: list[tuple[int, int]] = []
+        r_done = np.zeros(rn, bool)
+        if rn and pn:
+            cost = angular_distance_deg(r.xyz[rs:rs + rn, None], p.xyz[None, ps:ps + pn])
             valid = cost <= thr
-            r_done = np.zeros(len(ri), bool)
-            p_done = np.zeros(len(pi), bool)
-            pairs = []
-            for i, o in enumerate(oids):  # keep correspondences that are still valid
-                h = last.get((c, o))
-                js = np.flatnonzero((hids == h) & ~p_done & valid[i]) if h is not None else ()
-                if len(js):
-                    r_done[i] = p_done[js[0]] = True
-                    pairs.append((i, js[0]))
+            p_done = np.zeros(pn, bool)
+            for i in range(rn):  # keep correspondences that are still valid
+                h = last.get((c, oids[rs + i]))
+                for j in range(pn):
+                    if h is not None and hids[ps + j] == h and not p_done[j] and valid[i, j]:
+                        r_done[i] = p_done[j] = True
+                        pairs.append((i, j))
+                        break
             ro, po = np.flatnonzero(~r_done), np.flatnonzero(~p_done)
             if len(ro) and len(po):
                 sub = np.where(valid[np.ix_(ro, po)], cost[np.ix_(ro, po)], 1e6)
                 for a, b in zip(*linear_sum_assignment(sub), strict=True):
-                    if valid[ro[a], po[b]]:
-                        i, j = ro[a], po[b]
-                        prev = last.get((c, oids[i]))
-                        if prev is not None and prev != hids[j]:
-                            acc["IDSW"][c] += 1
+                    i, j = int(ro[a]), int(po[b])
+                    if valid[i, j]:
+                        prev = last.get((c, oids[rs + i]))
+                        count["IDSW"][c] += prev is not None and prev != hids[ps + j]
                         r_done[i] = p_done[j] = True
                         pairs.append((i, j))
             for i, j in pairs:
-                last[(c, oids[i])] = hids[j]
-                acc["dist_sum"][c] += cost[i, j]
-            acc["matches"][c] += len(pairs)
-            acc["FN"][c] += len(ri) - len(pairs)
-            acc["FP"][c] += len(pi) - len(pairs)
-            for i, o in enumerate(oids):
-                history.setdefault((c, o), []).append(bool(r_done[i]))
+                last[(c, oids[rs + i])] = hids[ps + j]
+                count["dist_sum"][c] += float(cost[i, j])
+        count["matches"][c] += len(pairs)
+        count["FN"][c] += rn - len(pairs)
+        count["FP"][c] += pn - len(pairs)
+        for i in range(rn):
+            history.setdefault((c, oids[rs + i]), []).append(bool(r_done[i]))
     for (c, _), flags in history.items():
         tracked = np.flatnonzero(flags)
         if len(tracked):
             span = np.asarray(flags[tracked[0]:tracked[-1] + 1])
-            acc["FRAG"][c] += np.count_nonzero(span[:-1] & ~span[1:])
+            count["FRAG"][c] += int(np.count_nonzero(span[:-1] & ~span[1:]))
+    for k, v in count.items():
+        acc[k] += np.asarray(v)
 
 
 def tracking_metrics(ref: Tables, pred: Tables, num_classes: int, *, threshold_deg: float = DOA_THRESHOLD) -> dict:
