@@ -32,7 +32,17 @@ def one_batch():
     return feats, targets
 
 
+@pytest.fixture
+def one_thread():
+    # tiny tensors: a second thread only adds synchronisation (and the CPU is shared with other tests)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")
 @pytest.mark.parametrize(("arch", "loss_name"), CASES)
 def test_tiny_network_overfits_one_batch(arch, loss_name):
     torch.manual_seed(0)
