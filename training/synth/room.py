@@ -225,8 +225,10 @@ class RoomSimulator:
 
     # --- late part ------------------------------------------------------------------------------------
 
-    def histogram(self, position: np.ndarray) -> np.ndarray:
-        """Ray-traced energy histogram [bands, bins] (HIST_BIN_S bins from the emission) at the array centre."""
+    def histogram(self, position: np.ndarray, seed: int = 0) -> np.ndarray:
+        """Ray-traced energy histogram [bands, bins] (HIST_BIN_S bins from the emission) at the array centre.
+        ``seed`` seeds the generator of libroom's (global) Lambertian scattering, for reproducible results."""
+        pra.random.seed(numpy=seed, libroom=seed)
         room = self._make_room(ray_tracing=True)
         room.add_source(np.asarray(position, dtype=np.float64))
         room.add_microphone(np.asarray(self.spec.array_centre, dtype=np.float64))
@@ -241,7 +243,7 @@ class RoomSimulator:
         """Late reverberation [C, L] for a room-frame position (ray tracing from that position)."""
         if self.anechoic:
             return np.zeros((self.num_channels, 0))
-        return self.tail_from_histogram(self.histogram(position), rng)
+        return self.tail_from_histogram(self.histogram(position, seed=int(rng.integers(2**63))), rng)
 
     def tail_from_histogram(self, hist: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Late reverberation [C, L]: diffuse noise shaped per octave band by the ray-traced energy

@@ -324,6 +324,7 @@ def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: 
     n = round(cfg.duration * fs)
     num_frames = round(cfg.duration / FRAME_SECONDS)
     classes = bank.classes.classes
+    bank.reset()  # the clip must not depend on what this process rendered before
 
     room = sample_room(cfg, rng)
     sim = RoomSimulator(room, array, fs, ism_order=cfg.ism_order, rt_rays=cfg.rt_rays)
@@ -332,7 +333,7 @@ def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: 
     late_hist = None
     if room.rt60 is not None:
         u, d = sample_position(cfg, room, rng)
-        late_hist = sim.histogram(room.to_room(u, 0.5 * (d + np.mean(cfg.distance))))
+        late_hist = sim.histogram(room.to_room(u, d), seed=int(rng.integers(2**63)))
 
     # timeline: layers of non-overlapping events
     timeline = []

@@ -1,10 +1,11 @@
 """The sound bank: dry, mono event sources rendered offline.
 
 GM instruments and percussion come from the FluidR3 SoundFont through pyfluidsynth in-process (no
-audio device: samples are pulled with ``fluid_synth_write_float``), speech from espeak-ng. Every
-rendering is a pure function of the class, the split and the random generator: the synthesizer is
-reset and always advanced in whole 64-sample blocks (FluidSynth applies note events at block
-boundaries), so the output does not depend on what was rendered before.
+audio device: samples are pulled with ``fluid_synth_write_float``), speech from espeak-ng. The
+synthesizer is always advanced in whole 64-sample blocks (FluidSynth applies note events at block
+boundaries) and reset before each rendering, but its voices keep a little state from the notes they
+played before, so a rendering is reproducible given the renderings before it on the same synthesizer:
+``reset()`` starts a fresh one, which the scene generator does at the start of every clip.
 
 Splits get disjoint renderings: melodic keys, percussion detuning bins, voices and words are dealt by
 index modulo 5 (train 0-2, val 3, test 4), so val/test events are unseen sounds of known classes.
@@ -65,9 +66,10 @@ class _Synth:
             raise SeldError(f"SoundFont not found: {soundfont} (install Debian package fluid-soundfont-gm "
                             "or set SELD_SOUNDFONT)")
         self.rate = sample_rate
-        self.synth = fluidsynth.Synth(gain=0.5, samplerate=float(sample_rate))
-        self.synth.setting("synth.reverb.active", 0)  # dry sources: the room comes later
-        self.synth.setting("synth.chorus.active", 0)
+        # Dry sources (the room comes later), and effects off before the synth exists: switched off
+        # afterwards their state would carry one rendering into the next.
+        self.synth = fluidsynth.Synth(gain=0.5, samplerate=float(sample_rate),
+                                      **{"synth.reverb.active": 0, "synth.chorus.active": 0})
         self.sfid = self.synth.sfload(str(soundfont))
         if self.sfid < 0:
             raise SeldError(f"cannot load SoundFont {soundfont}")
@@ -130,6 +132,12 @@ class SoundBank:
         if self._synth is None:
             self._synth = _Synth(self.sample_rate, self.soundfont)
         return self._synth
+
+    def reset(self) -> None:
+        """Start from a fresh synthesizer: renderings after this depend only on what is rendered from here."""
+        if self._synth is not None:
+            self._synth.synth.delete()
+            self._synth = None
 
     def render(self, class_index: int, rng: np.random.Generator, duration: float | None = None) -> Rendering:
         """One event of a class, about ``duration`` seconds long (drawn from the class range if None)."""

@@ -1,0 +1,313 @@
+"""Datasets: clips in the seld-synth layout or the STARSS23/DCASE layout, chunked for training.
+
+Layouts (found automatically):
+- seld-synth: ``ROOT/mic|foa/<clip>.flac``, ``ROOT/metadata/<clip>.csv`` (frame,class,track,azimuth,
+  elevation,distance), ``ROOT/classes.tsv``, ``ROOT/array.toml``;
+- STARSS23/DCASE: ``ROOT/foa_dev|mic_dev/dev-*-*/<clip>.wav``, ``ROOT/metadata_dev/dev-*-*/<clip>.csv``
+  (frame,class,source,azimuth,elevation[,distance in cm]); the 13 STARSS23 classes; the DCASE MIC
+  tetrahedron or FOA array.
+
+Features are computed over the whole clip with ``seld_live.features.FeatureExtractor`` (the same
+code as the live path) and cached on disk as ``.npy`` under a folder named by a hash of the feature
+configuration and the channel selection; a file's name carries a hash of the audio file's identity
+(path, size, modification time), so edited audio is recomputed. Later epochs memory-map the cache.
+
+An item is one chunk of ``chunk_seconds`` starting every ``hop_seconds``; the last chunk of a clip
+is zero-padded (features and targets) rather than dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from torch.utils.data import Dataset
+
+from seld_live.errors import AudioInputError, SeldError
+from seld_live.events import FRAME_SECONDS, read_dcase_csv
+from seld_live.features import FeatureConfig, FeatureExtractor
+from seld_live.geometry import load_array
+from training.targets import MAX_TRACKS, build_targets
+
+STARSS23_CLASSES = (
+    "female_speech", "male_speech", "clapping", "telephone", "laughter", "domestic_sounds", "footsteps",
+    "door", "music", "musical_instrument", "water_tap", "bell", "knock",
+)
+AUDIO_EXTENSIONS = (".flac", ".wav")
+CACHE_VERSION = 1
+
+
+class DatasetError(SeldError):
+    pass
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    name: str
+    audio: Path
+    metadata: Path | None  # None: no labels (an evaluation set)
+    num_samples: int
+    sample_rate: int
+    channels: int
+
+    @property
+    def num_frames(self) -> int:
+        """100 ms label frames (a partial last frame counts)."""
+        return math.ceil(self.num_samples / (FRAME_SECONDS * self.sample_rate) - 1e-9)
+
+
+@dataclass
+class ClipData:
+    name: str
+    features: np.ndarray  # [channels, num_frames * frames_per_label, n_mels] float32, zero-padded at the end
+    table: np.ndarray  # event table [rows, 6]
+    num_frames: int
+
+
+def detect_layout(root: Path) -> str:
+    if (root / "metadata").is_dir() and ((root / "mic").is_dir() or (root / "foa").is_dir()):
+        return "synthetic"
+    if (root / "metadata_dev").is_dir() and ((root / "mic_dev").is_dir() or (root / "foa_dev").is_dir()):
+        return "starss"
+    raise DatasetError(f"{root}: neither a seld-synth dataset (mic|foa/, metadata/) nor the STARSS23 layout "
+                       "(mic_dev|foa_dev/, metadata_dev/)")
+
+
+def read_classes_tsv(path: Path) -> list[str]:
+    if not path.exists():
+        raise DatasetError(f"{path}: missing (index<TAB>name per line)")
+    names = []
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2 or not parts[0].strip().isdigit() or int(parts[0]) != len(names):
+            raise DatasetError(f"{path}:{lineno}: expected '{len(names)}<TAB>name'")
+        names.append(parts[1].strip())
+    if not names:
+        raise DatasetError(f"{path}: no classes")
+    return names
+
+
+def _audio_info(path: Path) -> sf._SoundFileInfo:
+    try:
+        return sf.info(str(path))
+    except (RuntimeError, sf.LibsndfileError) as e:
+        raise AudioInputError(f"{path}: unreadable audio ({e})") from None
+
+
+def _clips(audio_dir: Path, meta_dir: Path, pattern: str = "*") -> list[ClipInfo]:
+    out = []
+    for p in sorted(audio_dir.glob(pattern)):
+        if p.suffix.lower() not in AUDIO_EXTENSIONS or not p.is_file():
+            continue
+        rel = p.relative_to(audio_dir).with_suffix(".csv")
+        meta = meta_dir / rel
+        info = _audio_info(p)
+        out.append(ClipInfo(str(rel.with_suffix("")), p, meta if meta.exists() else None, int(info.frames),
+                            int(info.samplerate), int(info.channels)))
+    return out
+
+
+class SeldDataset(Dataset):
+    """Chunks of clips with features and every target form (see training.targets)."""
+
+    def __init__(self, root: str | os.PathLike, chunk_seconds: float = 5.0, hop_seconds: float | None = None,
+                 feature_config: FeatureConfig | None = None, cache_dir: str | os.PathLike | None = None,
+                 format: str | None = None, subsets: list[str] | tuple[str, ...] | None = None,
+                 max_tracks: int = MAX_TRACKS, max_clips: int = 0):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DatasetError(f"dataset folder not found: {self.root}")
+        self.layout = detect_layout(self.root)
+        if self.layout == "synthetic":
+            self.classes = read_classes_tsv(self.root / "classes.tsv")
+            array_file = self.root / "array.toml"
+            if not array_file.exists():
+                raise DatasetError(f"{array_file}: missing (the array geometry of the recordings)")
+            self.array = load_array(array_file)
+            sub = "foa" if self.array.format == "foa" else "mic"
+            if format is not None and format != self.array.format:
+                raise DatasetError(f"{self.root} holds {self.array.format} audio, not {format}")
+            clips = _clips(self.root / sub, self.root / "metadata")
+        else:
+            self.classes = list(STARSS23_CLASSES)
+            fmt = format or ("mic" if (self.root / "mic_dev").is_dir() else "foa")
+            if fmt not in ("mic", "foa") or not (self.root / f"{fmt}_dev").is_dir():
+                raise DatasetError(f"{self.root}: no {fmt}_dev folder")
+            self.array = load_array("dcase_mic" if fmt == "mic" else "foa")
+            clips = []
+            for d in sorted(p for p in (self.root / f"{fmt}_dev").iterdir() if p.is_dir()):
+                if subsets and not any(d.match(s) for s in subsets):
+                    continue
+                clips += [ClipInfo(f"{d.name}/{c.name}", c.audio, c.metadata, c.num_samples, c.sample_rate,
+                                   c.channels) for c in _clips(d, self.root / "metadata_dev" / d.name)]
+        if max_clips:
+            clips = clips[:max_clips]
+        if not clips:
+            raise DatasetError(f"{self.root}: no audio clips found")
+        self.clips: list[ClipInfo] = clips
+        self._by_name = {c.name: i for i, c in enumerate(clips)}
+
+        rate = clips[0].sample_rate
+        self.feature_config = feature_config or FeatureConfig(format=self.array.format, sample_rate=rate,
+                                                              num_mics=self.array.num_channels)
+        self._check_fit()
+        self.frames_per_label = self.feature_config.frames_per_label
+        self.chunk_frames = _frames(chunk_seconds, "chunk")
+        self.hop_frames = _frames(hop_seconds if hop_seconds is not None else chunk_seconds, "hop")
+        self.max_tracks = max_tracks
+        self._tables = [self._read_table(c) for c in clips]
+        self.index = [(ci, s) for ci, c in enumerate(clips) for s in chunk_starts(c.num_frames, self.chunk_frames,
+                                                                                 self.hop_frames)]
+        self.cache_dir = self._cache_root(cache_dir) / self._cache_key()
+        self._extractor: FeatureExtractor | None = None
+
+    # --- checks ---------------------------------------------------------------------------------------
+
+    def _check_fit(self) -> None:
+        cfg, arr = self.feature_config, self.array
+        if cfg.format != arr.format:
+            raise DatasetError(f"feature format {cfg.format} does not fit the dataset's {arr.format} array")
+        if cfg.num_mics != arr.num_channels:
+            raise DatasetError(f"feature config expects {cfg.num_mics} channels, the array has {arr.num_channels}")
+        need = max(arr.channels)
+        for c in self.clips:
+            if c.sample_rate != cfg.sample_rate:
+                raise AudioInputError(f"{c.audio}: sample rate {c.sample_rate} Hz, the feature config expects "
+                                      f"{cfg.sample_rate} Hz")
+            if c.channels < need:
+                raise AudioInputError(f"{c.audio}: {c.channels} channels, the array reads channel(s) "
+                                      f"{list(arr.channels)}")
+
+    def _read_table(self, clip: ClipInfo) -> np.ndarray:
+        if clip.metadata is None:
+            return np.zeros((0, 6))
+        table = read_dcase_csv(clip.metadata, num_classes=len(self.classes))
+        if self.layout == "starss":
+            table[:, 5] /= 100.0  # STARSS/DCASE distances are in centimetres
+        return table
+
+    # --- features -------------------------------------------------------------------------------------
+
+    def _cache_root(self, cache_dir: str | os.PathLike | None) -> Path:
+        if cache_dir:
+            return Path(cache_dir)
+        local = self.root / ".cache" / "features"
+        if os.access(self.root, os.W_OK):
+            return local
+        return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "seld-live" / "features"
+
+    def _cache_key(self) -> str:
+        ident = {"version": CACHE_VERSION, "features": self.feature_config.to_dict(),
+                 "channels": list(self.array.channels)}
+        return hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+
+    def cache_path(self, clip: ClipInfo) -> Path:
+        st = clip.audio.stat()
+        ident = f"{clip.audio.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+        h = hashlib.sha1(ident.encode()).hexdigest()[:12]
+        return self.cache_dir / f"{clip.name.replace('/', '__')}-{h}.npy"
+
+    def load_audio(self, clip: ClipInfo) -> np.ndarray:
+        """The array's channels of a clip [samples, M] float32."""
+        try:
+            audio, _ = sf.read(str(clip.audio), dtype="float32", always_2d=True)
+        except (RuntimeError, sf.LibsndfileError) as e:
+            raise AudioInputError(f"{clip.audio}: unreadable audio ({e})") from None
+        audio = audio[:, [c - 1 for c in self.array.channels]]
+        if not np.all(np.isfinite(audio)):
+            raise AudioInputError(f"{clip.audio}: NaN or Inf samples")
+        return audio
+
+    def compute_features(self, clip: ClipInfo) -> np.ndarray:
+        if self._extractor is None:
+            self._extractor = FeatureExtractor(self.feature_config)
+        return self._extractor.process(self.load_audio(clip))
+
+    def features(self, clip: ClipInfo) -> np.ndarray:
+        """Whole-clip features [C, frames, n_mels], from the cache (memory-mapped) or computed and cached."""
+        path = self.cache_path(clip)
+        if path.exists():
+            try:
+                return np.load(path, mmap_mode="r")
+            except (OSError, ValueError):
+                pass  # a damaged cache file is recomputed
+        feats = self.compute_features(clip)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not (path.parent / "config.json").exists():
+            (path.parent / "config.json").write_text(json.dumps(
+                {"features": self.feature_config.to_dict(), "channels": list(self.array.channels)}, indent=1))
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, feats)
+        os.replace(tmp, path)  # atomic: concurrent DataLoader workers never read half a file
+        return feats
+
+    def prepare(self, progress: bool = False) -> None:
+        """Fill the feature cache for every clip (otherwise it fills during the first epoch)."""
+        from tqdm import tqdm
+
+        for c in tqdm(self.clips, desc="features", disable=not progress):
+            self.features(c)
+
+    # --- items ----------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict:
+        ci, start = self.index[i]
+        clip = self.clips[ci]
+        L, fpl = self.chunk_frames, self.frames_per_label
+        feats = self.features(clip)
+        x = np.zeros((feats.shape[0], L * fpl, feats.shape[2]), np.float32)
+        part = feats[:, start * fpl: (start + L) * fpl]
+        x[:, : part.shape[1]] = part
+        table = self._tables[ci]
+        rows = table[(table[:, 0] >= start) & (table[:, 0] < start + L)].copy()
+        rows[:, 0] -= start
+        targets = build_targets(rows, L, len(self.classes), max_tracks=self.max_tracks).as_dict()
+        item = {"features": torch.from_numpy(x)}
+        item.update({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in targets.items()})
+        item.update({"clip": clip.name, "start_frame": start, "valid_frames": min(L, clip.num_frames - start)})
+        return item
+
+    def clip(self, key: int | str) -> ClipData:
+        """Whole-clip features (zero-padded to whole label frames) and event table, for evaluation."""
+        ci = self._by_name[key] if isinstance(key, str) else int(key)
+        clip = self.clips[ci]
+        feats = self.features(clip)
+        T = clip.num_frames
+        x = np.zeros((feats.shape[0], T * self.frames_per_label, feats.shape[2]), np.float32)
+        n = min(feats.shape[1], x.shape[1])
+        x[:, :n] = feats[:, :n]
+        return ClipData(clip.name, x, self._tables[ci].copy(), T)
+
+
+def _frames(seconds: float, what: str) -> int:
+    n = round(seconds / FRAME_SECONDS)
+    if n < 1 or abs(n * FRAME_SECONDS - seconds) > 1e-6:
+        raise DatasetError(f"{what} length must be a positive multiple of 0.1 s, got {seconds}")
+    return n
+
+
+def chunk_starts(num_frames: int, chunk: int, hop: int) -> list[int]:
+    """Start frames of the chunks of a clip: every ``hop`` frames until a chunk reaches the end (the
+    last one may be partial; a clip shorter than a chunk gives one padded chunk)."""
+    starts = [0]
+    while starts[-1] + chunk < num_frames:
+        starts.append(starts[-1] + hop)
+    return starts
+
+
+def load_clip(root: str | os.PathLike, name: str, **kwargs) -> ClipData:
+    """Whole-clip features and event table of one clip of a dataset (see SeldDataset for kwargs)."""
+    return SeldDataset(root, **kwargs).clip(name)
