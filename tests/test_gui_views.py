@@ -1,0 +1,163 @@
+"""The 2D views and panels, fed with HopResult-like data, checked on the rendered pixels (Qt offscreen)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt is imported: these tests never need a display
+
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtGui
+
+from seld_live.events import Event
+from seld_live.gui.history import ActivityBuffer, TrailBuffer
+from seld_live.gui.map_view import MapView
+from seld_live.gui.palette import class_colors
+from seld_live.gui.timeline import TimelineView
+from seld_live.gui.widgets import LevelMeters, TrackTable
+from seld_live.results import TrackState
+
+CLASSES = ["speech", "dog", "phone", "door", "bell"]
+
+
+def _track(tid, cls, az, el, conf=0.9, age=5):
+    return TrackState(tid, cls, CLASSES[cls], az, el, conf, age)
+
+
+def _pixel_of(view: MapView, az: float, el: float) -> QtCore.QPoint:
+    vb = view.getPlotItem().getViewBox()
+    scene = vb.mapViewToScene(QtCore.QPointF(az, el))
+    return view.mapFromScene(scene)
+
+
+def _render(widget) -> QtGui.QImage:
+    return widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
+
+
+def _near_color(img: QtGui.QImage, p: QtCore.QPoint, rgb, radius: int = 2, tol: int = 40) -> bool:
+    rgb = [int(v) for v in rgb]
+    for dx in range(-radius, radius + 1):
+        for dy in range(-radius, radius + 1):
+            c = img.pixelColor(p.x() + dx, p.y() + dy)
+            if abs(c.red() - rgb[0]) + abs(c.green() - rgb[1]) + abs(c.blue() - rgb[2]) < tol:
+                return True
+    return False
+
+
+@pytest.fixture
+def map_view(qtbot):
+    v = MapView(CLASSES, class_colors(len(CLASSES)), trail_frames=100)
+    qtbot.addWidget(v)
+    v.resize(900, 500)
+    v.show()
+    qtbot.waitExposed(v)
+    return v
+
+
+def test_markers_are_drawn_at_track_directions(map_view, qtbot):
+    colors = class_colors(len(CLASSES))
+    tracks = [_track(0, 0, 30.0, 20.0), _track(1, 1, -120.0, -40.0), _track(2, 2, 170.0, 60.0)]
+    trails = TrailBuffer(100)
+    trails.push(0, tracks)
+    map_view.update_view(tracks, trails)
+    np.testing.assert_allclose(map_view.marker_positions(), [[30, 20], [-120, -40], [170, 60]])
+    assert sorted(map_view.labels.visible_texts()) == ["dog 0.90", "phone 0.90", "speech 0.90"]
+    qtbot.wait(20)
+    img = _render(map_view)
+    for t in tracks:
+        p = _pixel_of(map_view, t.azimuth, t.elevation)
+        assert _near_color(img, p, colors[t.class_index]), (t, p)
+    # left of the listener is on the left of the map (positive azimuth counter-clockwise)
+    assert _pixel_of(map_view, 90, 0).x() < _pixel_of(map_view, 0, 0).x() < _pixel_of(map_view, -90, 0).x()
+    # markers leave with their tracks; labels are hidden, not recreated
+    map_view.update_view([], trails)
+    assert len(map_view.marker_positions()) == 0 and map_view.labels.visible_texts() == []
+
+
+def test_trail_across_the_back_wraps_instead_of_crossing_the_map(map_view, qtbot):
+    colors = class_colors(len(CLASSES))
+    trails = TrailBuffer(100)
+    az = 150.0
+    for f in range(40):  # 60° of motion through azimuth 180 at constant elevation 10°
+        az_f = (150.0 + 1.5 * f + 180.0) % 360.0 - 180.0
+        trails.push(f, [_track(7, 1, az_f, 10.0)])
+        az = az_f
+    map_view.update_view([_track(7, 1, az, 10.0)], trails)
+    seg = map_view.trails.segments
+    assert np.all(np.abs(seg.x1 - seg.x0) <= 1.5 + 1e-9)
+    assert np.any(np.isclose(seg.x1, 180.0)) and np.any(np.isclose(seg.x0, -180.0))
+    qtbot.wait(20)
+    img = _render(map_view)
+    # trail pixels near both edges of the map, none across the middle of the row
+    assert _near_color(img, _pixel_of(map_view, 175.0, 10.0), colors[1], tol=140)
+    assert _near_color(img, _pixel_of(map_view, -155.0, 10.0), colors[1], tol=140)
+    for a in range(-120, 121, 20):
+        assert not _near_color(img, _pixel_of(map_view, float(a), 10.0), colors[1], radius=1, tol=140), a
+
+
+def test_trails_fade_with_age(map_view, qtbot):
+    trails = TrailBuffer(100)
+    for f in range(100):
+        trails.push(f, [_track(1, 0, -150.0 + 3.0 * f, 15.0)])  # off the graticule lines
+    map_view.update_view([], trails)
+    qtbot.wait(20)
+    img = _render(map_view)
+    bg = img.pixelColor(_pixel_of(map_view, -15.0, -75.0))  # plain background
+
+    def contrast(az):
+        p = _pixel_of(map_view, az, 15.0)
+        c = max((img.pixelColor(p.x(), p.y() + dy) for dy in (-1, 0, 1)),
+                key=lambda c: abs(c.red() - bg.red()) + abs(c.green() - bg.green()) + abs(c.blue() - bg.blue()))
+        return abs(c.red() - bg.red()) + abs(c.green() - bg.green()) + abs(c.blue() - bg.blue())
+
+    old, mid, new = contrast(-140.0), contrast(-15.0), contrast(135.0)  # off the grid lines
+    assert old < mid < new
+
+
+def test_timeline_rows_show_class_activity(qtbot):
+    colors = class_colors(len(CLASSES))
+    tl = TimelineView(CLASSES, colors, frames=200)
+    qtbot.addWidget(tl)
+    act = ActivityBuffer(200, len(CLASSES))
+    for f in range(50):
+        act.push(f, [Event(f, 3, "door", 0, 0.0, 0.0, 1.0)] if f >= 40 else [])
+    tl.update_view(act)
+    assert tl.rows == CLASSES
+    np.testing.assert_array_equal(tl.rgba[3, -10:, :3], np.broadcast_to(colors[3], (10, 3)))
+    assert np.all(tl.rgba[3, :-10, :3] == tl.rgba[0, :-10, :3])  # inactive: background
+    assert np.all(tl.rgba[0, -1, :3] != colors[0])
+
+
+def test_timeline_with_many_classes_shows_active_rows_only(qtbot):
+    names = [f"class{i}" for i in range(170)]
+    tl = TimelineView(names, class_colors(170), frames=200)
+    qtbot.addWidget(tl)
+    act = ActivityBuffer(200, 170)
+    act.push(0, [Event(0, 120, "class120", 0, 0.0, 0.0, 0.8), Event(0, 7, "class7", 0, 0.0, 0.0, 0.6)])
+    tl.update_view(act)
+    assert tl.rows == ["class7", "class120"]
+
+
+def test_track_table_lists_tracks_by_id(qtbot):
+    table = TrackTable(class_colors(len(CLASSES)))
+    qtbot.addWidget(table)
+    table.set_tracks([_track(4, 1, -35.4, 12.6, 0.734, age=23), _track(2, 0, 170.0, -5.0, 0.5, age=3)])
+    assert table.rows() == [("2", "speech", "+170°", "-5°", "0.50", "0.3 s"),
+                            ("4", "dog", "-35°", "+13°", "0.73", "2.3 s")]
+    table.set_tracks([_track(4, 1, -36.0, 12.0, 0.8, age=24)])
+    assert table.rows() == [("4", "dog", "-36°", "+12°", "0.80", "2.4 s")]
+
+
+def test_level_meters_latch_clipping_and_fall_back(qtbot):
+    m = LevelMeters(4)
+    qtbot.addWidget(m)
+    m.set_levels(np.array([-6.0, -20.0, 0.0, -80.0]), np.array([False, False, True, False]), now=100.0)
+    np.testing.assert_allclose(m.level, [-6.0, -20.0, 0.0, -60.0])
+    assert m.clipping(now=101.0).tolist() == [False, False, True, False]
+    assert not m.clipping(now=100.0 + m.CLIP_HOLD_S + 0.1).any()
+    m.decay(now=101.0)
+    np.testing.assert_allclose(m.level[:3], [-6.0 - m.FALL_DB_PER_S, -20.0 - m.FALL_DB_PER_S, -m.FALL_DB_PER_S])
+    np.testing.assert_allclose(m.peak[:3], [-6.0, -20.0, 0.0])  # held for PEAK_HOLD_S
+    m.resize(260, 100)
+    m.grab()  # paints without error

@@ -1,0 +1,357 @@
+"""The window over the real engine (Qt offscreen): a replayed scene, the controls, lost input, long runs."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt is imported: these tests never need a display
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from helpers import make_checkpoint
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from seld_live.audio.devices import DeviceInfo
+from seld_live.cli import build_engine, build_parser
+from seld_live.errors import SeldError
+from seld_live.events import Event
+from seld_live.gui.app import EngineFactory, requested_speed, run_app
+from seld_live.gui.controls import ControlBar
+from seld_live.gui.palette import class_colors
+from seld_live.gui.timeline import _BG
+from seld_live.gui.window import MainWindow
+from seld_live.results import HopResult, TrackState
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    # the engine's network runs in its worker thread; on a small shared machine torch's default thread pool
+    # makes each 100 ms hop take tens of ms instead of ~2 ms, and replays fall behind
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("gui")
+    model = make_checkpoint(d / "tiny.pt", threshold=0.3)
+    rng = np.random.default_rng(3)
+    n = 24000 * 8
+    audio = (rng.standard_normal((n, 4)) * 0.03).astype(np.float32)
+    t = np.arange(n) / 24000
+    burst = (np.sin(2 * np.pi * 700 * t) * ((t > 1.0) & (t < 6.0))).astype(np.float32) * 0.3
+    for ch, delay in enumerate([0, 3, 5, 2]):  # a plane wave: per-mic delays in samples
+        audio[:, ch] += np.roll(burst, delay)
+    scene = d / "scene.flac"
+    sf.write(str(scene), audio, 24000, subtype="PCM_24")
+    data = scene.read_bytes()
+    cut = d / "cut.flac"
+    cut.write_bytes(data[: len(data) // 2])  # a file that fails half way, like an input that goes away
+    return d, model, scene, cut
+
+
+def make_window(qtbot, tmp_path, argv, autostart=True, settings_file="gui.ini") -> MainWindow:
+    args = build_parser().parse_args([*argv, "--cpu"])
+    engine = build_engine(args)
+    settings = QtCore.QSettings(str(tmp_path / settings_file), QtCore.QSettings.Format.IniFormat)
+    settings.setValue("record_dir", str(tmp_path / "recordings"))
+    win = MainWindow(engine, EngineFactory(args), settings=settings, threshold=args.threshold,
+                     speed=requested_speed(args), autostart=autostart)
+    qtbot.addWidget(win)
+    win.resize(1200, 780)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def wait_for(qtbot, cond, timeout=20.0) -> None:
+    qtbot.waitUntil(cond, timeout=int(timeout * 1000))
+
+
+def drain(q) -> list[HopResult]:
+    out = []
+    while not q.empty():
+        out.append(q.get())
+    return out
+
+
+def _pixel_of(view, az: float, el: float) -> QtCore.QPoint:
+    vb = view.getPlotItem().getViewBox()
+    return view.mapFromScene(vb.mapViewToScene(QtCore.QPointF(az, el)))
+
+
+def _has_color_near(img: QtGui.QImage, p: QtCore.QPoint, rgb, radius=2, tol=40) -> bool:
+    rgb = [int(v) for v in rgb]
+    for dx in range(-radius, radius + 1):
+        for dy in range(-radius, radius + 1):
+            c = img.pixelColor(p.x() + dx, p.y() + dy)
+            if abs(c.red() - rgb[0]) + abs(c.green() - rgb[1]) + abs(c.blue() - rgb[2]) < tol:
+                return True
+    return False
+
+
+def test_replay_markers_sit_at_the_decoded_directions(files, qtbot, tmp_path):
+    _d, model, scene, _cut = files
+    win = make_window(qtbot, tmp_path, ["--replay", str(scene), "--model", str(model), "--speed", "2"],
+                      autostart=False)
+    ref_q = win.engine.subscribe(maxsize=100_000)  # what the engine published, independently of the window
+    shown = []
+    apply = win.apply
+
+    def checked_apply(results):
+        apply(results)
+        r = win.last_result
+        if results and r is not None:
+            shown.append((r, win.map_view.marker_positions().copy(), sorted(win.map_view.labels.visible_texts())))
+
+    win.apply = checked_apply
+    assert win.start()
+    wait_for(qtbot, lambda: win.engine.finished, timeout=30)
+    qtbot.wait(100)
+    ref = {r.frame: r for r in drain(ref_q)}
+    # 8 s of audio (hops the engine had to drop on a busy machine are counted, not published)
+    assert len(ref) + win.engine.stats.dropped_hops == 80 and len(shown) >= 20
+    with_tracks = 0
+    for r, markers, labels in shown:
+        assert r is ref[r.frame]  # the window shows the engine's own result
+        want = np.array([(t.azimuth, t.elevation) for t in r.tracks]).reshape(-1, 2)
+        np.testing.assert_allclose(markers, want, atol=1e-9)
+        assert labels == sorted(f"{t.class_name} {t.confidence:.2f}" for t in r.tracks)
+        # every marker of a track detected in this frame sits exactly at that frame's decoded event
+        events = {(e.track, e.class_index): e for e in r.events}
+        for t in r.tracks:
+            if t.missed_frames == 0:
+                e = events[(t.track_id, t.class_index)]
+                assert (e.azimuth, e.elevation) == pytest.approx((t.azimuth, t.elevation), abs=1e-9)
+        with_tracks += bool(r.tracks)
+    assert with_tracks >= 10
+    # the last frame's markers are really painted in their class colours
+    last = shown[-1][0]
+    assert last.tracks
+    img = win.map_view.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    colors = class_colors(len(win.classes))
+    px = {t.track_id: _pixel_of(win.map_view, t.azimuth, t.elevation) for t in last.tracks}
+    for t in last.tracks:
+        # markers of nearby tracks may cover each other: the pixel shows one of the tracks drawn there
+        here = px[t.track_id]
+        near = [u for u in last.tracks if (px[u.track_id] - here).manhattanLength() <= 12]
+        assert any(_has_color_near(img, here, colors[u.class_index]) for u in near), t
+    # the table lists the same tracks
+    wait_for(qtbot, lambda: win.table.rowCount() == len(last.tracks), timeout=2)
+    assert [int(row[0]) for row in win.table.rows()] == sorted(t.track_id for t in last.tracks)
+    # the timeline's newest column lights exactly the classes of the last frame's events
+    active = {e.class_index for e in last.events if e.confidence > 0.05}
+    lit = {k for k in range(len(win.classes)) if np.any(win.timeline.rgba[k, -1, :3] != _BG.astype(np.uint8))}
+    assert lit == active
+    assert "End of the file" in win.banner.text
+
+
+def _moving_results(frames: int, start_frame: int = 0) -> list[HopResult]:
+    """Hops of one track circling through the back (azimuth 150 -> 180 = -180 -> -150) and nine others."""
+    out = []
+    for i in range(frames):
+        f = start_frame + i
+        tracks = [TrackState(0, 1, "class1", float((150.0 + 1.5 * i + 180.0) % 360.0 - 180.0), 20.0, 0.9, i)]
+        tracks += [TrackState(k, k % 5, f"class{k % 5}", float(-90 + 15 * k + np.sin(f / 7) * 5),
+                              float(-40 + 8 * k), 0.6, i) for k in range(1, 10)]
+        ev = [Event(f, t.class_index, t.class_name, t.track_id, t.azimuth, t.elevation, t.confidence) for t in tracks]
+        out.append(HopResult(f, f * 0.1, ev, tracks, levels_db=np.full(4, -12.0), clipped=np.zeros(4, bool)))
+    return out
+
+
+def test_trails_in_the_window_wrap_at_180(files, qtbot, tmp_path):
+    _d, model, scene, _cut = files
+    win = make_window(qtbot, tmp_path, ["--replay", str(scene), "--model", str(model)], autostart=False)
+    for r in _moving_results(40):
+        win.apply([r])
+    seg = win.map_view.trails.segments
+    mine = seg.col == np.flatnonzero(win.trails.slot_track[win.trails.ordered()[3]] == 0)[0]
+    assert np.all(np.abs(seg.x1[mine] - seg.x0[mine]) <= 1.5 + 1e-9)
+    assert np.isclose(np.abs(seg.x1[mine] - seg.x0[mine]).sum(), 39 * 1.5)  # the short way round
+    assert np.any(np.isclose(seg.x1[mine], 180.0)) and np.any(np.isclose(seg.x0[mine], -180.0))
+    qtbot.wait(30)
+    img = win.map_view.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    color = class_colors(5)[1]
+    assert _has_color_near(img, _pixel_of(win.map_view, 170.0, 20.0), color, tol=150)
+    assert _has_color_near(img, _pixel_of(win.map_view, -160.0, 20.0), color, tol=150)
+    for a in range(-120, 121, 30):  # nothing drawn straight across the map at that elevation
+        assert not _has_color_near(img, _pixel_of(win.map_view, float(a), 20.0), color, radius=1, tol=150), a
+
+
+def test_controls_drive_the_engine(files, qtbot, tmp_path):
+    _d, model, scene, _cut = files
+    win = make_window(qtbot, tmp_path, ["--replay", str(scene), "--model", str(model), "--threshold", "0.3"])
+    engine = win.engine
+    assert engine.running and win.controls.act_start.isChecked()
+    wait_for(qtbot, lambda: win.hops_seen >= 3)
+
+    # threshold: keyboard and slider reach the detector through the engine
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Plus)
+    assert engine.threshold == pytest.approx(0.35)
+    wait_for(qtbot, lambda: engine.detector.threshold == pytest.approx(0.35), timeout=2)
+    win.controls.threshold_slider.setValue(60)
+    wait_for(qtbot, lambda: engine.detector.threshold == pytest.approx(0.60), timeout=2)
+
+    # pause / resume with Space: the replay position stands still while paused
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Space)
+    assert engine.source.paused and win.transport.act_pause.isChecked()
+    qtbot.wait(150)
+    pos = engine.source.position_s
+    qtbot.wait(300)
+    assert engine.source.position_s == pos
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Space)
+    assert not engine.source.paused
+    wait_for(qtbot, lambda: engine.source.position_s > pos + 0.05, timeout=3)
+
+    # seek: the slider jumps the file and the history starts afresh
+    win.transport.seek_requested.emit(0.75)
+    assert engine.source.position_s == pytest.approx(6.0, abs=0.25)
+    assert len(win.trails.ordered()[3]) == 0 and not win.tracks
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Home)
+    assert engine.source.position_s < 0.3
+
+    # speed: ] and [ step through the list
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_BracketRight)
+    assert engine.source.speed == 2.0 and win.transport.speed == 2.0
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_BracketLeft)
+    assert engine.source.speed == 1.0
+
+    # record on and off with R: a FLAC of the raw input appears in the recording folder
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_R)
+    assert engine.recording is not None and win.controls.act_record.isChecked()
+    hops = engine.stats.hops
+    wait_for(qtbot, lambda: engine.stats.hops >= hops + 6, timeout=10)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_R)
+    assert engine.recording is None and not win.controls.act_record.isChecked()
+    rec = win.last_recording
+    info = sf.info(str(rec))
+    assert rec.parent == tmp_path / "recordings" and info.channels == 4 and info.samplerate == 24000
+    assert 5 * 2400 <= info.frames <= (engine.stats.hops - hops + 2) * 2400
+
+    # stop and start with S: the old engine ends, a fresh one runs the same file
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S)
+    assert not engine.running and not win.controls.act_start.isChecked()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_S)
+    assert win.engine is not engine and win.engine.running
+    assert win.engine.threshold == pytest.approx(0.60)
+
+    # the 3D view needs OpenGL: on the offscreen platform the map stays and the window says why
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_2)
+    assert win.view == "map" and "OpenGL" in win.banner.text
+
+    # closing stops the stream and remembers the settings
+    running = win.engine
+    win.close()
+    assert not running.running
+    win2 = make_window(qtbot, tmp_path, ["--replay", str(scene), "--model", str(model)], autostart=False)
+    assert win2.controls.threshold == pytest.approx(0.60)
+    win2.close()
+
+
+def test_lost_input_shows_a_banner_and_keeps_the_window(files, qtbot, tmp_path):
+    _d, model, _scene, cut = files
+    out = tmp_path / "events.csv"
+    win = make_window(qtbot, tmp_path, ["--replay", str(cut), "--model", str(model), "--speed", "max",
+                                        "--output", str(out)])
+    wait_for(qtbot, lambda: win.banner.level == "error")
+    assert "cut.flac" in win.banner.text and ("truncated" in win.banner.text or "unreadable" in win.banner.text)
+    assert win.isVisible() and not win.engine.running and not win.controls.act_start.isChecked()
+    assert win.status_labels["state"].text() == "error"
+    assert out.exists() and win.hops_seen > 0  # what was written before the failure is kept
+    rows_before = out.read_text()
+    # Retry builds a fresh engine; its output goes to a new file, the first one is not overwritten
+    win.banner.action.click()
+    wait_for(qtbot, lambda: win.engine.error is not None)
+    assert out.read_text() == rows_before and (tmp_path / "events-2.csv").exists()
+    win.close()
+
+
+def test_end_of_file_offers_replay_from_the_start(files, qtbot, tmp_path):
+    _d, model, scene, _cut = files
+    win = make_window(qtbot, tmp_path, ["--replay", str(scene), "--model", str(model), "--speed", "max"])
+    wait_for(qtbot, lambda: "End of the file" in win.banner.text)
+    assert win.status_labels["state"].text() == "finished"
+    first = win.engine
+    win.banner.action.click()
+    assert win.engine is not first and win.engine.running
+    assert "End of the file" not in win.banner.text
+    win.close()
+
+
+def test_five_thousand_paint_cycles(files, qtbot, tmp_path):
+    _d, model, scene, _cut = files
+    win = make_window(qtbot, tmp_path, ["--replay", str(scene), "--model", str(model)], autostart=False)
+    win.resize(900, 600)
+    results = _moving_results(5000)
+    t0 = time.monotonic()
+    for i, r in enumerate(results):
+        win.apply([r])
+        win.map_view.viewport().repaint()  # a full paint of the view, not just a scheduled one
+        if i % 10 == 0:
+            QtWidgets.QApplication.processEvents()  # and the panels, as the event loop paints them
+    assert win.hops_seen == 5000 and win.view_updates >= 5000
+    assert len(win.map_view.marker_positions()) == 10
+    print(f"5000 paint cycles in {time.monotonic() - t0:.1f} s")
+    win.close()
+
+
+def test_device_picker_lists_inputs_with_enough_channels(qtbot):
+    bar = ControlBar(live=True, min_channels=4)
+    qtbot.addWidget(bar)
+    devs = [DeviceInfo(0, "laptop mic", 2, 48000.0, "ALSA"), DeviceInfo(3, "ReSpeaker 4 Mic Array", 6, 16000.0, "ALSA"),
+            DeviceInfo(5, "Zoom H3-VR", 4, 48000.0, "ALSA"), DeviceInfo(7, "output only", 0, 48000.0, "ALSA")]
+    listed = bar.set_devices(devs, current=devs[2])
+    assert [d.index for d in listed] == [3, 5]
+    assert bar.device_combo.currentData() == 5 and "Zoom H3-VR" in bar.device_combo.currentText()
+    seen = []
+    bar.device_chosen.connect(seen.append)
+    bar.device_combo.activated.emit(0)
+    assert seen == [3]
+
+
+def test_run_app_opens_the_window_and_finishes_files_on_close(files, qtbot, tmp_path):
+    _d, model, scene, _cut = files
+    out, rec = tmp_path / "events.csv", tmp_path / "input.flac"
+    args = build_parser().parse_args(["--replay", str(scene), "--model", str(model), "--cpu", "--speed", "2",
+                                      "--output", str(out), "--record", str(rec)])
+    seen = {}
+
+    def poke():
+        wins = [w for w in QtWidgets.QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if not wins or wins[0].hops_seen < 10:
+            QtCore.QTimer.singleShot(50, poke)
+            return
+        w = wins[0]
+        seen["recording"] = w.status_labels["record"].isVisible()
+        seen["engine"] = w.engine
+        w.close()  # as the user closing the window mid-stream
+
+    QtCore.QTimer.singleShot(50, poke)
+    assert run_app(args) == 0
+    engine = seen["engine"]
+    assert seen["recording"] and not engine.running
+    frames = {int(line.split(",")[0]) for line in out.read_text().splitlines()}
+    assert frames and max(frames) < engine.frame
+    info = sf.info(str(rec))
+    assert info.channels == 4 and info.frames >= 10 * 2400
+
+
+def test_without_a_display_seld_live_points_to_headless(files, tmp_path, monkeypatch):
+    _d, model, scene, _cut = files
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    p = subprocess.run([sys.executable, "-m", "seld_live.cli", "--replay", str(scene), "--model", str(model)],
+                       env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "--headless" in p.stderr and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+    for k in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(k, raising=False)
+    with pytest.raises(SeldError, match="--headless"):
+        run_app(build_parser().parse_args(["--replay", str(scene), "--model", str(model)]))
