@@ -26,6 +26,7 @@ import contextlib
 import logging
 import math
 import queue
+import signal
 import threading
 import time
 import traceback
@@ -95,6 +96,7 @@ class Engine:
         self.finished = False
         self.error: str | None = None
         self._stop = threading.Event()
+        self._done = threading.Event()  # set when the worker has finished; waits use it, not Thread.join (*)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._subscribers: list[queue.Queue[HopResult]] = []
@@ -138,6 +140,7 @@ class Engine:
             log.debug("source.stop failed: %s", e)
         t = self._thread
         if t is not None and t is not threading.current_thread():
+            self._done.wait()
             t.join()
         if t is None:
             self._close_outputs()
@@ -145,11 +148,11 @@ class Engine:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the worker ends (source exhausted, duration reached, error or stop); True if it did."""
-        t = self._thread
-        if t is None:
+        # (*) a KeyboardInterrupt that lands inside Thread.join(timeout) can leave the thread marked as stopped
+        # while it still runs (CPython 3.11), and the process then exits under a running network: wait on an Event
+        if self._thread is None:
             return True
-        t.join(timeout)
-        return not t.is_alive()
+        return self._done.wait(timeout)
 
     def subscribe(self, maxsize: int = 64) -> queue.Queue[HopResult]:
         """A bounded queue of results; when it is full the oldest result is dropped, the engine never waits."""
@@ -220,6 +223,10 @@ class Engine:
 
     # --- worker -------------------------------------------------------------------------------------------
     def _run(self) -> None:
+        # Ctrl-C and SIGTERM belong to the main thread; native threads the network starts from here inherit this
+        # mask (a signal landing in a torch pool thread can abort the process at exit)
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             self._new_session()
             max_frames = None
@@ -248,6 +255,7 @@ class Engine:
         finally:
             self._close_outputs()
             self.running = False
+            self._done.set()
 
     def _apply_threshold(self) -> None:
         v, self._pending_threshold = self._pending_threshold, None

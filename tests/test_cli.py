@@ -1,0 +1,162 @@
+"""seld-live headless: outputs equal the offline detector, every bad input gets one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+from helpers import make_checkpoint
+
+from seld_live import Detector
+from seld_live.cli import main
+from seld_live.events import format_csv_row
+from seld_live.tracking import track_offline
+
+HOP = 2400
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    model = make_checkpoint(d / "tiny.pt", threshold=0.3)
+    rng = np.random.default_rng(11)
+    audio = (rng.standard_normal((24000 * 4 + 500, 4)) * 0.05).astype(np.float32)
+    scene = d / "scene.flac"
+    sf.write(str(scene), audio, 24000, subtype="PCM_24")
+    audio = sf.read(str(scene), dtype="float32")[0]  # what the file holds
+    return d, model, scene, audio
+
+
+def csv_rows(events):
+    return [format_csv_row(e.frame, e.class_index, e.track, e.azimuth, e.elevation, e.distance) for e in events]
+
+
+def test_replay_max_speed_csv_equals_detector_process(files, tmp_path, capsys):
+    _d, model, scene, audio = files
+    det = Detector.load(model, device="cpu")
+    ref = det.process(audio)
+    n_frames = -(-len(audio) // HOP)
+    out = tmp_path / "raw.csv"
+    assert main(["--replay", str(scene), "--model", str(model), "--speed", "max", "--headless", "--no-tracking",
+                 "--cpu", "--output", str(out)]) == 0
+    assert out.read_text().splitlines() == csv_rows(ref) and len(ref) > 10
+    out = tmp_path / "tracked.csv"
+    assert main(["--replay", str(scene), "--model", str(model), "--speed", "max", "--headless", "--cpu",
+                 "--output", str(out)]) == 0
+    assert out.read_text().splitlines() == csv_rows(track_offline(ref, n_frames))
+    err = capsys.readouterr().err
+    assert "done:" in err and "real-time factor" in err and "late hops 0" in err
+
+
+def test_headless_without_output_prints_json_lines(files, capsys):
+    _d, model, scene, _audio = files
+    assert main(["--replay", str(scene), "--model", str(model), "--speed", "max", "--headless", "--duration",
+                 "2", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    lines = [json.loads(x) for x in captured.out.splitlines()]
+    assert lines and all(set(x) >= {"t", "frame", "class", "class_index", "track", "azimuth", "elevation",
+                                    "confidence"} for x in lines)
+    assert max(x["frame"] for x in lines) < 20 and captured.err == ""
+    assert all(x["t"] == pytest.approx(x["frame"] * 0.1) for x in lines)
+
+
+def _bad_inputs(d, model, scene):
+    two = d / "two.wav"
+    sf.write(str(two), np.zeros((24000, 2), np.float32), 24000)
+    slow = d / "slow.wav"
+    sf.write(str(slow), np.zeros((2400, 4), np.float32), 4000)
+    junk_audio = d / "junk.flac"
+    junk_audio.write_bytes(b"fLaC" + os.urandom(3000))
+    junk_model = d / "junk.pt"
+    junk_model.write_bytes(os.urandom(2000))
+    base = ["--model", str(model), "--headless", "--speed", "max"]
+    return [
+        (["--replay", str(scene), "--model", str(d / "missing.pt"), "--headless"], "model file not found"),
+        (["--replay", str(scene), "--model", str(junk_model), "--headless"], r"not a readable checkpoint|refused"),
+        (["--replay", str(d / "nope.wav"), *base], "audio file not found"),
+        (["--replay", str(two), *base], "has 2 channels; the model needs 4"),
+        (["--replay", str(slow), *base], "unsupported sample rate 4000 Hz"),
+        (["--replay", str(junk_audio), *base], "cannot read audio"),
+        (["--replay", str(scene), *base, "--channels", "1,2"], "lists 2 channels; the model needs 4"),
+        (["--replay", str(scene), *base, "--channels", "0,1,2,3"], "channel numbers start at 1"),
+        (["--replay", str(scene), *base, "--array", "respeaker_v2"], "different layout"),
+        (["--replay", str(scene), *base, "--array", "nosuch"], "unknown array preset"),
+        (["--replay", str(scene), *base, "--output", str(d / "x.txt")], r"use \.csv or \.jsonl"),
+        (["--replay", str(scene), *base, "--record", str(d / "x.wav")], "FLAC"),
+        (["--replay", str(scene), *base, "--threshold", "3"], "--threshold"),
+        (["--replay", str(scene), *base, "--duration", "-1"], "--duration"),
+        (["--replay", str(scene), "--model", str(model), "--headless", "--speed", "zero"], "--speed"),
+        (["--device", "no such device here", "--model", str(model), "--headless"], "unknown input device"),
+        (["--replay", str(scene), *base, "--output", str(d / "no" / "dir" / "x.csv")], "cannot write"),
+    ]
+
+
+def test_bad_inputs_give_one_line_and_a_non_zero_exit(files, capsys):
+    d, model, scene, _ = files
+    for args, message in _bad_inputs(d, model, scene):
+        code = main(args)
+        err = capsys.readouterr().err.strip()
+        assert code != 0, args
+        assert len(err.splitlines()) == 1 and re.search(message, err), (args, err)
+        assert err.startswith("seld-live: error:"), (args, err)
+
+
+def test_truncated_file_mid_stream_keeps_the_output(files, tmp_path, capsys):
+    _d, model, _scene, _ = files
+    long = tmp_path / "long.flac"
+    rng = np.random.default_rng(3)
+    sf.write(str(long), (rng.standard_normal((24000 * 20, 4)) * 0.05).astype(np.float32), 24000)
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(long.read_bytes()[: long.stat().st_size // 2])
+    out = tmp_path / "o.csv"
+    assert main(["--replay", str(cut), "--model", str(model), "--headless", "--speed", "max", "--output",
+                 str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "error:" in err and "cut.flac" in err and "kept what was written" in err
+    rows = out.read_text().splitlines()
+    assert rows and all(len(r.split(",")) == 5 for r in rows)
+
+
+def test_no_display_points_to_headless(files, monkeypatch, capsys):
+    _d, model, scene, _ = files
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    assert main(["--replay", str(scene), "--model", str(model)]) == 2
+    assert "--headless" in capsys.readouterr().err
+
+
+def test_list_devices(capsys):
+    assert main(["--list-devices"]) == 0
+    out = capsys.readouterr().out
+    assert "no input devices found" in out or "channels" in out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_stops_cleanly_and_keeps_outputs(files, tmp_path, sig):
+    _d, model, scene, audio = files
+    out, rec = tmp_path / "o.jsonl", tmp_path / "r.flac"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seld_live.cli", "--replay", str(scene), "--model", str(model), "--headless",
+         "--cpu", "--output", str(out), "--record", str(rec), "--loop"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    line = proc.stderr.readline()
+    assert "input: replay scene.flac" in line
+    time.sleep(1.5)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "stopped:" in err and "Traceback" not in err
+    recorded, _ = sf.read(str(rec), dtype="float32")
+    assert 2400 <= len(recorded) <= 4 * 24000  # what was read before the signal (slow on a busy machine)
+    np.testing.assert_allclose(recorded, audio[: len(recorded)], atol=2e-7)
+    for row in out.read_text().splitlines():
+        json.loads(row)
