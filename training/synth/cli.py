@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     except SeldError as e:
         print(f"seld-synth: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # unwritable folder, disk full: finished clips stay, the rest resumes later
+        print(f"seld-synth: error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("seld-synth: interrupted; finished clips are kept, run the same command to resume", file=sys.stderr)
         return 130

@@ -78,11 +78,15 @@ _FAMILY = [
 ]
 
 
+# Programs whose FluidR3 samples fall silent inside their family's range (found by rendering every key).
+_HIGH_KEY = {40: 93, 58: 72, 67: 72}  # violin, tuba, baritone sax
+
+
 def program_defaults(program: int) -> tuple[int, int, str]:
     """(low key, high key, pattern) for a GM program."""
     for first, last, lo, hi, pattern in _FAMILY:
         if first <= program <= last:
-            return lo, hi, pattern
+            return lo, min(hi, _HIGH_KEY.get(program, hi)), pattern
     raise ValueError(f"GM program {program} outside 0..127")
 
 

@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from tqdm import tqdm
@@ -90,20 +91,21 @@ def _run_pool(out: str, spec: DatasetSpec, todo: list[int], workers: int, bar: t
     seconds = 0.0
     try:
         ctx = multiprocessing.get_context("spawn")  # no FluidSynth or thread state inherited by fork
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx,
-                                 initializer=_init_worker, initargs=(out, spec)) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx,
+                                   initializer=_init_worker, initargs=(out, spec))
+        try:
             pending = {pool.submit(_make, i) for i in todo}
-            try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        _, s = fut.result()
-                        seconds += s
-                        bar.update(1)
-            except BaseException:
-                for fut in pending:
-                    fut.cancel()
-                raise
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    _, s = fut.result()
+                    seconds += s
+                    bar.update(1)
+        except BrokenProcessPool:
+            raise SeldError("a worker process died (out of memory?); finished clips are kept, "
+                            "run the same command to resume") from None
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
     finally:
         for k, v in saved.items():
             if v is None:
