@@ -136,3 +136,62 @@ def test_interferers_are_not_labelled(bank):
 def test_bad_configs_are_refused(kw, message):
     with pytest.raises(Exception, match=message):
         SceneConfig(**kw).validate()
+
+
+def _room_and_sim(array: str = "dcase_mic"):
+    from training.synth.room import RoomSimulator
+    from training.synth.scene import sample_room
+
+    cfg = SceneConfig(rt60=(0.3, 0.3))
+    room = sample_room(cfg, np.random.default_rng(2))
+    return cfg, room, RoomSimulator(room, load_array(array), FS)
+
+
+def test_moving_render_matches_a_brute_force_crossfade():
+    """render_source for a moving path equals sum_k conv(w_k * s, h_k) + conv(s, tail), computed naively."""
+    from training.synth.scene import Path, render_source
+
+    cfg, room, sim = _room_and_sim()
+    rng = np.random.default_rng(0)
+    s = rng.standard_normal(int(0.37 * FS))
+    onset = 1.234
+    u0 = sph_to_cart(30.0, 10.0)
+    path = Path(u0, np.array([0.0, 0.0, 1.0]), 50.0, 2.0, 2.4, len(s) / FS)
+    tail = sim.tail(room.to_room(u0, 2.0), np.random.default_rng(1))
+    out = render_source(sim, room, path, s, onset, 0.1, tail)
+    # reference: response k at clip time (k + 0.5) * 0.1, triangular weights in clip time
+    ks = np.arange(int(np.floor(onset / 0.1 - 0.5)), int(np.ceil((onset + len(s) / FS) / 0.1 - 0.5)) + 1)
+    centres = (ks + 0.5) * 0.1
+    u, d = path.at(centres - onset)
+    early = sim.early(room.to_room(u, d))
+    t = onset + np.arange(len(s)) / FS
+    ref = np.zeros((4, len(s) + max(early.shape[2], tail.shape[1]) - 1))
+    for j in range(len(ks)):
+        if j == 0:
+            w = np.clip(1 - (t - centres[0]) / 0.1, 0, 1)
+        elif j == len(ks) - 1:
+            w = np.clip(1 - (centres[-1] - t) / 0.1, 0, 1)
+        else:
+            w = np.clip(1 - np.abs(t - centres[j]) / 0.1, 0, 1)
+        for c in range(4):
+            y = np.convolve(w * s, early[j, c])
+            ref[c, : len(y)] += y
+    for c in range(4):
+        y = np.convolve(s, tail[c])
+        ref[c, : len(y)] += y
+    n = ref.shape[1]
+    assert np.max(np.abs(out[:, :n] - ref)) < 1e-9 * np.max(np.abs(ref)) + 1e-12
+    assert not out[:, n:].any() or np.max(np.abs(out[:, n:])) < 1e-9
+
+
+def test_a_path_that_does_not_move_renders_like_a_static_source():
+    from training.synth.scene import Path, render_source
+
+    cfg, room, sim = _room_and_sim("foa")
+    s = np.random.default_rng(3).standard_normal(FS // 2)
+    u0 = sph_to_cart(-70.0, 25.0)
+    tail = sim.tail(room.to_room(u0, 2.0), np.random.default_rng(4))
+    static = render_source(sim, room, Path(u0, np.array([0.0, 0.0, 1.0]), 0.0, 2.0, 2.0, 0.5), s, 0.77, 0.1, tail)
+    crawl = render_source(sim, room, Path(u0, np.array([0.0, 0.0, 1.0]), 1e-9, 2.0, 2.0, 0.5), s, 0.77, 0.1, tail)
+    n = static.shape[1]
+    assert np.max(np.abs(crawl[:, :n] - static)) < 1e-6 * np.max(np.abs(static))
