@@ -77,8 +77,9 @@ def main() -> None:
     for r in rows:
         print(f"{r['scene']:<18}{r['median_x_realtime_cpu']:>28.1f}{r['min_x_realtime_cpu']:>8.1f}"
               f"{r['median_x_realtime_wall']:>8.1f}{r['median_events_per_clip']:>13.0f}")
-    result = {"benchmark": "bench_synth", "date": str(date.today()), "machine": platform.processor() or platform.machine(),
-              "cpu_count": os.cpu_count(), "classes": args.classes, "array": args.array, "results": rows}
+    result = {"benchmark": "bench_synth", "date": str(date.today()),
+              "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+              "classes": args.classes, "array": args.array, "results": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -142,16 +142,15 @@ def _room_and_sim(array: str = "dcase_mic"):
     from training.synth.room import RoomSimulator
     from training.synth.scene import sample_room
 
-    cfg = SceneConfig(rt60=(0.3, 0.3))
-    room = sample_room(cfg, np.random.default_rng(2))
-    return cfg, room, RoomSimulator(room, load_array(array), FS)
+    room = sample_room(SceneConfig(rt60=(0.3, 0.3)), np.random.default_rng(2))
+    return room, RoomSimulator(room, load_array(array), FS)
 
 
 def test_moving_render_matches_a_brute_force_crossfade():
     """render_source for a moving path equals sum_k conv(w_k * s, h_k) + conv(s, tail), computed naively."""
     from training.synth.scene import Path, render_source
 
-    cfg, room, sim = _room_and_sim()
+    room, sim = _room_and_sim()
     rng = np.random.default_rng(0)
     s = rng.standard_normal(int(0.37 * FS))
     onset = 1.234
@@ -187,7 +186,7 @@ def test_moving_render_matches_a_brute_force_crossfade():
 def test_a_path_that_does_not_move_renders_like_a_static_source():
     from training.synth.scene import Path, render_source
 
-    cfg, room, sim = _room_and_sim("foa")
+    room, sim = _room_and_sim("foa")
     s = np.random.default_rng(3).standard_normal(FS // 2)
     u0 = sph_to_cart(-70.0, 25.0)
     tail = sim.tail(room.to_room(u0, 2.0), np.random.default_rng(4))
