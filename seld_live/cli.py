@@ -197,7 +197,12 @@ def _run_headless(args: argparse.Namespace) -> int:
     old = signal.signal(signal.SIGTERM, on_term)
     interrupted = False
     try:
+        first = engine.subscribe(maxsize=1)
         engine.start()
+        # say we are running once audio flows (a device can take a second or two to deliver its first block)
+        while not engine.wait(0.05) and first.empty():
+            pass
+        engine.unsubscribe(first)
         if not args.quiet:
             det = engine.detector
             print(f"{PROG}: model {Path(str(det.path)).name} ({det.output_kind}, {len(det.classes)} classes) on "
