@@ -157,3 +157,56 @@ def spec_augment(feats: np.ndarray, cfg: SpecAugmentConfig, rng: np.random.Gener
         s = int(rng.integers(0, max(1, f - w)))
         out[:, :, s : s + w] = fill[:, None, s : s + w]
     return out
+
+
+MIX_GAIN_DB = (-9.0, 3.0)  # level of the added chunk relative to the original
+MIX_TRACK_OFFSET = 10_000  # keeps the added chunk's source ids apart from the original's
+
+
+class ChunkAugmenter:
+    """The training-time transform of ``SeldDataset``: mixing, a random symmetry, then masks.
+
+    Mixing adds another training chunk's audio (random gain) and merges its events as further sources;
+    ``build_targets`` then keeps at most three per frame by its documented rule. Mixed features are
+    computed from audio with enough preceding context that an unmixed chunk would give its cached
+    features exactly.
+    """
+
+    def __init__(self, cfg, features: FeatureConfig, array: ArrayGeometry, fill: np.ndarray | None = None,
+                 spec: SpecAugmentConfig | None = None):
+        self.cfg = cfg  # training.config.AugmentSection
+        self.features = features
+        self.symmetries = array_symmetries(array) if cfg.symmetry else []  # identity included: uniform choice
+        self.fill = None if fill is None else np.asarray(fill, np.float32)
+        self.spec = spec or SpecAugmentConfig()
+        self._extractor = None
+        hop = features.hop
+        self.context_frames = -(-(features.n_fft - hop) // hop)  # whole feature frames of look-back
+
+    def mixed_features(self, dataset, i: int, j: int, gain_db: float) -> tuple[np.ndarray, np.ndarray]:
+        from seld_live.features import FeatureExtractor
+
+        if self._extractor is None:
+            self._extractor = FeatureExtractor(self.features)
+        ctx = self.context_frames * self.features.hop
+        a, rows_a = dataset.chunk_audio(i, context=ctx)
+        b, rows_b = dataset.chunk_audio(j, context=ctx)
+        mix = a + np.float32(10 ** (gain_db / 20)) * b
+        feats = self._extractor.process(mix)[:, self.context_frames:]
+        rows_b = rows_b.copy()
+        rows_b[:, 2] += MIX_TRACK_OFFSET
+        return feats, np.concatenate([rows_a, rows_b])
+
+    def __call__(self, feats: np.ndarray, table: np.ndarray, num_frames: int, rng: np.random.Generator,
+                 dataset, item: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.cfg.mix_prob > 0 and rng.random() < self.cfg.mix_prob:
+            j = int(rng.integers(len(dataset)))
+            feats, table = self.mixed_features(dataset, item, j, float(rng.uniform(*MIX_GAIN_DB)))
+        if self.symmetries:
+            sym = self.symmetries[int(rng.integers(len(self.symmetries)))]
+            if not sym.is_identity:
+                feats = rotate_features(feats, sym, self.features)
+                table = rotate_table(table, sym.R)
+        if self.cfg.spec:
+            feats = spec_augment(feats, self.spec, rng, self.fill)
+        return feats, table

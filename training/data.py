@@ -169,6 +169,11 @@ class SeldDataset(Dataset):
                                                                                  self.hop_frames)]
         self.cache_dir = self._cache_root(cache_dir) / self._cache_key()
         self._extractor: FeatureExtractor | None = None
+        # Training augmentation: transform(features, table, num_frames, rng, dataset, item) -> (features, table),
+        # applied before the targets are built; rng derives from (seed, epoch, item) so epochs replay exactly.
+        self.transform = None
+        self.seed = 0
+        self.epoch = 0
 
     # --- checks ---------------------------------------------------------------------------------------
 
@@ -274,11 +279,35 @@ class SeldDataset(Dataset):
         table = self._tables[ci]
         rows = table[(table[:, 0] >= start) & (table[:, 0] < start + L)].copy()
         rows[:, 0] -= start
+        if self.transform is not None:
+            rng = np.random.default_rng((self.seed, self.epoch, i))
+            x, rows = self.transform(x, rows, L, rng, self, i)
         targets = build_targets(rows, L, len(self.classes), max_tracks=self.max_tracks).as_dict()
         item = {"features": torch.from_numpy(x)}
         item.update({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in targets.items()})
         item.update({"clip": clip.name, "start_frame": start, "valid_frames": min(L, clip.num_frames - start)})
         return item
+
+    def chunk_audio(self, i: int, context: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Audio of item ``i`` with ``context`` samples before it (zeros before the clip start), and its
+        event table with chunk-relative frames. Clip ends are zero-padded to the chunk length."""
+        ci, start = self.index[i]
+        clip = self.clips[ci]
+        hop = round(FRAME_SECONDS * clip.sample_rate)
+        first = start * hop - context
+        n = self.chunk_frames * hop + context
+        try:
+            audio, _ = sf.read(str(clip.audio), start=max(0, first), frames=n - max(0, -first), dtype="float32",
+                               always_2d=True)
+        except (RuntimeError, sf.LibsndfileError) as e:
+            raise AudioInputError(f"{clip.audio}: unreadable audio ({e})") from None
+        audio = audio[:, [c - 1 for c in self.array.channels]]
+        out = np.zeros((n, audio.shape[1]), np.float32)
+        out[max(0, -first): max(0, -first) + len(audio)] = audio
+        table = self._tables[ci]
+        rows = table[(table[:, 0] >= start) & (table[:, 0] < start + self.chunk_frames)].copy()
+        rows[:, 0] -= start
+        return out, rows
 
     def clip(self, key: int | str) -> ClipData:
         """Whole-clip features (zero-padded to whole label frames) and event table, for evaluation."""

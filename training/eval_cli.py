@@ -1,5 +1,8 @@
 """``seld-eval``: evaluation commands.
 
+``seld-eval model --model M --data DIR [--json OUT] [--per-class]`` runs a checkpoint over a dataset, writes
+its predictions as DCASE CSV and scores them (see ``training.evaluate``).
+
 ``seld-eval score --ref REF --pred PRED [--json OUT] [--num-classes N] [--all-classes]`` scores DCASE CSV
 predictions (files, or folders paired by file name) and prints a table; with ``--json`` it also writes the
 metrics (see ``training.scoring``). Input problems print one line on stderr and exit with status 1.
@@ -42,10 +45,45 @@ def add_score_command(subparsers) -> None:
     p.set_defaults(func=_run_score)
 
 
+def _run_model(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from training.evaluate import evaluate_model
+    from training.scoring import format_table, write_json
+
+    pred_dir = args.pred_dir or f"seld-eval-{Path(args.model).stem}-{Path(args.data).resolve().name}"
+    result = evaluate_model(args.model, args.data, device="cpu" if args.cpu else "auto", threshold=args.threshold,
+                            pred_dir=pred_dir, progress=not args.quiet)
+    print(f"model {result['model']['path']} ({result['model']['arch']}, {result['model']['output_kind']}, "
+          f"threshold {result['model']['threshold']:g}) on {args.data}")
+    print(format_table(result, all_classes=args.per_class))
+    print(f"predictions written to {pred_dir}/")
+    if args.json:
+        write_json(args.json, result)
+        print(f"metrics written to {args.json}")
+    return 0
+
+
+def add_model_command(subparsers) -> None:
+    p = subparsers.add_parser("model", help="run a checkpoint over a dataset and score it",
+                              description="Run a checkpoint offline over every clip of a dataset (seld-synth "
+                                          "or STARSS23 layout), write its predictions as DCASE CSV and score them.")
+    p.add_argument("--model", required=True, help="checkpoint (a bare name looks in assets/models/)")
+    p.add_argument("--data", required=True, help="dataset folder")
+    p.add_argument("--json", metavar="OUT", help="also write the metrics to this JSON file")
+    p.add_argument("--pred-dir", help="where to write predictions (default ./seld-eval-MODEL-DATA/)")
+    p.add_argument("--threshold", type=float, help="detection threshold (default: the checkpoint's)")
+    p.add_argument("--per-class", action="store_true", help="list every class")
+    p.add_argument("--cpu", action="store_true", help="run on the CPU even where CUDA is available")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_model)
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     parser = argparse.ArgumentParser(prog="seld-eval", description="Evaluate SELD systems.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_score_command(subparsers)
+    add_model_command(subparsers)
     return parser, subparsers
 
 

@@ -130,11 +130,15 @@ def _by_class(per_class: dict[str, np.ndarray], names: list[str]) -> dict[str, d
 
 
 def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: list[str],
-                 file_names: list[str] | None = None) -> dict:
-    """All metrics for aligned lists of event tables, in the JSON form described in the module docstring."""
+                 file_names: list[str] | None = None, num_frames: list[int] | None = None) -> dict:
+    """All metrics for aligned lists of event tables, in the JSON form described in the module docstring.
+
+    ``num_frames``: clip lengths in 100 ms frames where known (default: one past the last event).
+    """
     C = len(class_names)
-    num_frames = [int(max(r[:, 0].max(initial=-1), p[:, 0].max(initial=-1))) + 1 for r, p in zip(refs, preds,
-                                                                                                     strict=True)]
+    if num_frames is None:
+        num_frames = [int(max(r[:, 0].max(initial=-1), p[:, 0].max(initial=-1))) + 1
+                      for r, p in zip(refs, preds, strict=True)]
     seld = seld_metrics(refs, preds, C, num_frames=num_frames)
     d24 = frame_metrics_2024(refs, preds, C, num_frames=num_frames)
     trk = tracking_metrics(refs, preds, C)

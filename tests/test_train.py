@@ -1,0 +1,145 @@
+"""Training: config loading, a short real training, exact resume, and data-parallel training."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from seld_live import Detector
+from seld_live.geometry import load_array
+from training.augment import ChunkAugmenter
+from training.config import AugmentSection, ConfigError, load_config
+from training.data import SeldDataset
+from training.synth.classes import load_class_list
+from training.synth.runner import synthesize
+from training.synth.scene import SceneConfig
+from training.synth.writer import DatasetSpec
+from training.train import train
+
+THREE_CLASSES = """
+name = "three"
+[[class]]
+name = "telephone"
+sources = [{ kind = "gm", program = 124 }]
+[[class]]
+name = "piano"
+sources = [{ kind = "gm", program = 0 }]
+[[class]]
+name = "bird"
+sources = [{ kind = "gm", program = 123 }]
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("train_data")
+    (root / "three.toml").write_text(THREE_CLASSES)
+    classes = load_class_list(root / "three.toml")
+    scene = SceneConfig(duration=12.0, max_overlap=1, rt60=None, snr_db=None, moving_prob=0.0, event_gap=(0.2, 1.0))
+    geo = load_array("dcase_mic")
+    synthesize(root / "train", DatasetSpec(scene, classes, geo, seed=1, split="train"), 6, progress=False)
+    synthesize(root / "val", DatasetSpec(scene, classes, geo, seed=2, split="val"), 2, progress=False)
+    return root
+
+
+def _config(root: Path, out: Path, **sets):
+    base = [f'data.train=["{root / "train"}"]', f'data.val=["{root / "val"}"]', f'out="{out}"',
+            "model.size=tiny", "data.chunk_seconds=2.0", "data.hop_seconds=0.5", "optim.batch_size=16",
+            "optim.lr=3e-3", "optim.warmup_steps=5", "optim.epochs=2", "augment.mix_prob=0.3"]
+    return load_config(None, base + [f"{k}={v}" for k, v in sets.items()])
+
+
+def test_config_file_and_overrides(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('out = "runs/x"\n[model]\narch = "einv2"\n[optim]\nlr = 0.002\ndecay_epochs = [5]\n')
+    cfg = load_config(p, ["optim.lr=5e-4", "loss.name=agg1", "augment.spec=false"])
+    assert (cfg.model.arch, cfg.optim.lr, cfg.loss.name, cfg.augment.spec) == ("einv2", 5e-4, "agg1", False)
+    assert cfg.optim.decay_epochs == [5] and cfg.output_kind == "agg1"
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_config(p, ["optim.learning_rate=1"])
+    with pytest.raises(ConfigError, match="must be int"):
+        load_config(p, ["optim.epochs=ten"])
+    with pytest.raises(ConfigError, match="does not fit arch"):
+        load_config(p, ["loss.name=adpit"]).validate()
+    with pytest.raises(ConfigError, match="dataset folder not found"):
+        load_config(p, ['data.train=["/no/such/dir"]']).validate()
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_mixing_reproduces_cached_features_and_merges_labels(tiny_data):
+    ds = SeldDataset(tiny_data / "train", chunk_seconds=2.0, hop_seconds=1.0)
+    aug = ChunkAugmenter(AugmentSection(spec=False, symmetry=False, mix_prob=1.0), ds.feature_config, ds.array)
+    for i in (0, 3):  # a chunk at the clip start and one inside the clip
+        feats, table = aug.mixed_features(ds, i, i, gain_db=-300.0)  # the added chunk is silent
+        assert np.max(np.abs(feats - ds[i]["features"].numpy())) < 1e-3
+    feats, table = aug.mixed_features(ds, 0, 5, gain_db=0.0)
+    _, rows0 = ds.chunk_audio(0)
+    _, rows5 = ds.chunk_audio(5)
+    assert len(table) == len(rows0) + len(rows5)
+    assert set(np.unique(table[:, 2])) >= set(np.unique(rows0[:, 2]))
+
+
+def test_short_training_improves_validation_and_resumes_exactly(tiny_data, tmp_path):
+    torch.set_num_threads(1)
+    result = train(_config(tiny_data, tmp_path / "a"), progress=False)
+    hist = result.history
+    assert [r["epoch"] for r in hist] == [0, 1, 2]
+    assert min(r["val_SELD"] for r in hist[1:]) < hist[0]["val_SELD"]
+    assert hist[2]["train_loss"] < hist[1]["train_loss"]
+    log = (tmp_path / "a" / "log.csv").read_text().splitlines()
+    assert len(log) == 3 and log[0].startswith("epoch,best,lr")
+    det = Detector.load(result.best_path, device="cpu")
+    assert det.classes == ["telephone", "piano", "bird"] and det.output_kind == "agg2"
+    assert det.meta.training["threshold_tuned_on"] == "validation"
+    assert 0.2 <= det.threshold <= 0.7
+
+    # the same run, killed after epoch 1 and resumed, ends with identical weights
+    train(_config(tiny_data, tmp_path / "b", **{"optim.epochs": 1}), progress=False)
+    resumed = train(_config(tiny_data, tmp_path / "b"), resume=True, progress=False)
+    for (k, a), b in zip(result.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+
+
+WORKER = """
+import sys, torch
+from training.config import load_config
+from training.train import train
+torch.set_num_threads(1)
+cfg = load_config(None, sys.argv[2:])
+res = train(cfg, progress=False)
+rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else int(__import__("os").environ["RANK"])
+torch.save(res.model.state_dict(), f"{sys.argv[1]}/rank{rank}.pt")
+"""
+
+
+def test_two_process_data_parallel_training(tiny_data, tmp_path):
+    out = tmp_path / "ddp"
+    out.mkdir()
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    sets = [f'data.train=["{tiny_data / "train"}"]', f'out="{out}"', "model.size=tiny", "model.arch=einv2",
+            "loss.name=multitask", "data.chunk_seconds=2.0", "data.hop_seconds=1.0", "optim.batch_size=8",
+            "optim.epochs=1", "augment.mix_prob=0.0"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with socket.socket() as sock:  # a free port for the rendezvous
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+           str(script), str(out), *sets]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    a = torch.load(out / "rank0.pt", weights_only=True)
+    b = torch.load(out / "rank1.pt", weights_only=True)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert (out / "best.pt").exists() and (out / "last.pt").exists()
+    assert json.loads((out / "config.json").read_text())["model"]["arch"] == "einv2"
+    assert not any(torch.equal(a[k], torch.zeros_like(a[k])) for k in a if k.endswith("sed_head.weight"))

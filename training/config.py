@@ -1,0 +1,192 @@
+"""Training configuration: a TOML file, overridable from the command line.
+
+    seed = 0
+    out = "runs/seddoa_agg2"
+    [data]     train = ["data/home13/train"], val = ["data/home13/val"], chunk_seconds = 5.0, ...
+    [model]    arch = "seddoa", size = "small"
+    [loss]     name = "agg2"
+    [optim]    epochs = 30, batch_size = 32, lr = 1e-3, ...
+    [augment]  spec = true, symmetry = true, mix_prob = 0.3
+
+Overrides: ``--set optim.lr=3e-4 --set data.train='["a","b"]'`` (values are TOML).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from seld_live.errors import SeldError
+from seld_live.models import ARCHS, SIZES
+
+OUTPUT_KIND_FOR_LOSS = {"multitask": "trackwise", "agg1": "agg1", "agg2": "agg2", "accdoa": "accdoa",
+                        "adpit": "maccdoa"}
+
+
+class ConfigError(SeldError):
+    pass
+
+
+@dataclass
+class DataSection:
+    train: list[str] = field(default_factory=list)  # dataset folders (synthetic or STARSS23 layout)
+    val: list[str] = field(default_factory=list)  # for checkpoint selection and thresholds; never the test set
+    chunk_seconds: float = 5.0
+    hop_seconds: float = 2.5
+    cache_dir: str = ""  # feature cache; "" = <dataset>/.cache
+    workers: int = 0  # DataLoader worker processes
+    max_train_clips: int = 0  # 0 = all (for quick experiments)
+
+
+@dataclass
+class ModelSection:
+    arch: str = "seddoa"
+    size: str = "small"
+    overrides: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields, e.g. {tcn_channels = 128}
+
+
+@dataclass
+class LossSection:
+    name: str = "agg2"
+    beta: float = 0.5  # multitask: weight of the SED term
+
+
+@dataclass
+class OptimSection:
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    decay_epochs: list[int] = field(default_factory=lambda: [20, 27])  # step decay of the learning rate
+    gamma: float = 0.1
+    warmup_steps: int = 200
+    clip_norm: float = 5.0
+
+
+@dataclass
+class AugmentSection:
+    spec: bool = True  # time/frequency masks
+    symmetry: bool = True  # array / FOA symmetry rotations with matching labels
+    mix_prob: float = 0.0  # share of training chunks mixed with another chunk (labels merged)
+
+
+@dataclass
+class TrainConfig:
+    out: str = "runs/default"
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True  # mixed precision on CUDA
+    data: DataSection = field(default_factory=DataSection)
+    model: ModelSection = field(default_factory=ModelSection)
+    loss: LossSection = field(default_factory=LossSection)
+    optim: OptimSection = field(default_factory=OptimSection)
+    augment: AugmentSection = field(default_factory=AugmentSection)
+
+    @property
+    def output_kind(self) -> str:
+        return OUTPUT_KIND_FOR_LOSS[self.loss.name]
+
+    def validate(self) -> TrainConfig:
+        from training.losses import LOSS_FOR_ARCH
+
+        if self.model.arch not in ARCHS:
+            raise ConfigError(f"model.arch '{self.model.arch}' is not one of {', '.join(ARCHS)}")
+        if self.model.size not in SIZES:
+            raise ConfigError(f"model.size '{self.model.size}' is not one of {', '.join(SIZES)}")
+        if self.loss.name not in LOSS_FOR_ARCH[self.model.arch]:
+            raise ConfigError(f"loss '{self.loss.name}' does not fit arch '{self.model.arch}' "
+                              f"(use {', '.join(LOSS_FOR_ARCH[self.model.arch])})")
+        if not self.data.train:
+            raise ConfigError("data.train names no dataset folder")
+        for d in self.data.train + self.data.val:
+            if not Path(d).is_dir():
+                raise ConfigError(f"dataset folder not found: {d}")
+        for name in ("chunk_seconds", "hop_seconds"):
+            v = getattr(self.data, name)
+            if v <= 0 or abs(round(v * 10) - v * 10) > 1e-6:
+                raise ConfigError(f"data.{name} must be a positive multiple of 0.1 s, got {v}")
+        if self.optim.epochs < 1 or self.optim.batch_size < 1 or self.optim.lr <= 0:
+            raise ConfigError("optim.epochs, optim.batch_size and optim.lr must be positive")
+        if not 0.0 <= self.augment.mix_prob <= 1.0:
+            raise ConfigError("augment.mix_prob must be in [0, 1]")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _fill(cls, data: dict, where: str):
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(sorted(where + k for k in unknown))}")
+    kwargs = {}
+    for k, v in data.items():
+        t = hints[k]
+        if is_dataclass(t):
+            if not isinstance(v, dict):
+                raise ConfigError(f"[{where}{k}] must be a table")
+            kwargs[k] = _fill(t, v, f"{where}{k}.")
+        else:
+            kwargs[k] = _coerce(v, t, where + k)
+    return cls(**kwargs)
+
+
+def _coerce(v, t, name: str):
+    origin = getattr(t, "__origin__", None)
+    if t is float and isinstance(v, int | float) and not isinstance(v, bool):
+        return float(v)
+    if t in (int, str, bool) and type(v) is not t:
+        raise ConfigError(f"{name} must be {t.__name__}, got {v!r}")
+    if origin is list and not isinstance(v, list):
+        raise ConfigError(f"{name} must be a list, got {v!r}")
+    if origin is dict and not isinstance(v, dict):
+        raise ConfigError(f"{name} must be a table, got {v!r}")
+    return v
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """["optim.lr=3e-4", "model.arch=einv2"] -> nested dict; values are TOML (bare words are strings)."""
+    out: dict = {}
+    for p in pairs:
+        if "=" not in p:
+            raise ConfigError(f"override '{p}' is not KEY=VALUE")
+        key, raw = p.split("=", 1)
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    data: dict = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            data = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    data = _merge(data, parse_overrides(overrides or []))
+    return _fill(TrainConfig, data, "")
+
+
+def config_from_dict(d: dict) -> TrainConfig:
+    return _fill(TrainConfig, d, "")

@@ -1,0 +1,73 @@
+"""Offline evaluation of a checkpoint over a dataset: the Detector's outputs, scored with the DCASE metrics.
+
+Predictions are decoded exactly as the live app decodes them (``Detector.decode``), from the same
+features (``SeldDataset`` caches the output of the same ``FeatureExtractor``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from seld_live.detector import Detector
+from seld_live.errors import SeldError
+from seld_live.events import events_to_table, write_dcase_csv
+from training.data import SeldDataset
+from training.scoring import score_tables
+
+
+@dataclass
+class ClipPrediction:
+    name: str
+    reference: np.ndarray
+    outputs: dict[str, np.ndarray]
+    num_frames: int
+
+
+def predict_dataset(det: Detector, data: str | os.PathLike | SeldDataset, cache_dir: str | None = None,
+                    progress: bool = False) -> list[ClipPrediction]:
+    """Raw network outputs for every clip of a dataset (decode them with ``det.decode``)."""
+    ds = data if isinstance(data, SeldDataset) else SeldDataset(data, feature_config=det.meta.features,
+                                                                 cache_dir=cache_dir)
+    if not ds.array.same_layout(det.array):
+        raise SeldError(f"{ds.root} was recorded with '{ds.array.name}' but the model is for '{det.array.name}'")
+    if ds.classes != det.classes:
+        raise SeldError(f"{ds.root}: its classes ({len(ds.classes)}) are not the model's ({len(det.classes)})")
+    from tqdm import tqdm
+
+    out = []
+    for i in tqdm(range(len(ds.clips)), desc="clips", disable=not progress, leave=False):
+        clip = ds.clip(i)
+        out.append(ClipPrediction(clip.name, clip.table, det.infer_features(clip.features), clip.num_frames))
+    return out
+
+
+def score_predictions(det: Detector, preds: list[ClipPrediction]) -> dict:
+    tables = [events_to_table(det.decode(p.outputs)) for p in preds]
+    return score_tables([p.reference for p in preds], tables, det.classes, [p.name for p in preds],
+                        num_frames=[p.num_frames for p in preds])
+
+
+def write_predictions(det: Detector, preds: list[ClipPrediction], folder: str | os.PathLike) -> Path:
+    folder = Path(folder)
+    for p in preds:
+        path = folder / f"{p.name}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_dcase_csv(path, events_to_table(det.decode(p.outputs)))
+    return folder
+
+
+def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, device: str = "auto",
+                   threshold: float | None = None, pred_dir: str | os.PathLike | None = None,
+                   cache_dir: str | None = None, progress: bool = False) -> dict:
+    det = Detector.load(model, device=device, threshold=threshold)
+    preds = predict_dataset(det, data, cache_dir=cache_dir, progress=progress)
+    if pred_dir is not None:
+        write_predictions(det, preds, pred_dir)
+    result = score_predictions(det, preds)
+    result["model"] = {"path": str(det.path), "output_kind": det.output_kind, "threshold": det.threshold,
+                       "arch": det.meta.model.arch}
+    return result

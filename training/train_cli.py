@@ -1,0 +1,52 @@
+"""``seld-train``: fit a SELD network from a TOML config (see training.config).
+
+    seld-train --config configs/home13.toml [--set optim.lr=3e-4 ...] [--out DIR] [--epochs N] [--resume]
+    torchrun --nproc_per_node 4 -m training.train_cli --config ...     # data-parallel
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from seld_live.errors import SeldError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="seld-train", description="Train a SELD network.")
+    ap.add_argument("--config", help="TOML config file")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a setting, e.g. optim.lr=3e-4 (repeatable)")
+    ap.add_argument("--out", help="run folder (logs, checkpoints)")
+    ap.add_argument("--epochs", type=int)
+    ap.add_argument("--arch", help="einv2, seddoa, accdoa, maccdoa")
+    ap.add_argument("--loss", help="multitask, agg1, agg2, accdoa, adpit")
+    ap.add_argument("--device", help="auto, cpu, cuda")
+    ap.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = ap.parse_args(argv)
+    sets = list(args.set)
+    for flag, key in (("out", "out"), ("epochs", "optim.epochs"), ("arch", "model.arch"), ("loss", "loss.name"),
+                      ("device", "device")):
+        v = getattr(args, flag)
+        if v is not None:
+            sets.append(f"{key}={json.dumps(v)}")
+    try:
+        from training.config import load_config
+        from training.train import train
+
+        cfg = load_config(args.config, sets)
+        train(cfg, resume=args.resume, progress=not args.quiet)
+    except SeldError as e:
+        print(f"seld-train: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("seld-train: interrupted; the last finished epoch is in last.pt (--resume continues)", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
