@@ -100,11 +100,13 @@ class SphereScene(GLViewMixin, QtOpenGL.QOpenGLWindow):
         self.setBackgroundColor(BACKGROUND)
         self.reset_camera()
 
+        # the static lines go without antialiasing: with software GL (Mesa llvmpipe) smoothing every
+        # line cost about 2 ms a frame; the trails, which carry the data, keep it
         self.addItem(gl.GLLinePlotItem(pos=_wireframe(), mode="lines", color=(0.72, 0.76, 0.84, 0.16),
-                                       width=1.0, antialias=True, glOptions=_BLEND))
+                                       width=1.0, antialias=False, glOptions=_BLEND))
         equator = sph_to_cart(np.linspace(-180, 180, 145), np.zeros(145))
-        self.addItem(gl.GLLinePlotItem(pos=equator, mode="line_strip", color=(0.72, 0.76, 0.84, 0.45),
-                                       width=1.5, antialias=True, glOptions=_BLEND))
+        self.addItem(gl.GLLinePlotItem(pos=equator, mode="line_strip", color=(0.72, 0.76, 0.84, 0.5),
+                                       width=1.0, antialias=False, glOptions=_BLEND))
         # front: an arrow from the array to the sphere, and the cardinal directions in words
         arrow = np.array([[0.0, 0, 0], [1.0, 0, 0], [1.0, 0, 0], [0.9, 0.05, 0], [1.0, 0, 0], [0.9, -0.05, 0]])
         self.addItem(gl.GLLinePlotItem(pos=arrow, mode="lines", color=(1.0, 0.85, 0.3, 0.9), width=2.0,
@@ -194,17 +196,14 @@ class SphereScene(GLViewMixin, QtOpenGL.QOpenGLWindow):
             self.trails.setData(pos=np.zeros((0, 3)), color=np.zeros((0, 4)))
 
         n = len(tracks)
-        pos = np.zeros((n, 3))
+        pos = sph_to_cart([t.azimuth for t in tracks], [t.elevation for t in tracks]).reshape(n, 3)
+        cls = np.array([t.class_index for t in tracks], np.int64) % len(self.colors)
         color = np.ones((n, 4))
-        size = np.zeros(n)
-        texts, text_colors = [], []
-        for i, t in enumerate(tracks):
-            pos[i] = sph_to_cart(t.azimuth, t.elevation)
-            color[i, :3] = self.colors[t.class_index % len(self.colors)]
-            color[i, 3] = 0.45 if t.missed_frames > 0 else 1.0
-            size[i] = 10.0 + 10.0 * min(max(t.confidence, 0.0), 1.0)
-            texts.append(f"{t.class_name} {t.confidence:.2f}")
-            text_colors.append(self._label_color(t.class_index))
+        color[:, :3] = self.colors[cls]
+        color[:, 3] = [0.45 if t.missed_frames > 0 else 1.0 for t in tracks]
+        size = 10.0 + 10.0 * np.clip([t.confidence for t in tracks], 0.0, 1.0).reshape(n)
+        texts = [f"{t.class_name} {t.confidence:.2f}" for t in tracks]
+        text_colors = [self._label_color(t.class_index) for t in tracks]
         if n:
             color[:, 3] *= self._depth_cue(pos)
         self.markers.setData(pos=pos, color=color, size=size)

@@ -37,6 +37,7 @@ class TimelineView(pg.PlotWidget):
         fm = QtGui.QFontMetrics(plot.getAxis("left").style["tickFont"] or self.font())
         plot.getAxis("left").setWidth(max([86] + [fm.horizontalAdvance(c) + 16 for c in self.classes[:MAX_ALL_ROWS]]))
         span = frames * FRAME_SECONDS
+        plot.layout.setContentsMargins(0, 4, 18, 0)  # room for "now" at the right end
         plot.getAxis("bottom").setTicks([[(-t, f"−{t:g} s" if t else "now") for t in np.arange(0, span + 1e-9, 5)]])
         self.image = pg.ImageItem(axisOrder="row-major")
         plot.addItem(self.image)

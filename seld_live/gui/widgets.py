@@ -116,6 +116,7 @@ class LevelMeters(QtWidgets.QWidget):
         return QtCore.QSize(240, 18 * self.channels + 22)
 
     def set_levels(self, levels_db: np.ndarray, clipped: np.ndarray, now: float | None = None) -> None:
+        """Take one hop's peaks (the owner repaints with update(), at its own pace)."""
         now = time.monotonic() if now is None else now
         self.decay(now)
         lv = np.full(self.channels, self.FLOOR_DB)
@@ -130,7 +131,6 @@ class LevelMeters(QtWidgets.QWidget):
             c[: min(len(clipped), self.channels)] = clipped[: self.channels]
             self._clip_t[c] = now
             self.clip_count += c
-        self.update()
 
     def decay(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now

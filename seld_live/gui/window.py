@@ -35,6 +35,7 @@ from seld_live.results import HopResult, TrackState
 REFRESH_HZ = 30.0
 STATUS_EVERY_S = 0.25
 TABLE_EVERY_S = 0.2  # numbers changing faster than this cannot be read anyway
+PANELS_EVERY_S = 0.06  # timeline, legend, meters: results come at 10 Hz; the views alone redraw at every frame
 SEEK_STEP_S = 5.0
 TRAIL_SECONDS = 10.0
 TIMELINE_SECONDS = 20.0
@@ -94,6 +95,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._record_t0 = 0.0
         self._status_t = 0.0
         self._table_t = 0.0
+        self._panels_t = 0.0
+        self._panels_dirty = False
         self._banner_do: Callable[[], Any] | None = None
 
         self.classes = list(det.classes)
@@ -537,15 +540,20 @@ class MainWindow(QtWidgets.QMainWindow):
         fresh = [r for r in results if r.frame >= self._ignore_before]
         for r in fresh:
             self.ingest(r)
+        now = time.monotonic()
         if fresh:
             self._redraw_views()
+            self._panels_dirty = True
+        if self._panels_dirty and now - self._panels_t >= PANELS_EVERY_S:
+            self._panels_t = now
+            self._panels_dirty = False
             self.timeline.update_view(self.activity)
             self.legend.set_active({t.class_index for t in self.tracks})
-            now = time.monotonic()
+            self.meters.update()
             if now - self._table_t >= TABLE_EVERY_S or len(self.tracks) != self.table.rowCount():
                 self._table_t = now
                 self.table.set_tracks(self.tracks)
-        else:
+        elif not fresh:
             self.meters.decay()
             self.meters.update()
 

@@ -1,0 +1,112 @@
+"""The window on a real 4-channel input device: a PulseAudio null sink started by the test, captured through
+its monitor with the ALSA 'pulse' device; a scene is played into it, then the sound server goes away."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from helpers import make_checkpoint
+from PySide6 import QtCore
+
+from seld_live.cli import build_engine, build_parser
+from seld_live.gui.app import EngineFactory
+from seld_live.gui.window import MainWindow
+
+CHANNEL_MAP = "front-left,front-right,rear-left,rear-right"
+
+
+@pytest.fixture
+def pulse(tmp_path, monkeypatch):
+    """A private PulseAudio server with a 4-channel null sink whose monitor is the default source."""
+    for tool in ("pulseaudio", "pactl", "paplay"):
+        assert shutil.which(tool), f"{tool} (Debian pulseaudio, pulseaudio-utils) is needed for the live test"
+    run = tmp_path / "xdg"
+    run.mkdir(mode=0o700)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(run), "HOME": str(tmp_path)}
+    server = subprocess.Popen(
+        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit", "--use-pid-file=no",
+         "-L", "module-native-protocol-unix",
+         "-L", f"module-null-sink sink_name=seld4 channels=4 channel_map={CHANNEL_MAP} rate=48000"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        t0 = time.monotonic()
+        while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode != 0:
+            assert server.poll() is None and time.monotonic() - t0 < 10, "pulseaudio did not start"
+            time.sleep(0.1)
+        subprocess.run(["pactl", "set-default-source", "seld4.monitor"], env=env, check=True)
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))  # the ALSA pulse plugin connects with these
+        monkeypatch.setenv("HOME", str(tmp_path))
+        yield env, server
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(5)
+
+
+def test_live_device_markers_then_lost_device_banner(pulse, qtbot, tmp_path):
+    env, server = pulse
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    model = make_checkpoint(tmp_path / "tiny.pt", threshold=0.3)
+    rng = np.random.default_rng(5)
+    n = 48000 * 20
+    audio = (rng.standard_normal((n, 4)) * 0.02).astype(np.float32)
+    tone = (np.sin(2 * np.pi * 700 * np.arange(n) / 48000) * 0.3).astype(np.float32)
+    for ch, delay in enumerate([0, 6, 10, 4]):
+        audio[:, ch] += np.roll(tone, delay)
+    wav = tmp_path / "scene.wav"
+    sf.write(str(wav), audio, 48000, subtype="PCM_16")
+    player = subprocess.Popen(["paplay", "--device=seld4", f"--channel-map={CHANNEL_MAP}", str(wav)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        args = build_parser().parse_args(["--device", "pulse", "--model", str(model), "--cpu"])
+        engine = build_engine(args)
+        from seld_live.audio.devices import list_input_devices
+
+        settings = QtCore.QSettings(str(tmp_path / "gui.ini"), QtCore.QSettings.Format.IniFormat)
+        settings.setValue("record_dir", str(tmp_path / "rec"))
+        win = MainWindow(engine, EngineFactory(args), devices=list_input_devices(), settings=settings)
+        qtbot.addWidget(win)
+        win.show()
+        assert win.engine.running and not win.replay and win.transport is None
+        # the picker lists the devices with at least 4 input channels, the one in use selected
+        assert "pulse" in win.controls.device_combo.currentText()
+        assert all(d.max_input_channels >= 4 for d in win.devices)
+
+        qtbot.waitUntil(lambda: win.hops_seen >= 15 and bool(win.tracks), timeout=20000)
+        r = win.last_result
+        want = np.array([(t.azimuth, t.elevation) for t in r.tracks])
+        np.testing.assert_allclose(win.map_view.marker_positions(), want, atol=1e-9)
+        assert np.max(win.meters.level) > -30  # the meters see the tone
+        assert "pulse" in win.status_labels["device"].text()
+
+        qtbot.keyClick(win, QtCore.Qt.Key.Key_R)
+        assert win.engine.recording is not None
+        hops = win.engine.stats.hops
+        qtbot.waitUntil(lambda: win.engine.stats.hops >= hops + 5, timeout=10000)
+
+        # the sound server goes away, as an unplugged USB array would
+        server.terminate()
+        server.wait(5)
+        qtbot.waitUntil(lambda: win.banner.level == "error", timeout=15000)
+        assert "input device lost" in win.banner.text and "recording was kept" in win.banner.text
+        assert win.isVisible() and not win.engine.running
+        assert win.status_labels["state"].text() == "input lost"
+        info = sf.info(str(win.last_recording))
+        assert info.channels == 4 and info.samplerate == 24000 and info.frames >= 4 * 2400
+        win.close()
+    finally:
+        torch.set_num_threads(before)
+        if player.poll() is None:
+            player.terminate()
+            player.wait(5)
