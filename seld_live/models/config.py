@@ -59,9 +59,11 @@ class ModelConfig:
         return cls(**kw)
 
 
-# Named sizes. "small" runs live on one CPU core; "large" is for GPU training and inference.
+# Named sizes. "small" (the default) runs live on one CPU core; "compact" is for quick CPU experiments;
+# "large" is for GPU training and inference.
 SIZES: dict[str, dict] = {
     "tiny": {"conv_channels": (8, 16, 16, 16), "tcn_channels": 16, "tcn_dilations": (1, 2)},
+    "compact": {"conv_channels": (16, 32, 64, 96), "tcn_channels": 96},
     "small": {},
     "large": {
         "conv_channels": (64, 128, 256, 512),
