@@ -161,3 +161,39 @@ def test_level_meters_latch_clipping_and_fall_back(qtbot):
     np.testing.assert_allclose(m.peak[:3], [-6.0, -20.0, 0.0])  # held for PEAK_HOLD_S
     m.resize(260, 100)
     m.grab()  # paints without error
+
+
+def test_stacked_labels_never_overlap_and_only_move_down():
+    from seld_live.gui.map_view import stack_labels
+
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        n = int(rng.integers(1, 12))
+        x0, y0 = rng.uniform(0, 200, n), rng.uniform(0, 100, n)
+        w, h = rng.uniform(40, 90, n), np.full(n, 14.0)
+        top = stack_labels(x0, y0, w, h)
+        assert np.all(top >= y0)
+        for i in range(n):
+            for j in range(i + 1, n):
+                overlap_x = x0[i] < x0[j] + w[j] and x0[j] < x0[i] + w[i]
+                overlap_y = top[i] < top[j] + h[j] and top[j] < top[i] + h[i]
+                assert not (overlap_x and overlap_y)
+    # labels that do not touch stay where they are
+    np.testing.assert_array_equal(stack_labels(np.array([0.0, 100.0]), np.array([5.0, 5.0]), np.array([50.0, 50.0]),
+                                               np.array([14.0, 14.0])), [5.0, 5.0])
+
+
+def test_labels_of_close_markers_are_stacked_on_the_map(map_view, qtbot):
+    tracks = [_track(i, i, 40.0 + 0.5 * i, 10.0 - 0.5 * i) for i in range(4)]
+    trails = TrailBuffer(100)
+    trails.push(0, tracks)
+    map_view.update_view(tracks, trails)
+    qtbot.wait(20)
+    items = [it for it in map_view.labels._items if it.isVisible()]
+    # the glyphs' boxes: the text item's rectangle less its document margin
+    margin = items[0].textItem.document().documentMargin()
+    rects = [it.textItem.mapRectToScene(it.textItem.boundingRect()).adjusted(0, margin, 0, -margin) for it in items]
+    assert len(rects) == 4
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert rects[i].intersected(rects[j]).height() < 1.0, (i, j)

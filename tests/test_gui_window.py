@@ -286,6 +286,21 @@ def test_end_of_file_offers_replay_from_the_start(files, qtbot, tmp_path):
     win.close()
 
 
+def test_planar_array_warning_skipped_hops_and_clipping_are_shown(qtbot, tmp_path):
+    model = make_checkpoint(tmp_path / "respeaker.pt", array="respeaker_v2")
+    audio = np.zeros((24000, 4), np.float32)
+    sf.write(str(tmp_path / "quiet.flac"), audio, 24000)
+    win = make_window(qtbot, tmp_path, ["--replay", str(tmp_path / "quiet.flac"), "--model", str(model)],
+                      autostart=False)
+    assert win.array.is_planar and "cannot tell up from down" in win.banner.text
+    r = HopResult(7, 0.7, [], [], levels_db=np.full(4, -200.0), clipped=np.zeros(4, bool), skipped=True)
+    win.apply([r])
+    assert "NaN/Inf" in win.statusBar().currentMessage()
+    win.apply([HopResult(8, 0.8, [], [], levels_db=np.array([-3.0, -200.0, 0.0, -20.0]),
+                         clipped=np.array([False, False, True, False]))])
+    assert win.meters.clipping().tolist() == [False, False, True, False]
+
+
 def test_five_thousand_paint_cycles(files, qtbot, tmp_path):
     _d, model, scene, _cut = files
     win = make_window(qtbot, tmp_path, ["--replay", str(scene), "--model", str(model)], autostart=False)

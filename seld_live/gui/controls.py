@@ -39,6 +39,7 @@ def _dot_icon(color: str, size: int = 12) -> QtGui.QIcon:
 class ControlBar(QtWidgets.QToolBar):
     start_toggled = QtCore.Signal(bool)
     record_toggled = QtCore.Signal(bool)
+    record_folder_requested = QtCore.Signal()
     device_chosen = QtCore.Signal(int)  # DeviceInfo.index
     threshold_changed = QtCore.Signal(float)
     view_chosen = QtCore.Signal(str)  # "map" or "sphere"
@@ -66,6 +67,10 @@ class ControlBar(QtWidgets.QToolBar):
         self.act_record.triggered.connect(self.record_toggled)
         self.addAction(self.act_record)
         self.widgetForAction(self.act_record).setStyleSheet(RECORD_STYLE)
+        act_folder = QtGui.QAction("…", self)
+        act_folder.setToolTip("Choose the folder recordings go to")
+        act_folder.triggered.connect(self.record_folder_requested)
+        self.addAction(act_folder)
         self.addSeparator()
 
         self.min_channels = min_channels

@@ -101,6 +101,24 @@ _ANCHOR_RIGHT = (-0.08, 1.05)  # text to the right of the marker (screen right =
 _ANCHOR_LEFT = (1.08, 1.05)
 
 
+def stack_labels(x0: np.ndarray, y0: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """New top edges for label boxes (pixels, y down) so that no two overlap: from the top down, a box that
+    hits one already placed moves just below it. Labels of sources close together then read as a list."""
+    order = np.argsort(y0, kind="stable")
+    top = np.asarray(y0, float).copy()
+    placed: list[int] = []
+    for i in order:
+        moved = True
+        while moved:
+            moved = False
+            for j in placed:
+                if x0[i] < x0[j] + w[j] and x0[j] < x0[i] + w[i] and top[i] < top[j] + h[j] and top[j] < top[i] + h[i]:
+                    top[i] = top[j] + h[j]
+                    moved = True
+        placed.append(i)
+    return top
+
+
 class LabelPool:
     """Preallocated text items: shown, moved and retexted, never created per frame."""
 
@@ -254,8 +272,27 @@ class MapView(pg.PlotWidget):
             labels.append((t.azimuth, t.elevation, f"{t.class_name} {t.confidence:.2f}",
                            self._label_color(t.class_index)))
         self.markers.setData(x=xy[:, 0], y=xy[:, 1], size=sizes, brush=brushes, pen=self._marker_pen)
+        if n > 1:
+            labels = self._declutter(labels)
         self.labels.show(labels)
         self._marker_xy = xy
+
+    def _declutter(self, labels: list) -> list:
+        """Move the labels of nearby markers apart vertically (in pixels), keeping each next to its marker."""
+        px_w, px_h = self.getPlotItem().getViewBox().viewPixelSize()
+        if not (px_w > 0 and px_h > 0):
+            return labels
+        fm = self.fontMetrics()
+        w = np.array([fm.horizontalAdvance(text) + 6.0 for _, _, text, _ in labels])
+        h = np.full(len(labels), fm.height() + 1.0)
+        x = np.array([-az / px_w for az, _, _, _ in labels])  # screen x grows to the right: azimuth inverted
+        y = np.array([-el / px_h for _, el, _, _ in labels])
+        left = np.array([az < -120.0 for az, _, _, _ in labels])  # same side rule as LabelPool.show
+        x0 = np.where(left, x - 1.08 * w, x + 0.08 * w)
+        y0 = y - 1.05 * h
+        top = stack_labels(x0, y0, w, h)
+        return [(az, el - (t - t0) * px_h, text, color)
+                for (az, el, text, color), t, t0 in zip(labels, top, y0, strict=True)]
 
     def marker_positions(self) -> np.ndarray:
         """(azimuth, elevation) [N, 2] of the markers drawn, as the scatter item holds them."""

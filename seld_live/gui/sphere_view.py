@@ -154,6 +154,9 @@ class SphereScene(GLViewMixin, QtOpenGL.QOpenGLWindow):
         super().paintGL(*args, **kwargs)
         self.paints += 1
 
+    def mouseDoubleClickEvent(self, ev) -> None:  # back to the default view after rotating or zooming
+        self.reset_camera()
+
     def resizeGL(self, w: int, h: int) -> None:
         super().resizeGL(w, h)
         self.opts["distance"] = self._fit_distance()
@@ -232,6 +235,7 @@ class SphereView(QtWidgets.QWidget):
         container = QtWidgets.QWidget.createWindowContainer(self.scene, self)
         container.setMinimumSize(360, 240)
         container.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)  # keys stay with the main window's shortcuts
+        container.setToolTip("Drag to turn, wheel to zoom, double-click to reset the view")
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(container)

@@ -96,6 +96,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._status_t = 0.0
         self._table_t = 0.0
         self._panels_t = 0.0
+        self._lost_shown = False
         self._panels_dirty = False
         self._banner_do: Callable[[], Any] | None = None
 
@@ -127,6 +128,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.devices = self.controls.set_devices(devices, getattr(engine.source, "info", None))
         self.controls.start_toggled.connect(lambda on: self.start() if on else self.stop())
         self.controls.record_toggled.connect(self.set_recording)
+        self.controls.record_folder_requested.connect(self.choose_record_dir)
+        self.controls.act_record.setToolTip(f"Record the raw input to FLAC in {self.record_dir} (R)")
         self.controls.device_chosen.connect(self.switch_device)
         self.controls.threshold_changed.connect(self._threshold_changed)
         self.controls.view_chosen.connect(self.set_view)
@@ -411,6 +414,13 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self._recording_started(path)
 
+    def choose_record_dir(self) -> None:
+        d = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder for recordings", str(self.record_dir))
+        if d:
+            self.record_dir = d
+            self.controls.act_record.setToolTip(f"Record the raw input to FLAC in {d} (R)")
+            self.statusBar().showMessage(f"recordings go to {d}", 5000)
+
     def _recording_started(self, path: Path) -> None:
         self._record_path = path
         self._record_t0 = time.monotonic()
@@ -566,6 +576,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tracks = list(r.tracks)
         self.last_result = r
         self.hops_seen += 1
+        if r.skipped:
+            self.statusBar().showMessage(f"{r.t:.1f} s: the input held NaN/Inf samples; that hop was skipped", 4000)
 
     def _check_engine(self) -> None:
         e = self.engine
@@ -617,6 +629,10 @@ class MainWindow(QtWidgets.QMainWindow):
             lab["latency"].setText("latency –")
             lab["rtf"].setText("RTF –")
         lab["overflows"].setText(f"overflows {st.overflows} · late {st.late_hops} · dropped {st.dropped_hops}")
+        lost = st.overflows > 0 or st.dropped_hops > 0  # audio was lost: make it visible
+        if lost != self._lost_shown:
+            self._lost_shown = lost
+            lab["overflows"].setStyleSheet("color: #ff7070; font-weight: bold;" if lost else "")
         if self._record_path is not None:
             lab["record"].setText(f"● REC {fmt_time(now - self._record_t0)}  {self._record_path.name}")
 
