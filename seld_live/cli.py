@@ -139,8 +139,6 @@ def _validate(args: argparse.Namespace) -> None:
         raise SeldError(f"--output {args.output}: unknown format (use .csv or .jsonl)")
     if args.record and Path(args.record).suffix.lower() != ".flac":
         raise SeldError(f"--record {args.record}: recordings are FLAC files (use a .flac name)")
-    if args.device is not None and (args.loop or args.speed != "1"):
-        raise SeldError("--speed and --loop apply to --replay, not to --device")
 
 
 def has_display() -> bool:
@@ -161,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
 
             print(format_device_table(list_input_devices()))
             return 0
+        if args.device is not None and (args.loop or str(args.speed) != "1"):
+            raise SeldError("--speed and --loop apply to --replay, not to --device")
         if not args.headless:
             return _run_window(args)
         return _run_headless(args)
@@ -215,7 +215,8 @@ def _run_headless(args: argparse.Namespace) -> int:
         engine.stop()  # finishes the outputs and the recording in every case
         signal.signal(signal.SIGTERM, old)
     if not args.quiet:
-        print(f"{PROG}: {'stopped' if interrupted else 'done'}: {engine.stats.format()}", file=sys.stderr)
+        how = "stopped" if interrupted else "failed" if engine.error else "done"
+        print(f"{PROG}: {how}: {engine.stats.format()}", file=sys.stderr)
         if engine.source.overflows:
             print(f"{PROG}: the device reported {engine.source.overflows} input overflows (audio was lost)",
                   file=sys.stderr)

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,41 +37,55 @@ def _need(tool: str) -> str:
     return path
 
 
+class PulseServer:
+    """A private PulseAudio server with a 4-channel null sink whose monitor is the default source."""
+
+    def __init__(self, run: Path):
+        _need("pulseaudio")
+        _need("pactl")
+        _need("paplay")
+        run.mkdir(parents=True, exist_ok=True)
+        sock = run / "native"
+        self.env = dict(os.environ, XDG_RUNTIME_DIR=str(run), HOME=str(run), PULSE_SERVER=f"unix:{sock}")
+        self.log_path = run / "pulse.log"
+        self._log = open(self.log_path, "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no", "--log-target=stderr",
+             "-L", f"module-native-protocol-unix auth-anonymous=1 socket={sock}",
+             "-L", f"module-null-sink sink_name={SINK} channels=4 rate=24000 "
+                   "channel_map=front-left,front-right,rear-left,rear-right"],
+            env=self.env, stdout=self._log, stderr=self._log,
+        )
+        try:
+            for _ in range(100):
+                if subprocess.run(["pactl", "info"], env=self.env, capture_output=True).returncode == 0:
+                    break
+                assert self.proc.poll() is None, self.log_path.read_text()
+                time.sleep(0.1)
+            else:
+                raise AssertionError("PulseAudio did not start:\n" + self.log_path.read_text())
+            subprocess.run(["pactl", "set-default-source", f"{SINK}.monitor"], env=self.env, check=True)
+            subprocess.run(["pactl", "set-default-sink", SINK], env=self.env, check=True)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
 @pytest.fixture(scope="module")
 def pulse(tmp_path_factory):
-    """A private PulseAudio server with a 4-channel float null sink whose monitor is the default source."""
-    _need("pulseaudio")
-    _need("pactl")
-    _need("paplay")
-    run = tmp_path_factory.mktemp("xdg")
-    sock = run / "native"
-    env = dict(os.environ, XDG_RUNTIME_DIR=str(run), HOME=str(run), PULSE_SERVER=f"unix:{sock}")
-    log = open(run / "pulse.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no", "--log-target=stderr",
-         "-L", f"module-native-protocol-unix auth-anonymous=1 socket={sock}",
-         "-L", f"module-null-sink sink_name={SINK} channels=4 rate=24000 "
-               "channel_map=front-left,front-right,rear-left,rear-right"],
-        env=env, stdout=log, stderr=log,
-    )
-    try:
-        for _ in range(100):
-            if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
-                break
-            assert proc.poll() is None, (run / "pulse.log").read_text()
-            time.sleep(0.1)
-        else:
-            raise AssertionError("PulseAudio did not start:\n" + (run / "pulse.log").read_text())
-        subprocess.run(["pactl", "set-default-source", f"{SINK}.monitor"], env=env, check=True)
-        subprocess.run(["pactl", "set-default-sink", SINK], env=env, check=True)
-        yield env
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    server = PulseServer(tmp_path_factory.mktemp("xdg"))
+    yield server.env
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +188,27 @@ def test_capture_from_pulseaudio_matches_replay(pulse, material, tmp_path):
     assert len(replay_tab) > 20 and agree >= 0.8
     if shipped:
         assert f_replay > 0.2  # the shipped model must find something in its own demo
+
+
+def test_device_lost_mid_stream_ends_with_a_message_and_keeps_outputs(material, tmp_path):
+    model = material[0]
+    server = PulseServer(tmp_path / "xdg")
+    live = None
+    try:
+        out_csv, rec = tmp_path / "out.csv", tmp_path / "rec.flac"
+        live = _seld_live(["--device", "pulse", "--model", str(model), "--headless", "--cpu", "--output", str(out_csv),
+                           "--record", str(rec)], server.env, stderr=subprocess.PIPE, text=True)
+        first = live.stderr.readline()
+        assert "input: pulse" in first, first + live.stderr.read()
+        time.sleep(2.0)
+        server.stop()  # the sound server goes away under the running capture, like an unplugged device
+        _, err = live.communicate(timeout=60)
+    finally:
+        server.stop()
+        if live is not None and live.poll() is None:
+            live.kill()
+    assert live.returncode == 1, err
+    assert "input device lost" in err and "Traceback" not in err, err
+    recorded, rate = sf.read(str(rec), dtype="float32")
+    assert rate == 24000 and len(recorded) >= 24000  # what was captured before the loss is kept
+    read_dcase_csv(out_csv, material[3])  # complete rows only
