@@ -73,6 +73,9 @@ def run_app(args: argparse.Namespace) -> int:
     from seld_live.gui.theme import apply_theme
     from seld_live.gui.window import MainWindow
 
+    if QtWidgets.QApplication.instance() is None:
+        # GL contexts share resources, so the sphere survives being re-parented (full screen, docking)
+        QtCore.QCoreApplication.setAttribute(QtCore.Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([sys.argv[0] if sys.argv else "seld-live"])
     QtCore.QCoreApplication.setOrganizationName("seld-live")
     QtCore.QCoreApplication.setApplicationName("seld-live")
