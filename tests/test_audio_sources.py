@@ -58,6 +58,15 @@ def test_ring_buffer_capture_time_extrapolates_from_latest_stamp():
     assert ring.capture_time_of(50, 100.0) == pytest.approx(9.5)
 
 
+def test_ring_buffer_capture_time_uses_the_write_that_held_the_sample():
+    ring = RingBuffer(capacity=1000, channels=1)
+    ring.write(np.zeros((100, 1), np.float32), 10.0)  # delivered in a burst: both writes stamped close together
+    ring.write(np.zeros((100, 1), np.float32), 10.001)
+    assert ring.capture_time_of(100, 100.0) == pytest.approx(10.0)
+    assert ring.capture_time_of(150, 100.0) == pytest.approx(10.001 - 0.5)
+    assert ring.capture_time_of(200, 100.0) == pytest.approx(10.001)
+
+
 def test_ring_buffer_concurrent_writer_and_reader():
     ring = RingBuffer(capacity=48000, channels=2)
     total = 200 * 480

@@ -140,6 +140,12 @@ def test_capture_from_pulseaudio_matches_replay(pulse, material, tmp_path):
     assert rate == 24000 and audio.shape[1] == 4
     duration = len(audio) / rate
 
+    listed = subprocess.run([sys.executable, "-m", "seld_live.cli", "--list-devices"], env=pulse, capture_output=True,
+                            text=True, timeout=60)
+    assert listed.returncode == 0 and any(
+        line.split()[-1] == "pulse" and int(line.split()[1]) >= 4 for line in listed.stdout.splitlines()[1:]
+    ), listed.stdout
+
     replay_csv = tmp_path / "replay.csv"
     r = subprocess.run([sys.executable, "-m", "seld_live.cli", "--replay", str(scene), "--model", str(model),
                         "--speed", "max", "--headless", "--cpu", "--output", str(replay_csv)],

@@ -171,7 +171,7 @@ class DeviceSource:
         s = self._stream
         if s is not None and not s.active and not self._stopping:
             raise AudioInputError(f"input device lost: {self.info.name}: the stream is no longer active")
-        stamp_t = self._ring._stamp[1] if self._callbacks else self._started_at
+        stamp_t = self._ring.last_write_time if self._callbacks else self._started_at
         if time.monotonic() - stamp_t > self.stall_timeout:
             raise AudioInputError(f"input device lost: no audio from '{self.info.name}' for {self.stall_timeout:.0f} s")
 

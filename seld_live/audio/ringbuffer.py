@@ -15,7 +15,7 @@ import numpy as np
 
 
 class RingBuffer:
-    def __init__(self, capacity: int, channels: int, dtype: type = np.float32):
+    def __init__(self, capacity: int, channels: int, dtype: type = np.float32, stamp_history: int = 256):
         if capacity <= 0 or channels <= 0:
             raise ValueError("capacity and channels must be positive")
         self.capacity = int(capacity)
@@ -24,7 +24,11 @@ class RingBuffer:
         self.written = 0  # samples ever written (producer-owned)
         self.read_pos = 0  # samples ever consumed or skipped (consumer-owned)
         # capture time (time.monotonic) of the last sample of the latest write, and that sample's index + 1
-        self._stamp = (0, 0.0)  # one tuple, swapped atomically
+        # capture stamps of the latest writes: end index (samples written after it) and capture time of its last
+        # sample; preallocated, written before the count that publishes them
+        self._st_end = np.zeros(stamp_history, np.int64)
+        self._st_time = np.zeros(stamp_history, np.float64)
+        self._st_count = 0
         self.overrun_samples = 0  # samples lost because the consumer fell a whole buffer behind
         self.data_ready = threading.Event()  # set after each write; the consumer waits on it
 
@@ -43,7 +47,10 @@ class RingBuffer:
             self._buf[: n - first] = block[first:]
         # publish data before counters so a reader never sees a count ahead of its samples
         self.written += n
-        self._stamp = (self.written, capture_time)
+        k = self._st_count % len(self._st_end)
+        self._st_end[k] = self.written
+        self._st_time[k] = capture_time
+        self._st_count += 1
         self.data_ready.set()
 
     # --- consumer side ------------------------------------------------------------------------------
@@ -81,7 +88,22 @@ class RingBuffer:
         self.read_pos += n
         return out[:n], lost
 
+    @property
+    def last_write_time(self) -> float | None:
+        n = self._st_count
+        return float(self._st_time[(n - 1) % len(self._st_time)]) if n else None
+
     def capture_time_of(self, index_end: int, sample_rate: float) -> float:
-        """Capture time of the sample just before absolute index ``index_end``, from the latest write stamp."""
-        end, t = self._stamp
-        return t - (end - index_end) / sample_rate
+        """Capture time of the sample just before absolute index ``index_end``.
+
+        Taken from the stamp of the write that held that sample (the first write ending at or after it), so
+        bursty delivery does not skew it; older than the stamp history: extrapolated from the oldest stamp.
+        """
+        n = self._st_count
+        if n == 0:
+            return 0.0
+        h = len(self._st_end)
+        order = np.arange(max(0, n - h), n) % h  # oldest to newest
+        ends = self._st_end[order]
+        i = min(int(np.searchsorted(ends, index_end)), len(order) - 1)
+        return float(self._st_time[order[i]]) - (int(ends[i]) - index_end) / sample_rate
