@@ -193,7 +193,7 @@ def test_capture_from_pulseaudio_matches_replay(pulse, material, tmp_path):
     assert abs(f_live - f_replay) <= 0.05
     assert len(replay_tab) > 20 and agree >= 0.8
     if shipped:
-        assert f_replay > 0.2  # the shipped model must find something in its own demo
+        assert f_replay > 0.1  # the shipped model must find something in its own demo scene
 
 
 def test_device_lost_mid_stream_ends_with_a_message_and_keeps_outputs(material, tmp_path):
