@@ -45,10 +45,11 @@ def predict_dataset(det: Detector, data: str | os.PathLike | SeldDataset, cache_
     return out
 
 
-def score_predictions(det: Detector, preds: list[ClipPrediction]) -> dict:
+def score_predictions(det: Detector, preds: list[ClipPrediction], extras: bool = True) -> dict:
+    """Decode with the detector's current threshold and score (``extras``: see ``score_tables``)."""
     tables = [events_to_table(det.decode(p.outputs)) for p in preds]
     return score_tables([p.reference for p in preds], tables, det.classes, [p.name for p in preds],
-                        num_frames=[p.num_frames for p in preds])
+                        num_frames=[p.num_frames for p in preds], extras=extras)
 
 
 def write_predictions(det: Detector, preds: list[ClipPrediction], folder: str | os.PathLike) -> Path:

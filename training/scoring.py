@@ -130,16 +130,22 @@ def _by_class(per_class: dict[str, np.ndarray], names: list[str]) -> dict[str, d
 
 
 def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: list[str],
-                 file_names: list[str] | None = None, num_frames: list[int] | None = None) -> dict:
+                 file_names: list[str] | None = None, num_frames: list[int] | None = None,
+                 extras: bool = True) -> dict:
     """All metrics for aligned lists of event tables, in the JSON form described in the module docstring.
 
     ``num_frames``: clip lengths in 100 ms frames where known (default: one past the last event).
+    ``extras=False`` skips the DCASE 2024 and tracking metrics (quick scoring for model selection).
     """
     C = len(class_names)
     if num_frames is None:
         num_frames = [int(max(r[:, 0].max(initial=-1), p[:, 0].max(initial=-1))) + 1
                       for r, p in zip(refs, preds, strict=True)]
     seld = seld_metrics(refs, preds, C, num_frames=num_frames)
+    if not extras:
+        result = {k: seld[k] for k in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR")}
+        result["micro"] = seld["micro"]
+        return _clean(result)
     d24 = frame_metrics_2024(refs, preds, C, num_frames=num_frames)
     trk = tracking_metrics(refs, preds, C)
     per_class = dict(seld["per_class"])

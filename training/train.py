@@ -140,12 +140,12 @@ def compute_normalization(feature_arrays, max_frames: int = 200_000) -> tuple[np
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def tune_threshold(det: Detector, preds: list, grid=THRESHOLD_GRID) -> tuple[float, dict]:
+def tune_threshold(det: Detector, preds: list, grid=THRESHOLD_GRID, extras: bool = True) -> tuple[float, dict]:
     """The threshold on the grid with the best validation SELD score (the detector keeps it)."""
     best = None
     for thr in grid:
         det.threshold = thr
-        m = score_predictions(det, preds)
+        m = score_predictions(det, preds, extras=extras)
         if best is None or m["SELD"] < best[1]["SELD"]:
             best = (thr, m)
     det.threshold = best[0]
@@ -343,9 +343,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
         row.update({f"train_{k}": v / max(1, n_batches) for k, v in sums.items()})
         if info.main:
             if validator is not None:
+                # scored at its best threshold, so that selection does not depend on calibration
                 det = Detector(model, meta, device)
-                m = score_predictions(det, validator.predictions(det))
+                thr, m = tune_threshold(det, validator.predictions(det), extras=False)
+                meta.decode = det.decode_config
                 model.train()
+                row["val_threshold"] = thr
                 row.update({f"val_{k}": float(m[k]) for k in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR")})
                 score = float(m["SELD"])
             else:
