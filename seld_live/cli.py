@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=str(DEFAULT_MODEL),
                    help="checkpoint; a bare name is looked up in assets/models/ (default: seddoa_agg2.pt)")
     p.add_argument("--cpu", action="store_true", help="run the network on the CPU even if CUDA is available")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="CPU threads for the network (default 1: a 100 ms hop is too little work to share)")
     p.add_argument("--headless", action="store_true", help="no window: events as JSON lines on stdout (or --output)")
     p.add_argument("--output", metavar="FILE", help="write events to FILE: .csv (DCASE) or .jsonl")
     p.add_argument("--record", metavar="FILE.flac", help="record the input audio (model rate, selected channels)")
@@ -53,8 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --- building blocks shared with the window -----------------------------------------------------------------
 def load_detector(args: argparse.Namespace):
+    import torch
+
     from seld_live.detector import Detector
 
+    threads = getattr(args, "threads", 1)
+    if threads < 1:
+        raise SeldError(f"--threads {threads}: expected 1 or more")
+    torch.set_num_threads(threads)
     if args.model == str(DEFAULT_MODEL) and not DEFAULT_MODEL.exists():
         raise CheckpointError(f"the default model {DEFAULT_MODEL} is missing; give one with --model")
     det = Detector.load(args.model, device="cpu" if args.cpu else "auto")
