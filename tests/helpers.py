@@ -32,3 +32,14 @@ def make_checkpoint(path: Path, arch: str = "seddoa", kind: str | None = None, s
                           training={"note": "random weights for tests"})
     save_checkpoint(path, model.eval(), meta)
     return path
+
+
+def has_color_near(img, p, rgb, radius: int = 2, tol: int = 40) -> bool:
+    """True if a pixel within ``radius`` of QPoint ``p`` in QImage ``img`` is close to ``rgb``."""
+    rgb = [int(v) for v in rgb]
+    for dx in range(-radius, radius + 1):
+        for dy in range(-radius, radius + 1):
+            c = img.pixelColor(p.x() + dx, p.y() + dy)
+            if abs(c.red() - rgb[0]) + abs(c.green() - rgb[1]) + abs(c.blue() - rgb[2]) < tol:
+                return True
+    return False

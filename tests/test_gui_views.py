@@ -8,6 +8,7 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt is imported: these test
 
 import numpy as np
 import pytest
+from helpers import has_color_near
 from PySide6 import QtCore, QtGui
 
 from seld_live.events import Event
@@ -35,16 +36,6 @@ def _render(widget) -> QtGui.QImage:
     return widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
 
 
-def _near_color(img: QtGui.QImage, p: QtCore.QPoint, rgb, radius: int = 2, tol: int = 40) -> bool:
-    rgb = [int(v) for v in rgb]
-    for dx in range(-radius, radius + 1):
-        for dy in range(-radius, radius + 1):
-            c = img.pixelColor(p.x() + dx, p.y() + dy)
-            if abs(c.red() - rgb[0]) + abs(c.green() - rgb[1]) + abs(c.blue() - rgb[2]) < tol:
-                return True
-    return False
-
-
 @pytest.fixture
 def map_view(qtbot):
     v = MapView(CLASSES, class_colors(len(CLASSES)), trail_frames=100)
@@ -67,7 +58,7 @@ def test_markers_are_drawn_at_track_directions(map_view, qtbot):
     img = _render(map_view)
     for t in tracks:
         p = _pixel_of(map_view, t.azimuth, t.elevation)
-        assert _near_color(img, p, colors[t.class_index]), (t, p)
+        assert has_color_near(img, p, colors[t.class_index]), (t, p)
     # left of the listener is on the left of the map (positive azimuth counter-clockwise)
     assert _pixel_of(map_view, 90, 0).x() < _pixel_of(map_view, 0, 0).x() < _pixel_of(map_view, -90, 0).x()
     # markers leave with their tracks; labels are hidden, not recreated
@@ -90,10 +81,10 @@ def test_trail_across_the_back_wraps_instead_of_crossing_the_map(map_view, qtbot
     qtbot.wait(20)
     img = _render(map_view)
     # trail pixels near both edges of the map, none across the middle of the row
-    assert _near_color(img, _pixel_of(map_view, 175.0, 10.0), colors[1], tol=140)
-    assert _near_color(img, _pixel_of(map_view, -155.0, 10.0), colors[1], tol=140)
+    assert has_color_near(img, _pixel_of(map_view, 175.0, 10.0), colors[1], tol=140)
+    assert has_color_near(img, _pixel_of(map_view, -155.0, 10.0), colors[1], tol=140)
     for a in range(-120, 121, 20):
-        assert not _near_color(img, _pixel_of(map_view, float(a), 10.0), colors[1], radius=1, tol=140), a
+        assert not has_color_near(img, _pixel_of(map_view, float(a), 10.0), colors[1], radius=1, tol=140), a
 
 
 def test_trails_fade_with_age(map_view, qtbot):

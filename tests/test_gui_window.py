@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from helpers import make_checkpoint
+from helpers import has_color_near, make_checkpoint
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from seld_live.audio.devices import DeviceInfo
@@ -88,16 +88,6 @@ def _pixel_of(view, az: float, el: float) -> QtCore.QPoint:
     return view.mapFromScene(vb.mapViewToScene(QtCore.QPointF(az, el)))
 
 
-def _has_color_near(img: QtGui.QImage, p: QtCore.QPoint, rgb, radius=2, tol=40) -> bool:
-    rgb = [int(v) for v in rgb]
-    for dx in range(-radius, radius + 1):
-        for dy in range(-radius, radius + 1):
-            c = img.pixelColor(p.x() + dx, p.y() + dy)
-            if abs(c.red() - rgb[0]) + abs(c.green() - rgb[1]) + abs(c.blue() - rgb[2]) < tol:
-                return True
-    return False
-
-
 def test_replay_markers_sit_at_the_decoded_directions(files, qtbot, tmp_path):
     _d, model, scene, _cut = files
     win = make_window(qtbot, tmp_path, ["--replay", str(scene), "--model", str(model), "--speed", "2"],
@@ -143,7 +133,7 @@ def test_replay_markers_sit_at_the_decoded_directions(files, qtbot, tmp_path):
         # markers of nearby tracks may cover each other: the pixel shows one of the tracks drawn there
         here = px[t.track_id]
         near = [u for u in last.tracks if (px[u.track_id] - here).manhattanLength() <= 12]
-        assert any(_has_color_near(img, here, colors[u.class_index]) for u in near), t
+        assert any(has_color_near(img, here, colors[u.class_index]) for u in near), t
     # the table lists the same tracks
     wait_for(qtbot, lambda: win.table.rowCount() == len(last.tracks), timeout=2)
     assert [int(row[0]) for row in win.table.rows()] == sorted(t.track_id for t in last.tracks)
@@ -180,10 +170,10 @@ def test_trails_in_the_window_wrap_at_180(files, qtbot, tmp_path):
     qtbot.wait(30)
     img = win.map_view.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
     color = class_colors(5)[1]
-    assert _has_color_near(img, _pixel_of(win.map_view, 170.0, 20.0), color, tol=150)
-    assert _has_color_near(img, _pixel_of(win.map_view, -160.0, 20.0), color, tol=150)
+    assert has_color_near(img, _pixel_of(win.map_view, 170.0, 20.0), color, tol=150)
+    assert has_color_near(img, _pixel_of(win.map_view, -160.0, 20.0), color, tol=150)
     for a in range(-120, 121, 30):  # nothing drawn straight across the map at that elevation
-        assert not _has_color_near(img, _pixel_of(win.map_view, float(a), 20.0), color, radius=1, tol=150), a
+        assert not has_color_near(img, _pixel_of(win.map_view, float(a), 20.0), color, radius=1, tol=150), a
 
 
 def test_controls_drive_the_engine(files, qtbot, tmp_path):

@@ -108,6 +108,17 @@ def _full_precision(call):
     return wrapped
 
 
+def _trackwise(outputs: Mapping[str, torch.Tensor], targets: Mapping) -> tuple[torch.Tensor, ...]:
+    """SED logits, DOA outputs and their targets of a track-wise network, shapes checked."""
+    logit = _require(outputs, "sed", "outputs", 4)
+    doa = _require(outputs, "doa", "outputs", 4)
+    t_sed = _target(targets, "sed", 4, logit)
+    t_doa = _target(targets, "doa", 4, doa)
+    _check_same(logit, t_sed, "sed")
+    _check_same(doa, t_doa, "doa")
+    return logit, doa, t_sed, t_doa
+
+
 def _perm_costs(pair: torch.Tensor) -> torch.Tensor:
     """[..., 3, 3] cost of output track i against target track j -> [..., 6] cost per permutation."""
     perms = torch.tensor(PERMUTATIONS, device=pair.device)
@@ -136,12 +147,7 @@ class MultiTaskPITLoss:
 
     @_full_precision
     def __call__(self, outputs: Mapping[str, torch.Tensor], targets: Mapping) -> LossResult:
-        logit = _require(outputs, "sed", "outputs", 4)
-        doa = _require(outputs, "doa", "outputs", 4)
-        t_sed = _target(targets, "sed", 4, logit)
-        t_doa = _target(targets, "doa", 4, doa)
-        _check_same(logit, t_sed, "sed")
-        _check_same(doa, t_doa, "doa")
+        logit, doa, t_sed, t_doa = _trackwise(outputs, targets)
         C = logit.shape[-1]
         # BCE(x, t) = softplus(x) - x t, so the [3, 3] track-pair costs are one matmul.
         bce_pair = (_softplus(logit).sum(-1, keepdim=True) - logit @ t_sed.transpose(-1, -2)) / C
@@ -167,12 +173,7 @@ class AGG1Loss:
 
     @_full_precision
     def __call__(self, outputs: Mapping[str, torch.Tensor], targets: Mapping) -> LossResult:
-        logit = _require(outputs, "sed", "outputs", 4)
-        doa = _require(outputs, "doa", "outputs", 4)
-        t_sed = _target(targets, "sed", 4, logit)
-        t_doa = _target(targets, "doa", 4, doa)
-        _check_same(logit, t_sed, "sed")
-        _check_same(doa, t_doa, "doa")
+        logit, doa, t_sed, t_doa = _trackwise(outputs, targets)
         C = logit.shape[-1]
         s = torch.sigmoid(logit)
         n = _unit(doa, self.eps)
@@ -196,12 +197,7 @@ class AGG2Loss:
 
     @_full_precision
     def __call__(self, outputs: Mapping[str, torch.Tensor], targets: Mapping) -> LossResult:
-        logit = _require(outputs, "sed", "outputs", 4)
-        doa = _require(outputs, "doa", "outputs", 4)
-        t_sed = _target(targets, "sed", 4, logit)
-        t_doa = _target(targets, "doa", 4, doa)
-        _check_same(logit, t_sed, "sed")
-        _check_same(doa, t_doa, "doa")
+        logit, doa, t_sed, t_doa = _trackwise(outputs, targets)
         s, n = torch.sigmoid(logit), _unit(doa, self.eps)
         C = logit.shape[-1]
 
