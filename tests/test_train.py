@@ -94,7 +94,7 @@ def test_short_training_improves_validation_and_resumes_exactly(tiny_data, tmp_p
     assert min(r["val_SELD"] for r in hist[1:]) < hist[0]["val_SELD"]
     assert hist[2]["train_loss"] < hist[1]["train_loss"]
     log = (tmp_path / "a" / "log.csv").read_text().splitlines()
-    assert len(log) == 3 and log[0].startswith("epoch,best,lr")
+    assert len(log) == 3 and log[0].startswith("epoch,best,loss,lr")
     det = Detector.load(result.best_path, device="cpu")
     assert det.classes == ["telephone", "piano", "bird"] and det.output_kind == "agg2"
     assert det.meta.training["threshold_tuned_on"] == "validation"

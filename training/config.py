@@ -51,6 +51,10 @@ class ModelSection:
 class LossSection:
     name: str = "agg2"
     beta: float = 0.5  # multitask: weight of the SED term
+    # agg1/agg2 only: first epochs with the multi-task PIT loss. From random weights the aggregated losses
+    # drive every sigmoid to zero before the DOA outputs point anywhere useful (the gradient reaching the
+    # DOA is scaled by the activity, and the activity's by sigmoid'), and training stalls on "no events".
+    warmup_epochs: int = 2
 
 
 @dataclass

@@ -256,6 +256,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
         ds.seed = cfg.seed
 
     loss_fn = make_loss(cfg.loss.name, **({"beta": cfg.loss.beta} if cfg.loss.name == "multitask" else {}))
+    warm_fn = make_loss("multitask", beta=cfg.loss.beta)
+    warm_epochs = cfg.loss.warmup_epochs if cfg.loss.name in ("agg1", "agg2") else 0
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     sampler = EpochSampler(len(train_ds), cfg.seed, info.rank, info.world)
     per_rank_batch = max(1, cfg.optim.batch_size // info.world)
@@ -305,6 +307,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
 
     for epoch in range(start_epoch, cfg.optim.epochs):
         sampler.set_epoch(epoch)
+        epoch_loss = warm_fn if epoch < warm_epochs else loss_fn
         for ds in train_parts:
             ds.epoch = epoch
         net.train()
@@ -320,7 +323,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
                        and k != "features"}
             with torch.autocast(device.type, enabled=use_amp):
                 outputs = net(feats)
-            res = loss_fn(outputs, targets)
+            res = epoch_loss(outputs, targets)
             opt.zero_grad(set_to_none=True)
             scaler.scale(res.total).backward()
             scaler.unscale_(opt)
@@ -338,7 +341,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
         train_time = time.perf_counter() - t0
         if info.world > 1:
             average_buffers(model, info.world)
-        row = {"epoch": epoch + 1, "best": 0, "lr": sched.get_last_lr()[0], "train_s": round(train_time, 1),
+        row = {"epoch": epoch + 1, "best": 0, "loss": epoch_loss.name, "lr": sched.get_last_lr()[0],
+               "train_s": round(train_time, 1),
                "audio_per_s": round(audio_s * info.world / max(train_time, 1e-9), 1)}
         row.update({f"train_{k}": v / max(1, n_batches) for k, v in sums.items()})
         if info.main:
