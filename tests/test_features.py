@@ -70,7 +70,7 @@ def test_gcc_phat_peaks_at_the_delay():
     for p, (i, j) in enumerate(ex.pairs):
         gcc = feats[4 + p, 20:].mean(axis=0)
         # channel j lags channel i by delays[j] - delays[i] samples: the peak sits that far left of centre
-        assert int(np.argmax(gcc)) == half - (delays[j] - delays[i])
+        assert int(np.argmax(gcc)) == half - ex.config.gcc_upsample * (delays[j] - delays[i])
 
 
 def test_foa_intensity_points_at_the_source():
