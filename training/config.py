@@ -82,6 +82,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = True  # mixed precision on CUDA
+    keep_epochs: list[int] = field(default_factory=list)  # also keep the training state after these epochs
     data: DataSection = field(default_factory=DataSection)
     model: ModelSection = field(default_factory=ModelSection)
     loss: LossSection = field(default_factory=LossSection)

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import random
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -277,7 +278,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         sched.load_state_dict(st["scheduler"])
-        start_epoch, best_seld = int(st["epoch"]) + 1, float(st["best_seld"])
+        # a state copied into a new run folder (a branch of another run) selects its own best epoch
+        start_epoch, best_seld = int(st["epoch"]) + 1, float(st["best_seld"]) if best_path.exists() else math.inf
         history = json.loads(st["history_json"])
         torch.set_rng_state(st["torch_rng"])
         if info.main:
@@ -366,6 +368,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
             _append_csv(out / "log.csv", row)
             print(" ".join(f"{k}={_fmt(v)}" for k, v in row.items()), flush=True)
             save_train_state(state_path, model, opt, sched, epoch, best_seld, history)
+            if epoch + 1 in cfg.keep_epochs:
+                shutil.copyfile(state_path, out / f"epoch{epoch + 1}.pt")
         if info.world > 1:
             dist.barrier()
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ class Scale:
     epochs: int
     batch_size: int
     lr: float
+    warmup_epochs: int = 4  # AGG systems branch from their multi-task run after these epochs
     max_overlap: int = 3
     chunk_seconds: float = 5.0
 
@@ -81,7 +83,8 @@ SCALES = {
     # one flag away on a GPU: ~17 h of training audio per vocabulary and the large backbone
     "large": Scale(Split(1000, 60.0), Split(40, 60.0), Split(100, 60.0), "large", 60, 64, 1e-3),
     # seconds; for tests of this script
-    "smoke": Scale(Split(2, 6.0), Split(1, 6.0), Split(1, 6.0), "tiny", 1, 4, 2e-3, chunk_seconds=2.0),
+    "smoke": Scale(Split(2, 6.0), Split(1, 6.0), Split(1, 6.0), "tiny", 2, 4, 2e-3, warmup_epochs=1,
+                   chunk_seconds=2.0),
 }
 VOCABS = {"gm177": 1000, "home13": 2000}  # vocabulary -> base seed (train, val, test: +0, +1, +2)
 
@@ -101,13 +104,15 @@ def make_data(root: Path, vocab: str, scale: Scale, workers: int) -> dict[str, P
 
 def train_config(name: str, arch: str, loss: str, data: dict[str, Path], scale: Scale, out: Path,
                  device: str, seed: int) -> dict:
+    """The same data, backbone, schedule and augmentation for every system; only arch and loss differ."""
     decay = [int(scale.epochs * 0.7), int(scale.epochs * 0.9)]
     return {
         "out": str(out), "seed": seed, "device": device,
         "data": {"train": [str(data["train"])], "val": [str(data["val"])], "chunk_seconds": scale.chunk_seconds,
                  "hop_seconds": scale.chunk_seconds},
         "model": {"arch": arch, "size": scale.model_size},
-        "loss": {"name": loss},
+        "loss": {"name": loss, "warmup_epochs": scale.warmup_epochs},
+        "keep_epochs": [scale.warmup_epochs] if loss == "multitask" else [],
         "optim": {"epochs": scale.epochs, "batch_size": scale.batch_size, "lr": scale.lr, "decay_epochs": decay,
                   "gamma": 0.2, "warmup_steps": 100},
         "augment": {"spec": True, "symmetry": True, "mix_prob": 0.0},
@@ -123,11 +128,23 @@ def run_system(name: str, arch: str, loss: str, data: dict[str, Path], scale: Sc
     if done.exists():
         return json.loads(done.read_text())
     cfg = config_from_dict(train_config(name, arch, loss, data, scale, run_dir, device, seed))
+    resume = False
+    if loss in ("agg1", "agg2"):
+        # AGG losses stall from random weights (training.config.LossSection): they continue the multi-task
+        # run of the same architecture from the end of its warm-up, so both share those epochs exactly.
+        base = next(n for n, a, lo in SYSTEMS if a == arch and lo == "multitask")
+        snapshot = root / "runs" / vocab / base / f"epoch{scale.warmup_epochs}.pt"
+        if not snapshot.exists():
+            raise SystemExit(f"run {base} first: {snapshot} is missing")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(snapshot, run_dir / "last.pt")
+        resume = True
     t0 = time.perf_counter()
-    res = train(cfg, progress=False)
+    res = train(cfg, resume=resume, progress=False)
     train_s = time.perf_counter() - t0
     test = evaluate_model(res.best_path, data["test"], device=device, pred_dir=run_dir / "test_pred")
     out = {"system": name, "arch": arch, "loss": loss, "vocab": vocab, "train_seconds": round(train_s, 1),
+           "branched_after_epoch": scale.warmup_epochs if resume else 0,
            "threshold": test["model"]["threshold"], "test": {k: test[k] for k in METRICS},
            "test_micro": {k: test["micro"][k] for k in METRICS if k in test["micro"]},
            "params": sum(p.numel() for p in res.model.parameters()),
