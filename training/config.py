@@ -51,10 +51,12 @@ class ModelSection:
 class LossSection:
     name: str = "agg2"
     beta: float = 0.5  # multitask: weight of the SED term
-    # agg1/agg2 only: first epochs with the multi-task PIT loss. From random weights the aggregated losses
-    # drive every sigmoid to zero before the DOA outputs point anywhere useful (the gradient reaching the
-    # DOA is scaled by the activity, and the activity's by sigmoid'), and training stalls on "no events".
-    warmup_epochs: int = 2
+    # agg1/agg2 only: first epochs with the multi-task PIT loss. With identical initial tracks the aggregated
+    # losses drove every sigmoid to zero before the DOA outputs pointed anywhere useful (the gradient reaching
+    # the DOA is scaled by the activity), and training stalled on "no events"; since the tracks start at
+    # distinct directions (SeldNet._init_track_directions) they train from scratch, and the warm-up is a
+    # choice of recipe.
+    warmup_epochs: int = 0
 
 
 @dataclass
