@@ -24,6 +24,8 @@ def make_checkpoint(path: Path, arch: str = "seddoa", kind: str | None = None, s
                        spectral_channels=feats.num_spectral_channels)
     torch.manual_seed(seed)
     model = build_model(cfg)
+    if hasattr(model, "doa_head"):  # random track directions: the trained-style start cancels in AGG sums
+        model.doa_head.reset_parameters()
     mean = torch.zeros(cfg.in_channels, cfg.n_mels)
     mean[: feats.num_mics] = -40.0  # log-mel channels sit around -40 dB for the test noise
     model.set_normalization(mean, torch.full((cfg.in_channels, cfg.n_mels), 10.0))

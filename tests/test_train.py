@@ -51,7 +51,8 @@ def tiny_data(tmp_path_factory) -> Path:
 def _config(root: Path, out: Path, **sets):
     base = [f'data.train=["{root / "train"}"]', f'data.val=["{root / "val"}"]', f'out="{out}"',
             "model.size=tiny", "data.chunk_seconds=2.0", "data.hop_seconds=0.5", "optim.batch_size=16",
-            "optim.lr=3e-3", "optim.warmup_steps=5", "optim.epochs=2", "augment.mix_prob=0.3"]
+            "optim.lr=3e-3", "optim.warmup_steps=5", "optim.epochs=3", "augment.mix_prob=0.3",
+            "loss.warmup_epochs=1"]
     return load_config(None, base + [f"{k}={v}" for k, v in sets.items()])
 
 
@@ -90,18 +91,18 @@ def test_short_training_improves_validation_and_resumes_exactly(tiny_data, tmp_p
     torch.set_num_threads(1)
     result = train(_config(tiny_data, tmp_path / "a"), progress=False)
     hist = result.history
-    assert [r["epoch"] for r in hist] == [0, 1, 2]
+    assert [r["epoch"] for r in hist] == [0, 1, 2, 3]  # epoch 1 is the multi-task warm-up, then AGG2
     assert min(r["val_SELD"] for r in hist[1:]) < hist[0]["val_SELD"]
-    assert hist[2]["train_loss"] < hist[1]["train_loss"]
+    assert hist[3]["train_loss"] < hist[2]["train_loss"]
     log = (tmp_path / "a" / "log.csv").read_text().splitlines()
-    assert len(log) == 3 and log[0].startswith("epoch,best,loss,lr")
+    assert len(log) == 4 and log[0].startswith("epoch,best,loss,lr")
     det = Detector.load(result.best_path, device="cpu")
     assert det.classes == ["telephone", "piano", "bird"] and det.output_kind == "agg2"
     assert det.meta.training["threshold_tuned_on"] == "validation"
     assert 0.2 <= det.threshold <= 0.7
 
-    # the same run, killed after epoch 1 and resumed, ends with identical weights
-    train(_config(tiny_data, tmp_path / "b", **{"optim.epochs": 1}), progress=False)
+    # the same run, killed after epoch 2 and resumed, ends with identical weights
+    train(_config(tiny_data, tmp_path / "b", **{"optim.epochs": 2}), progress=False)
     resumed = train(_config(tiny_data, tmp_path / "b"), resume=True, progress=False)
     for (k, a), b in zip(result.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), k

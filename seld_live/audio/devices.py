@@ -24,8 +24,12 @@ def _sd():
     return sounddevice
 
 
-def list_input_devices() -> list[DeviceInfo]:
+def list_input_devices(refresh: bool = False) -> list[DeviceInfo]:
+    """Input devices; ``refresh`` re-initialises PortAudio first (only while no stream is open)."""
     sd = _sd()
+    if refresh:  # PortAudio enumerates once at start: a device or sound server that appeared later needs this
+        sd._terminate()
+        sd._initialize()
     apis = sd.query_hostapis()
     out = []
     for d in sd.query_devices():
@@ -45,9 +49,21 @@ def format_device_table(devices: list[DeviceInfo]) -> str:
     return "\n".join(rows)
 
 
+def _matches(devices: list[DeviceInfo], spec: int | str) -> bool:
+    text = str(spec).strip()
+    if text.isdigit():
+        return any(d.index == int(text) for d in devices)
+    return any(text.lower() in d.name.lower() for d in devices)
+
+
 def find_input_device(spec: int | str) -> DeviceInfo:
-    """A device by index ('3') or by name: an exact name first, else a unique case-insensitive substring."""
+    """A device by index ('3') or by name: an exact name first, else a unique case-insensitive substring.
+
+    Called before a stream is opened, so a miss may re-enumerate: the device may have appeared since start-up.
+    """
     devices = list_input_devices()
+    if not _matches(devices, spec):
+        devices = list_input_devices(refresh=True)
     if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
         idx = int(spec)
         for d in devices:
