@@ -192,36 +192,34 @@ def _run_window(args: argparse.Namespace) -> int:
     return int(run_app(args))
 
 
-class _TerminateError(Exception):
-    pass
-
-
 def _run_headless(args: argparse.Namespace) -> int:
-    engine = build_engine(args, headless=True)
-
-    def on_term(signum, frame):
-        raise _TerminateError()
-
-    old = signal.signal(signal.SIGTERM, on_term)
-    interrupted = False
+    # Ctrl-C and SIGTERM only note the request: an exception raised inside a threading wait can leave that
+    # wait's lock held, and stopping the engine then deadlocks (seen under load); the loops poll the note
+    requested: list[int] = []
+    handlers = {s: signal.signal(s, lambda signum, _frame: requested.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    engine = None
     try:
+        engine = build_engine(args, headless=True)
         first = engine.subscribe(maxsize=1)
-        engine.start()
+        if not requested:
+            engine.start()
         # say we are running once audio flows (a device can take a second or two to deliver its first block)
-        while not engine.wait(0.05) and first.empty():
+        while not requested and not engine.wait(0.05) and first.empty():
             pass
         engine.unsubscribe(first)
-        if not args.quiet:
+        if not args.quiet and not requested:
             det = engine.detector
             print(f"{PROG}: model {Path(str(det.path)).name} ({det.output_kind}, {len(det.classes)} classes) on "
                   f"{det.device}; input: {engine.source.description}", file=sys.stderr, flush=True)
-        while not engine.wait(0.2):
+        while not requested and not engine.wait(0.2):
             pass
-    except (KeyboardInterrupt, _TerminateError):
-        interrupted = True
     finally:
-        engine.stop()  # finishes the outputs and the recording in every case
-        signal.signal(signal.SIGTERM, old)
+        if engine is not None:
+            engine.stop()  # finishes the outputs and the recording in every case
+        for s, h in handlers.items():
+            signal.signal(s, h)
+    interrupted = bool(requested)
     if not args.quiet:
         how = "stopped" if interrupted else "failed" if engine.error else "done"
         print(f"{PROG}: {how}: {engine.stats.format()}", file=sys.stderr)
