@@ -133,8 +133,7 @@ def run_system(name: str, arch: str, loss: str, data: dict[str, Path], scale: Sc
     if done.exists():
         return json.loads(done.read_text())
     cfg = config_from_dict(train_config(name, arch, loss, data, scale, run_dir, device, seed))
-    resume = False
-    if loss in ("agg1", "agg2"):
+    if loss in ("agg1", "agg2") and not (run_dir / "last.pt").exists():
         # AGG losses stall from random weights (training.config.LossSection): they continue the multi-task
         # run of the same architecture from the end of its warm-up, so both share those epochs exactly.
         base = next(n for n, a, lo in SYSTEMS if a == arch and lo == "multitask")
@@ -143,13 +142,13 @@ def run_system(name: str, arch: str, loss: str, data: dict[str, Path], scale: Sc
             raise SystemExit(f"run {base} first: {snapshot} is missing")
         run_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(snapshot, run_dir / "last.pt")
-        resume = True
+    resume = True  # an interrupted run continues where it stopped; a new one starts afresh
     t0 = time.perf_counter()
     res = train(cfg, resume=resume, progress=False)
     train_s = time.perf_counter() - t0
     test = evaluate_model(res.best_path, data["test"], device=device, pred_dir=run_dir / "test_pred")
     out = {"system": name, "arch": arch, "loss": loss, "vocab": vocab, "train_seconds": round(train_s, 1),
-           "branched_after_epoch": scale.warmup_epochs if resume else 0,
+           "branched_after_epoch": scale.warmup_epochs if loss in ("agg1", "agg2") else 0,
            "threshold": test["model"]["threshold"], "test": {k: test[k] for k in METRICS},
            "test_micro": {k: test["micro"][k] for k in METRICS if k in test["micro"]},
            "params": sum(p.numel() for p in res.model.parameters()),
