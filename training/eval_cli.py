@@ -20,14 +20,20 @@ from collections.abc import Sequence
 from seld_live.errors import SeldError
 
 
-def _run_score(args: argparse.Namespace) -> int:
-    from training.scoring import format_table, score_paths, write_json
+def _save_json(args: argparse.Namespace, result: dict) -> None:
+    from training.scoring import write_json
 
-    result = score_paths(args.ref, args.pred, args.num_classes)
-    print(format_table(result, all_classes=args.all_classes))
     if args.json:
         write_json(args.json, result)
         print(f"metrics written to {args.json}")
+
+
+def _run_score(args: argparse.Namespace) -> int:
+    from training.scoring import format_table, score_paths
+
+    result = score_paths(args.ref, args.pred, args.num_classes)
+    print(format_table(result, all_classes=args.all_classes))
+    _save_json(args, result)
     return 0
 
 
@@ -49,7 +55,7 @@ def _run_model(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from training.evaluate import evaluate_model
-    from training.scoring import format_table, write_json
+    from training.scoring import format_table
 
     pred_dir = args.pred_dir or f"seld-eval-{Path(args.model).stem}-{Path(args.data).resolve().name}"
     result = evaluate_model(args.model, args.data, device="cpu" if args.cpu else "auto", threshold=args.threshold,
@@ -58,9 +64,7 @@ def _run_model(args: argparse.Namespace) -> int:
           f"threshold {result['model']['threshold']:g}) on {args.data}")
     print(format_table(result, all_classes=args.per_class))
     print(f"predictions written to {pred_dir}/")
-    if args.json:
-        write_json(args.json, result)
-        print(f"metrics written to {args.json}")
+    _save_json(args, result)
     return 0
 
 
