@@ -186,10 +186,14 @@ def test_capture_from_pulseaudio_matches_replay(pulse, material, tmp_path):
     replay_tab = read_dcase_csv(replay_csv, n_classes)
     n_frames = -(-len(audio) // HOP)
     live_tab = live_tab[live_tab[:, 0] < n_frames]
-    f_live = seld_metrics([gt], [live_tab], n_classes, num_frames=[n_frames])["F20"]
-    f_replay = seld_metrics([gt], [replay_tab], n_classes, num_frames=[n_frames])["F20"]
+    live_m = seld_metrics([gt], [live_tab], n_classes, num_frames=[n_frames])
+    replay_m = seld_metrics([gt], [replay_tab], n_classes, num_frames=[n_frames])
     agree = seld_metrics([replay_tab], [live_tab], n_classes, num_frames=[n_frames])["micro"]["F20"]
-    print(f"offset {off / 24000:.3f} s, F20 live {f_live:.3f}, replay {f_replay:.3f}, live vs replay {agree:.3f}")
+    f_live, f_replay = live_m["micro"]["F20"], replay_m["micro"]["F20"]
+    print(f"offset {off / 24000:.3f} s, F20 live {f_live:.3f}, replay {f_replay:.3f} (micro; macro "
+          f"{live_m['F20']:.3f} vs {replay_m['F20']:.3f}), live vs replay {agree:.3f}")
+    # micro: on one 45 s clip a macro mean over 13 classes, several with a single event, swings with one event;
+    # the capture starts a fraction of a hop off the file's frame grid, so a few borderline frames differ
     assert abs(f_live - f_replay) <= 0.05
     assert len(replay_tab) > 20 and agree >= 0.8
     if shipped:
