@@ -1,6 +1,6 @@
 """The loss-design experiment: seven SELD systems, same data, backbone size and budget, two vocabularies.
 
-    python -m training.experiments.loss_design --scale small            # 2 CPU cores, about 2 hours
+    python -m training.experiments.loss_design --scale small            # 2 CPU cores: ~25 min per system
     python -m training.experiments.loss_design --scale large --device cuda
 
 Systems (paper "Loss function design for SELD based on multi-task learning"): ACCDOA, mACCDOA (ADPIT),
