@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import sys
@@ -275,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{vocab}] {fmt_row(name, r['test'])}  ({r['train_seconds']:.0f} s)", flush=True)
         results[vocab] = [runs[name] for name, _a, _lo in wanted]
     meta = {"scale": args.scale, "date": date.today().isoformat(),
-            "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
             "device": args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"),
             "torch": torch.__version__, "command": "python -m training.experiments.loss_design "
             + " ".join(sys.argv[1:] if argv is None else argv), "data": data_meta, "classes": n_classes,
