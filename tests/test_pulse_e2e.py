@@ -186,15 +186,28 @@ def test_capture_from_pulseaudio_matches_replay(pulse, material, tmp_path):
     replay_tab = read_dcase_csv(replay_csv, n_classes)
     n_frames = -(-len(audio) // HOP)
     live_tab = live_tab[live_tab[:, 0] < n_frames]
-    live_m = seld_metrics([gt], [live_tab], n_classes, num_frames=[n_frames])
-    replay_m = seld_metrics([gt], [replay_tab], n_classes, num_frames=[n_frames])
+    # the same file replayed at the capture's framing phase: led by the silence that preceded it in the capture
+    aligned_wav, aligned_csv = tmp_path / "aligned.wav", tmp_path / "aligned.csv"
+    sf.write(str(aligned_wav), np.concatenate([np.zeros((off, 4), np.float32), audio]), rate, subtype="FLOAT")
+    r = subprocess.run([sys.executable, "-m", "seld_live.cli", "--replay", str(aligned_wav), "--model", str(model),
+                        "--speed", "max", "--headless", "--cpu", "--output", str(aligned_csv)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    aligned_tab = read_dcase_csv(aligned_csv, n_classes)
+    aligned_tab[:, 0] -= shift
+    aligned_tab = aligned_tab[(aligned_tab[:, 0] >= 0) & (aligned_tab[:, 0] < n_frames)]
+
+    def f20(tab):  # micro: on one 45 s clip a macro mean over 13 classes swings with single events
+        return seld_metrics([gt], [tab], n_classes, num_frames=[n_frames])["micro"]["F20"]
+
+    f_live, f_replay, f_aligned = f20(live_tab), f20(replay_tab), f20(aligned_tab)
     agree = seld_metrics([replay_tab], [live_tab], n_classes, num_frames=[n_frames])["micro"]["F20"]
-    f_live, f_replay = live_m["micro"]["F20"], replay_m["micro"]["F20"]
-    print(f"offset {off / 24000:.3f} s, F20 live {f_live:.3f}, replay {f_replay:.3f} (micro; macro "
-          f"{live_m['F20']:.3f} vs {replay_m['F20']:.3f}), live vs replay {agree:.3f}")
-    # micro: on one 45 s clip a macro mean over 13 classes, several with a single event, swings with one event;
-    # the capture starts a fraction of a hop off the file's frame grid, so a few borderline frames differ
-    assert abs(f_live - f_replay) <= 0.05
+    print(f"offset {off / 24000:.3f} s, F20 live {f_live:.3f}, replay {f_replay:.3f}, replay at the capture's "
+          f"framing {f_aligned:.3f}, live vs replay {agree:.3f}")
+    # the live path is the offline path on what it captured; the file replay starts on another 100 ms frame
+    # grid, which alone moves this clip's F20 by up to ~0.06 (measured), hence the wider bound
+    assert abs(f_live - f_aligned) <= 0.05
+    assert abs(f_live - f_replay) <= 0.1
     assert len(replay_tab) > 20 and agree >= 0.8
     if shipped:
         assert f_replay > 0.1  # the shipped model must find something in its own demo scene
