@@ -18,6 +18,10 @@ def test_loss_design_smoke(tmp_path):
     report = (out / "loss_design.md").read_text()
     assert "| SEDDOA-AGG2 |" in report and "paper" in report
     assert (out / "loss_design.svg").read_text().startswith("<svg")
-    # a re-run reuses finished systems
+    # a re-run reuses finished systems: their stored results, training time included, come back unchanged
+    (out / "runs" / "home13" / "SEDDOA" / "best.pt").unlink()  # retraining would have to write it again
     assert main(["--scale", "smoke", "--out", str(out), "--vocab", "home13", "--workers", "1",
                  "--systems", "SEDDOA,SEDDOA-AGG2,ACCDOA"]) == 0
+    again = json.loads((out / "results.json").read_text())["results"]["home13"]
+    assert again == res["results"]["home13"]
+    assert not (out / "runs" / "home13" / "SEDDOA" / "best.pt").exists()

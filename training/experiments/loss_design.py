@@ -135,17 +135,16 @@ def run_system(name: str, arch: str, loss: str, data: dict[str, Path], scale: Sc
         return json.loads(done.read_text())
     cfg = config_from_dict(train_config(name, arch, loss, data, scale, run_dir, device, seed))
     if loss in ("agg1", "agg2") and not (run_dir / "last.pt").exists():
-        # AGG losses stall from random weights (training.config.LossSection): they continue the multi-task
-        # run of the same architecture from the end of its warm-up, so both share those epochs exactly.
+        # an AGG system continues the multi-task run of its architecture from the end of that run's warm-up
+        # epochs (the shipped recipe's start), so the pair shares those epochs exactly and differs by loss only
         base = next(n for n, a, lo in SYSTEMS if a == arch and lo == "multitask")
         snapshot = root / "runs" / vocab / base / f"epoch{scale.warmup_epochs}.pt"
         if not snapshot.exists():
             raise SystemExit(f"run {base} first: {snapshot} is missing")
         run_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(snapshot, run_dir / "last.pt")
-    resume = True  # an interrupted run continues where it stopped; a new one starts afresh
     t0 = time.perf_counter()
-    res = train(cfg, resume=resume, progress=False)
+    res = train(cfg, resume=True, progress=False)  # an interrupted run continues; a new one starts afresh
     train_s = time.perf_counter() - t0
     test = evaluate_model(res.best_path, data["test"], device=device, pred_dir=run_dir / "test_pred")
     out = {"system": name, "arch": arch, "loss": loss, "vocab": vocab, "train_seconds": round(train_s, 1),
