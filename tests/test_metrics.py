@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from training.metrics import frame_metrics_2024, missing_alarm_rate, seld_metrics, tracking_metrics
+from training.metrics import frame_metrics_2024, missing_alarm_rate, onset_latency, seld_metrics, tracking_metrics
 
 NAN = np.nan
 
@@ -477,3 +477,212 @@ def test_tracking_against_slow_reference(seed):
     np.testing.assert_array_equal(got["per_class"]["IDSW"], idsw)
     np.testing.assert_array_equal(got["per_class"]["FRAG"], frag)
     np.testing.assert_allclose(got["per_class"]["MOTA"], mota)
+
+
+# ---------------------------------------------------------------- onset latency
+
+INF = math.inf
+
+
+def test_latency_first_and_third_frame():
+    ref = table(ev(range(0, 5), 0, 0, 30), ev(range(10, 20), 0, 1, -90))
+    pred = table(ev([0, 1], 0, 7, 32), ev([12, 13, 19], 0, 7, -95))  # found in the onset frame, in the third
+    r = onset_latency([ref], [pred], 2)
+    assert r["events"] == 2 and r["found"] == 1
+    assert r["median_s"] == pytest.approx(0.2) and r["median_found_s"] == pytest.approx(0.2)
+    assert r["p90_s"] == pytest.approx(0.1 + 0.9 * 0.2)  # linear interpolation between 0.1 and 0.3
+    assert r["within_0_5s"] == 1 and r["within_1s"] == 1
+    single = onset_latency(ref[:5], pred[:2], 2)  # one table for one clip
+    assert single["median_s"] == pytest.approx(0.1) and single["p90_s"] == pytest.approx(0.1)
+    np.testing.assert_array_equal(r["per_class"]["events"], [2, 0])
+    assert math.isnan(r["per_class"]["median_s"][1]) and math.isnan(r["per_class"]["found"][1])
+
+
+@pytest.mark.parametrize("pred", [
+    table(ev(range(0, 5), 1, 0, 30)),  # wrong class
+    table(ev(range(0, 5), 0, 0, 60)),  # 30 degrees off
+    table(ev(range(5, 10), 0, 0, 30)),  # only after the event ended
+    np.zeros((0, 6)),
+], ids=["wrong class", "30 degrees off", "after the end", "no prediction"])
+def test_latency_missed(pred):
+    ref = table(ev(range(0, 5), 0, 0, 30))
+    r = onset_latency([ref], [pred], 2)
+    assert r["events"] == 1 and r["found"] == 0
+    assert r["median_s"] == INF and r["p90_s"] == INF and math.isnan(r["median_found_s"])
+    assert r["within_0_5s"] == 0 and r["within_1s"] == 0
+
+
+def test_latency_threshold_and_elevation():
+    ref = table(ev(range(0, 5), 0, 0, 30, 10))
+    assert onset_latency([ref], [table(ev([1], 0, 0, 45, 10))], 1)["median_s"] == pytest.approx(0.2)  # ~14.8°
+    assert onset_latency([ref], [table(ev([1], 0, 0, 30, 35))], 1)["found"] == 0  # 25° in elevation
+    assert onset_latency([ref], [table(ev([1], 0, 0, 30, 35))], 1, doa_threshold=30)["found"] == 1
+
+
+def test_latency_follows_the_moving_reference():
+    # the reference moves 10° a frame; a static prediction at 60° is within 20° from frame 4 (az 40) on
+    ref = table([(f, 0, 0, 10 * f, 0, NAN) for f in range(8)])
+    pred = table(ev(range(8), 0, 3, 60))
+    assert onset_latency([ref], [pred], 1)["median_s"] == pytest.approx(0.5)
+
+
+def test_latency_overlapping_events_of_one_class():
+    ref = table(ev(range(0, 10), 0, 0, 0), ev(range(3, 13), 0, 1, 90))
+    # a prediction near event 0 from frame 1 on never detects event 1; event 1 is found at frame 6 (its 4th)
+    pred = table(ev(range(1, 13), 0, 5, 5), ev(range(6, 9), 0, 6, 85))
+    r = onset_latency([ref], [pred], 1)
+    assert r["events"] == 2 and r["found"] == 1
+    assert r["median_s"] == pytest.approx(0.3) and r["within_0_5s"] == 1
+    only_first = onset_latency([ref], [pred[:12]], 1)
+    assert only_first["found"] == 0.5 and only_first["median_s"] == INF and only_first["median_found_s"] == 0.2
+
+
+def test_latency_reused_track_is_a_new_event():
+    ref = table(ev(range(0, 4), 0, 0, 0), ev(range(8, 12), 0, 0, 0), ev(range(4, 8), 1, 0, 0))
+    pred = table(ev([0, 10], 0, 0, 0), ev([4], 1, 0, 0))  # class 1 shares the track id: its own event
+    r = onset_latency([ref], [pred], 2)
+    assert r["events"] == 3 and r["found"] == 1
+    np.testing.assert_array_equal(r["per_class"]["events"], [2, 1])
+    np.testing.assert_allclose(r["per_class"]["median_s"], [0.2, 0.1])  # events at 0.1 s and 0.3 s
+    np.testing.assert_allclose(r["per_class"]["p90_s"], [0.28, 0.1])
+
+
+def test_latency_clips_are_separate():
+    ref = table(ev(range(0, 5), 0, 0, 30))
+    # clip 0 ends with the event's frames 0-4 and clip 1 starts with the same class and track: two events;
+    # a prediction in clip 0 never detects clip 1's event
+    refs = [table(ev(range(0, 5), 0, 0, 30)), ref, ref]
+    preds = [table(ev([2], 0, 0, 30)), np.zeros((0, 6)), table(ev([4], 0, 0, 30))]
+    r = onset_latency(refs, preds, 1)
+    assert r["events"] == 3 and r["found"] == pytest.approx(2 / 3)
+    assert r["median_s"] == pytest.approx(0.5) and r["median_found_s"] == pytest.approx(0.4)
+    assert r["within_0_5s"] == pytest.approx(2 / 3) and r["p90_s"] == INF
+    with pytest.raises(ValueError, match="clips"):
+        onset_latency(refs, preds[:2], 1)
+
+
+def test_latency_quantiles_with_missed_events():
+    # latencies 1..n frames with the last k missed: numpy's percentile gives NaN for some of these
+    def run(found, missed):
+        ref = table(*(ev(range(10 * i, 10 * i + 10), 0, i, 0) for i in range(found + missed)))
+        pred = table(*(ev([10 * i + i % 10], 0, 0, 0) for i in range(found)))
+        return onset_latency([ref], [pred], 1)
+    r = run(3, 2)  # [0.1, 0.2, 0.3, inf, inf]: median exactly at the third
+    assert r["median_s"] == pytest.approx(0.3) and r["p90_s"] == INF and r["found"] == 0.6
+    r = run(10, 1)  # 11 events: the 90 % quantile is the 10th
+    assert r["p90_s"] == pytest.approx(1.0) and r["within_0_5s"] == pytest.approx(5 / 11)
+    assert r["within_1s"] == pytest.approx(10 / 11)
+    r = run(9, 1)  # 10 events: the 90 % quantile interpolates towards the missed one
+    assert r["p90_s"] == INF and r["median_s"] == pytest.approx(0.55)
+    assert run(1, 1)["median_s"] == INF
+
+
+def test_latency_max_latency():
+    ref = table(ev(range(0, 10), 0, 0, 0), ev(range(20, 30), 0, 1, 0))
+    pred = table(ev([2], 0, 0, 0), ev([24], 0, 0, 0))  # 0.3 s and 0.5 s
+    assert onset_latency([ref], [pred], 1, max_latency_s=0.3)["found"] == 0.5  # 0.3 s itself counts
+    assert onset_latency([ref], [pred], 1, max_latency_s=0.29)["found"] == 0
+    assert onset_latency([ref], [pred], 1)["within_0_5s"] == 1
+
+
+def test_latency_no_events():
+    r = onset_latency([np.zeros((0, 6))], [table(ev([1], 0, 0, 0))], 3)
+    assert r["events"] == 0 and all(math.isnan(r[k]) for k in ("found", "median_s", "p90_s", "within_1s"))
+    np.testing.assert_array_equal(r["per_class"]["events"], [0, 0, 0])
+
+
+def slow_onset_latency(refs, preds, C, thr=20.0, max_latency_s=None):
+    """Per clip, (class, track) and run of consecutive frames: step through the frames until a prediction
+    of the class is close to one of the event's directions in that frame."""
+    events = []  # (class, latency in seconds)
+    for ref, pred in zip(refs, preds, strict=True):
+        dirs = {}  # (class, track) -> frame -> directions
+        for f, c, t, az, el, _ in ref.tolist():
+            dirs.setdefault((int(c), int(t)), {}).setdefault(int(f), []).append((az, el))
+        for (c, _), by_frame_ in dirs.items():
+            frames = sorted(by_frame_)
+            runs = [[frames[0]]]
+            for f in frames[1:]:
+                if f == runs[-1][-1] + 1:
+                    runs[-1].append(f)
+                else:
+                    runs.append([f])
+            for run in runs:
+                latency = INF
+                for k, f in enumerate(run):
+                    near = [p for p in pred.tolist() if int(p[0]) == f and int(p[1]) == c
+                            and any(angle(d, p[3:5]) <= thr for d in by_frame_[f])]
+                    if near:
+                        latency = (k + 1) * 0.1
+                        break
+                if max_latency_s is not None and latency > max_latency_s + 1e-9:
+                    latency = INF
+                events.append((c, latency))
+
+    def summary(lat):
+        if not lat:
+            return {"events": 0, "found": NAN, "median_s": NAN, "p90_s": NAN, "median_found_s": NAN,
+                    "within_0_5s": NAN, "within_1s": NAN}
+        found = [x for x in lat if x < INF]
+
+        def quantile(q):  # a large stand-in for inf: the interpolation shows whether a missed one is needed
+            v = float(np.percentile([x if x < INF else 1000.0 for x in lat], q))
+            return INF if v > 100 else v
+
+        return {"events": len(lat), "found": len(found) / len(lat), "median_s": quantile(50), "p90_s": quantile(90),
+                "median_found_s": float(np.median(found)) if found else NAN,
+                "within_0_5s": sum(x <= 0.5 + 1e-9 for x in lat) / len(lat),
+                "within_1s": sum(x <= 1.0 + 1e-9 for x in lat) / len(lat)}
+
+    out = summary([x for _, x in events])
+    per = [summary([x for c, x in events if c == k]) for k in range(C)]
+    out["per_class"] = {k: np.array([p[k] for p in per]) for k in per[0]}
+    return out
+
+
+def random_latency_clip(rng, C):
+    """``random_scene`` with gaps cut into reference tracks, track ids reused (even in one frame) and predicted
+    tracks that start late."""
+    ref, pred = random_scene(rng, C, int(rng.integers(20, 80)))
+    ref = ref[rng.random(len(ref)) > 0.1]
+    ref[:, 2] %= 3
+    keep = np.ones(len(pred), bool)
+    for t in np.unique(pred[:, 2]):
+        mine = pred[:, 2] == t
+        keep &= ~mine | (pred[:, 0] >= pred[mine, 0].min() + rng.integers(0, 8))
+    return ref, pred[keep]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_latency_against_slow_reference(seed):
+    rng = np.random.default_rng(200 + seed)
+    C = 4
+    clips = [random_latency_clip(rng, C) for _ in range(int(rng.integers(1, 5)))]
+    refs, preds = [c[0] for c in clips], [c[1] for c in clips]
+    for kwargs in ({}, {"doa_threshold": 35.0}, {"max_latency_s": 0.4}):
+        got = onset_latency(refs, preds, C, **kwargs)
+        want = slow_onset_latency(refs, preds, C, thr=kwargs.get("doa_threshold", 20.0),
+                                  max_latency_s=kwargs.get("max_latency_s"))
+        for key, value in want.items():
+            if key == "per_class":
+                for k, arr in value.items():
+                    np.testing.assert_allclose(got["per_class"][k], arr, atol=1e-9, err_msg=f"{kwargs} {k}")
+            else:
+                assert got[key] == pytest.approx(value, abs=1e-9, nan_ok=True), (kwargs, key)
+
+
+def test_latency_random_sets_are_varied():
+    """The random clips above have missed events, late detections and tracks split by gaps."""
+    lat, split = [], 0
+    for seed in range(6):
+        rng = np.random.default_rng(200 + seed)
+        clips = [random_latency_clip(rng, 4) for _ in range(int(rng.integers(1, 5)))]
+        r = onset_latency([c[0] for c in clips], [c[1] for c in clips], 4)
+        lat.append((r["found"], r["within_0_5s"], r["median_found_s"]))
+        for ref, _ in clips:
+            for c, t in np.unique(ref[:, 1:3], axis=0):
+                frames = np.unique(ref[(ref[:, 1] == c) & (ref[:, 2] == t), 0])
+                split += int(np.any(np.diff(frames) > 1))
+    found, within, median_found = np.array(lat).T
+    assert (found < 1).any() and (found > 0.5).any() and (within < found).any() and (median_found > 0.1).any()
+    assert split > 0

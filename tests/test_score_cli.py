@@ -12,7 +12,8 @@ import pytest
 
 from seld_live.events import read_dcase_csv
 from training.eval_cli import main
-from training.metrics import seld_metrics
+from training.metrics import onset_latency, seld_metrics
+from training.scoring import format_table, score_paths
 
 REF_A = "0,0,0,10,0\n1,0,0,10,0\n12,1,0,-50,20\n13,1,0,-50,20\n"
 PRED_A = "0,0,3,10,0\n1,0,3,40,0\n12,2,1,-50,20\n"
@@ -122,3 +123,43 @@ def test_empty_inputs(tmp_path, capsys):
                  "--json", str(tmp_path / "o.json")]) == 0
     result = json.loads((tmp_path / "o.json").read_text())
     assert result["ER20"] == 0 and np.isclose(result["LE_CD"], 180)
+
+
+def test_onset_latency_in_json_and_table(dataset, tmp_path, capsys):
+    ref, pred = dataset
+    out = tmp_path / "metrics.json"
+    assert main(["score", "--ref", str(ref), "--pred", str(pred), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    lat = json.loads(out.read_text())["onset_latency"]
+    # dog (a.csv) and bird (b.csv) found in their onset frame, cat never: 3 events, one missed
+    assert lat["events"] == 3 and lat["found"] == pytest.approx(2 / 3)
+    assert lat["median_s"] == pytest.approx(0.1) and lat["median_found_s"] == pytest.approx(0.1)
+    assert lat["p90_s"] is None  # inf: the 90 % quantile needs the missed event
+    assert lat["within_0_5s"] == pytest.approx(2 / 3) and lat["within_1s"] == pytest.approx(2 / 3)
+    refs = [read_dcase_csv(ref / n) for n in ("a.csv", "b.csv")]
+    preds = [read_dcase_csv(pred / "a.csv"), read_dcase_csv(pred / "sub" / "b.csv")]
+    assert onset_latency(refs, preds, 4)["found"] == pytest.approx(lat["found"])
+    cat, bell = lat["per_class"]["1"], lat["per_class"]["3"]
+    assert cat["name"] == "cat" and cat["events"] == 1 and cat["found"] == 0 and cat["median_s"] is None
+    assert bell["events"] == 0 and bell["found"] is None and bell["median_s"] is None
+    assert lat["per_class"]["0"]["median_s"] == pytest.approx(0.1)
+
+    line = "onset latency (3 events): median 0.10 s, p90 inf; within 0.5 s 66.7%, 1 s 66.7%; found 66.7%, " \
+           "their median 0.10 s"
+    assert line in printed.splitlines() and "found med" not in printed  # per class only on request
+    assert main(["score", "--ref", str(ref), "--pred", str(pred), "--all-classes"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    header = rows.index(line) + 1
+    assert rows[header].split() == ["class", "events", "found", "median", "p90", "found", "med", "<=0.5s", "<=1s"]
+    assert rows[header + 2].split() == ["cat", "1", "0.0%", "inf", "inf", "-", "0.0%", "0.0%"]
+    assert rows[header + 4].split() == ["bell", "0", "-", "-", "-", "-", "-", "-"]
+
+
+def test_table_unchanged_before_the_latency(dataset):
+    ref, pred = dataset
+    result = score_paths(ref, pred)
+    without = {k: v for k, v in result.items() if k != "onset_latency"}
+    for all_classes in (False, True):
+        before = format_table(without, all_classes)
+        full = format_table(result, all_classes)
+        assert full.startswith(before + "\n\nonset latency (3 events)")

@@ -107,3 +107,68 @@ def test_moving_source_follows_metadata_path(monkeypatch, bank):
     errs = np.asarray(errs)
     assert np.median(errs) < 5.0 and np.percentile(errs, 90) < 8.0, errs
     assert np.median(static_errs) > 20.0
+
+
+def test_real_recordings_in_scenes_match_srp_phat(monkeypatch, tmp_path):
+    """Events drawn from the bank of real recordings (file sources) are placed where their labels say,
+    with the array's position and gain errors, recorded ambience and unlabelled interferers switched off."""
+    from fake_bank import write_bank
+
+    classes = parse_class_list({"class": [{"name": "bird", "sources": [{"kind": "file", "label": "bird"}],
+                                           "duration": [1.0, 1.0]}]})
+    file_bank = SoundBank(classes, FS, "test", bank=write_bank(tmp_path / "bank"))
+    array = load_array("dcase_mic")
+    errors = []
+    for seed, direction in enumerate(DIRECTIONS[:8]):
+        clip = clip_at(monkeypatch, file_bank, direction, seed, "dcase_mic")
+        assert clip.info["events"] and all(e["render"]["source"] == "file" for e in clip.info["events"])
+        labelled = sph_to_cart(clip.table[:, 3], clip.table[:, 4])
+        assert np.max(angular_distance_deg(labelled, sph_to_cart(*direction))) < 0.1
+        est = srp_phat(clip.audio.astype(np.float64), array.positions, n_grid=4000)
+        errors.append(float(angular_distance_deg(est, labelled[0])))
+    assert max(errors) < 5.0, errors
+
+
+def test_interferers_and_ambience_from_the_bank_stay_unlabelled(tmp_path):
+    from fake_bank import write_bank
+
+    classes = parse_class_list({"class": [{"name": "bird", "sources": [{"kind": "file", "label": "bird"}],
+                                           "duration": [1.0, 2.0]}],
+                                "interferers": ["dog"], "backgrounds": ["background"]})
+    file_bank = SoundBank(classes, FS, "train", bank=write_bank(tmp_path / "bank"))
+    cfg = SceneConfig(duration=8.0, real_interferers=3, background_prob=1.0, rt60=(0.3, 0.4))
+    seen_interferer = False
+    for seed in range(4):
+        clip = generate_clip(cfg, file_bank, load_array("dcase_mic"), np.random.default_rng(seed))
+        assert clip.info["background"]["label"] == "background"
+        assert set(clip.table[:, 1].astype(int)) <= {0}  # only the vocabulary is labelled
+        dogs = [i for i in clip.info["interferers"] if i.get("label") == "dog"]
+        seen_interferer |= bool(dogs)
+        assert len(clip.info["mic_gains_db"]) == 4 and max(map(abs, clip.info["mic_gains_db"])) <= 2.0
+        assert np.isfinite(clip.audio).all() and np.max(np.abs(clip.audio)) <= 10 ** (cfg.peak_dbfs / 20) + 1e-6
+    assert seen_interferer
+
+
+def test_recorded_ambience_has_the_diffuse_coherence():
+    from training.synth.diffuse import diffuse_coherence, diffuse_mixing
+    from training.synth.scene import recorded_ambience
+
+    rng = np.random.default_rng(0)
+    array = load_array("dcase_mic")
+    # a 'recording': coloured noise with a hum, shorter than the clip (so it is looped)
+    rec = np.convolve(rng.standard_normal(3 * FS), np.ones(4) / 4, "same") + 0.3 * np.sin(
+        2 * np.pi * 100 * np.arange(3 * FS) / FS)
+    amb = recorded_ambience(rec, diffuse_mixing(array, FS), 8 * FS, rng)
+    f, coh = scipy_coherence(amb[:, 0], amb[:, 2])
+    want = diffuse_coherence(array.positions[[0, 2]], f)[:, 0, 1]
+    band = (f > 300) & (f < 4000)
+    assert np.mean(np.abs(coh[band] - want[band])) < 0.12
+
+
+def scipy_coherence(a: np.ndarray, b: np.ndarray):
+    import scipy.signal
+
+    f, pab = scipy.signal.csd(a, b, FS, nperseg=512)
+    _, paa = scipy.signal.welch(a, FS, nperseg=512)
+    _, pbb = scipy.signal.welch(b, FS, nperseg=512)
+    return f, np.real(pab) / np.sqrt(paa * pbb)

@@ -69,7 +69,7 @@ def test_event_table_matches_event_spans(bank):
 
 def test_event_onsets_match_audio_energy_onsets(bank):
     """Each labelled onset is within one 100 ms frame of the onset of energy in the audio."""
-    cfg = SceneConfig(duration=30.0, max_overlap=1, event_gap=(0.6, 1.5), rt60=(0.2, 0.3), snr_db=None,
+    cfg = SceneConfig(duration=40.0, max_overlap=1, event_gap=(0.6, 1.5), rt60=(0.2, 0.3), snr_db=None,
                       moving_prob=0.5)
     clip = generate_clip(cfg, bank, load_array("dcase_mic"), np.random.default_rng(21))
     hop = FS // 100  # 10 ms energy frames

@@ -9,7 +9,8 @@ import pytest
 from training.synth import speech
 from training.synth.classes import ClassListError, load_class_list, parse_class_list
 from training.synth.gm import GM_DRUMS, GM_PROGRAMS
-from training.synth.soundbank import SoundBank, split_detune_bins, split_keys, trim_and_normalise
+from training.synth.loudness import trim_and_normalise
+from training.synth.soundbank import SoundBank, split_detune_bins, split_keys
 
 FS = 24000
 

@@ -45,6 +45,9 @@ class ModelSection:
     arch: str = "seddoa"
     size: str = "small"
     overrides: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields, e.g. {tcn_channels = 128}
+    # start from this checkpoint's weights (same network, classes and features) instead of random ones;
+    # a fresh run (the normalisation is recomputed on this run's data), not a resume
+    init: str = ""
 
 
 @dataclass

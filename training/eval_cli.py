@@ -7,6 +7,9 @@ its predictions as DCASE CSV and scores them (see ``training.evaluate``).
 predictions (files, or folders paired by file name) and prints a table; with ``--json`` it also writes the
 metrics (see ``training.scoring``). Input problems print one line on stderr and exit with status 1.
 
+Both print the event-onset latency after the metrics table (per class with ``--per-class`` /
+``--all-classes``) and write it to the JSON under ``onset_latency``.
+
 Other subcommands register themselves through ``build_parser``'s subparsers (``add_score_command`` is the
 pattern: a function that adds a subparser and sets ``func``).
 """
@@ -47,7 +50,8 @@ def add_score_command(subparsers) -> None:
     p.add_argument("--json", metavar="OUT", help="also write the metrics to this JSON file")
     p.add_argument("--num-classes", type=int, default=None,
                    help="number of classes (default: classes.tsv next to/above REF, else largest index + 1)")
-    p.add_argument("--all-classes", action="store_true", help="list every class, not only those with events")
+    p.add_argument("--all-classes", action="store_true",
+                   help="list every class, not only those with events, and the onset latency per class")
     p.set_defaults(func=_run_score)
 
 
@@ -77,7 +81,7 @@ def add_model_command(subparsers) -> None:
     p.add_argument("--json", metavar="OUT", help="also write the metrics to this JSON file")
     p.add_argument("--pred-dir", help="where to write predictions (default ./seld-eval-MODEL-DATA/)")
     p.add_argument("--threshold", type=float, help="detection threshold (default: the checkpoint's)")
-    p.add_argument("--per-class", action="store_true", help="list every class")
+    p.add_argument("--per-class", action="store_true", help="list every class, with its onset latency")
     p.add_argument("--cpu", action="store_true", help="run on the CPU even where CUDA is available")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_model)

@@ -44,10 +44,20 @@ correspondence is kept while it stays within the threshold, the rest are assigne
 ``IDSW`` counts an object matched to a different hypothesis than the one it was last matched to, ``FRAG``
 the times an object's tracked span is interrupted (tracked -> not tracked while present),
 ``MOTA = 1 - (FN + FP + IDSW) / N_ref``, ``MOTP_deg`` the mean matched angle.
+
+``onset_latency(refs, preds, num_classes)`` -- how soon reference events are detected. An event is a maximal
+run of consecutive frames with the same (class, track) in one clip (a track id reused after a gap is a new
+event). Its latency runs from the start of its first frame to the end of the first of its frames in which a
+prediction of the class lies within 20° of the event's direction in that frame (detection in the onset frame:
+0.1 s); never detected during its span (or later than ``max_latency_s``): missed, latency inf. Keys ``events``,
+``found`` (share detected), ``median_s`` and ``p90_s`` (over all events, missed as inf, linear interpolation as
+``np.median``; inf once the quantile reaches the missed events), ``median_found_s`` (detected events only),
+``within_0_5s``, ``within_1s`` (share of all events), and ``per_class`` (arrays [C], NaN without events).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,6 +65,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from seld_live.coords import angular_distance_deg, sph_to_cart
+from seld_live.events import FRAME_SECONDS
 
 SEGMENT_FRAMES = 10  # 1 s of 100 ms label frames
 DOA_THRESHOLD = 20.0
@@ -425,3 +436,107 @@ def tracking_metrics(ref: Tables, pred: Tables, num_classes: int, *, threshold_d
                       "FN": acc["FN"].astype(np.int64), "FP": acc["FP"].astype(np.int64),
                       "matches": acc["matches"].astype(np.int64), "num_ref": acc["num_ref"].astype(np.int64)},
     }
+
+
+LATENCY_KEYS = ("events", "found", "median_s", "p90_s", "median_found_s", "within_0_5s", "within_1s")
+
+
+def _frames_within(seconds: float) -> int:
+    """Whole 100 ms frames that fit in ``seconds`` (robust to 0.3 / 0.1 = 2.9999...)."""
+    return math.floor(seconds / FRAME_SECONDS + 1e-9)
+
+
+def _seconds(frames: float) -> float:
+    return round(frames * FRAME_SECONDS, 9)  # 0.3, not 0.30000000000000004
+
+
+def _quantile_inf(values: np.ndarray, q: float) -> float:
+    """Linear-interpolation quantile (``np.quantile``'s default) that allows inf values: numpy turns
+    ``finite + 0 * inf`` into NaN, here the result is inf only when the interpolation needs an inf value."""
+    v = np.sort(values)
+    h = q * (len(v) - 1)
+    if abs(h - round(h)) < 1e-9:
+        h = float(round(h))
+    lo, hi = math.floor(h), math.ceil(h)
+    if lo == hi or not math.isfinite(v[hi]):
+        return float(v[lo]) if lo == hi else math.inf
+    return float(v[lo] + (h - lo) * (v[hi] - v[lo]))
+
+
+def _latency_summary(lat: np.ndarray) -> dict[str, float]:
+    """Summary of event latencies in frames (inf = missed), in seconds and shares."""
+    n = len(lat)
+    if n == 0:
+        return {"events": 0, **{k: math.nan for k in LATENCY_KEYS[1:]}}
+    found = np.isfinite(lat)
+    return {
+        "events": n,
+        "found": float(found.mean()),
+        "median_s": _seconds(_quantile_inf(lat, 0.5)),
+        "p90_s": _seconds(_quantile_inf(lat, 0.9)),
+        "median_found_s": _seconds(float(np.median(lat[found]))) if found.any() else math.nan,
+        "within_0_5s": float(np.mean(lat <= _frames_within(0.5))),
+        "within_1s": float(np.mean(lat <= _frames_within(1.0))),
+    }
+
+
+def _stack_clips(clips: list[np.ndarray], num_classes: int, what: str) -> np.ndarray:
+    """One table [N, 7] of all clips with the clip index in front."""
+    parts = []
+    for i, t in enumerate(clips):
+        t = _check_table(t, num_classes, f"{what} clip {i}")
+        parts.append(np.column_stack([np.full(len(t), i, np.float64), t]))
+    return np.concatenate(parts) if parts else np.zeros((0, 7))
+
+
+def onset_latency(refs: Tables, preds: Tables, num_classes: int, *, doa_threshold: float = DOA_THRESHOLD,
+                  max_latency_s: float | None = None) -> dict:
+    """Time from each reference event's onset to its first detection; see the module docstring.
+
+    A prediction detects the event in a frame when it has the event's class and lies within ``doa_threshold``
+    degrees of one of the event's reference rows in that frame (any prediction: no one-to-one matching, track
+    ids of predictions are ignored). Only the event's own frames count; with ``max_latency_s`` an event first
+    detected later than that counts as missed.
+    """
+    C = int(num_classes)
+    ref_clips, pred_clips = _as_clips(refs), _as_clips(preds)
+    if len(ref_clips) != len(pred_clips):
+        raise ValueError(f"{len(ref_clips)} reference clips but {len(pred_clips)} predicted clips")
+    ref, pred = _stack_clips(ref_clips, C, "reference"), _stack_clips(pred_clips, C, "predicted")
+    clip, frame = ref[:, 0].astype(np.int64), np.floor(ref[:, 1]).astype(np.int64)
+    cls, track = ref[:, 2].astype(np.int64), ref[:, 3].astype(np.int64)
+    p_frame = np.floor(pred[:, 1]).astype(np.int64)
+    n_frames = int(max(frame.max(initial=-1), p_frame.max(initial=-1))) + 1
+
+    # Reference rows with a prediction of their class within the threshold in their frame.
+    r_key = (clip * n_frames + frame) * C + cls
+    p_key = (pred[:, 0].astype(np.int64) * n_frames + p_frame) * C + pred[:, 2].astype(np.int64)
+    order = np.argsort(p_key, kind="stable")
+    p_xyz = sph_to_cart(pred[order, 4], pred[order, 5])
+    keys, start, count = np.unique(p_key[order], return_index=True, return_counts=True)
+    hit = np.zeros(len(ref), bool)
+    if len(keys):
+        pos = np.minimum(np.searchsorted(keys, r_key), len(keys) - 1)
+        n = np.where(keys[pos] == r_key, count[pos], 0)
+        r_idx = np.repeat(np.arange(len(ref)), n)
+        p_idx = np.repeat(start[pos], n) + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+        close = angular_distance_deg(sph_to_cart(ref[r_idx, 4], ref[r_idx, 5]), p_xyz[p_idx]) <= doa_threshold
+        hit[r_idx[close]] = True
+
+    # Events: runs of consecutive frames per (clip, class, track); latency in frames to the end of the first hit.
+    order = np.lexsort((frame, track, cls, clip))
+    clip, frame, cls, track, hit = clip[order], frame[order], cls[order], track[order], hit[order]
+    new = np.ones(len(ref), bool)
+    new[1:] = (np.diff(clip) != 0) | (np.diff(cls) != 0) | (np.diff(track) != 0) | (np.diff(frame) > 1)
+    event = np.cumsum(new) - 1
+    lat = np.full(int(new.sum()), np.inf)
+    np.minimum.at(lat, event[hit], (frame - frame[new][event] + 1)[hit].astype(np.float64))
+    if max_latency_s is not None:
+        lat[lat > _frames_within(max_latency_s)] = np.inf
+    ev_cls = cls[new]
+
+    out: dict = _latency_summary(lat)
+    per = [_latency_summary(lat[ev_cls == c]) for c in range(C)]
+    out["per_class"] = {k: np.asarray([p[k] for p in per], dtype=np.int64 if k == "events" else np.float64)
+                        for k in LATENCY_KEYS}
+    return out

@@ -2,9 +2,12 @@
 
 ``score_paths(ref, pred, num_classes=None)`` reads REF and PRED (two CSV files, or two folders whose ``*.csv``
 files, searched recursively, are paired by file name), computes the DCASE 2022/2023 metrics, the missing-alarm
-rate, the DCASE 2024 frame-level metrics and the tracking metrics, and returns a JSON-ready dict:
-``ER20, F20, LE_CD, LR_CD, SELD, MAR`` (macro), ``micro``, ``per_class`` (keyed by class index as a string,
-each with its ``name``), ``dcase2024``, ``tracking``, ``totals`` and ``files``. NaN (undefined) becomes None.
+rate, the DCASE 2024 frame-level metrics, the tracking metrics and the event-onset latency, and returns a
+JSON-ready dict: ``ER20, F20, LE_CD, LR_CD, SELD, MAR`` (macro), ``micro``, ``per_class`` (keyed by class index
+as a string, each with its ``name``), ``dcase2024``, ``tracking``, ``onset_latency`` (``training.metrics.
+onset_latency``'s keys, its ``per_class`` keyed like ``per_class``), ``totals`` and ``files``. NaN (undefined)
+and inf become None: a latency quantile is None either because there are no events (``events`` 0) or because
+too many of them were missed (inf).
 
 The number of classes is ``num_classes`` if given, else read from a ``classes.tsv`` (``index<TAB>name`` per
 line) in the reference folder or up to four folders above it, else the largest class index in REF and PRED
@@ -22,7 +25,7 @@ import numpy as np
 
 from seld_live.errors import SeldError
 from seld_live.events import FRAME_SECONDS, read_dcase_csv
-from training.metrics import frame_metrics_2024, seld_metrics, tracking_metrics
+from training.metrics import LATENCY_KEYS, frame_metrics_2024, onset_latency, seld_metrics, tracking_metrics
 
 CLASSES_FILE = "classes.tsv"
 CLASSES_SEARCH_DEPTH = 4
@@ -135,7 +138,7 @@ def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: l
     """All metrics for aligned lists of event tables, in the JSON form described in the module docstring.
 
     ``num_frames``: clip lengths in 100 ms frames where known (default: one past the last event).
-    ``extras=False`` skips the DCASE 2024 and tracking metrics (quick scoring for model selection).
+    ``extras=False`` skips the DCASE 2024, tracking and onset-latency metrics (quick scoring for model selection).
     """
     C = len(class_names)
     if num_frames is None:
@@ -148,6 +151,7 @@ def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: l
         return _clean(result)
     d24 = frame_metrics_2024(refs, preds, C, num_frames=num_frames)
     trk = tracking_metrics(refs, preds, C)
+    lat = onset_latency(refs, preds, C)
     per_class = dict(seld["per_class"])
     per_class.update({f"{k}_2024": d24["per_class"][k] for k in ("F20", "DOAE", "RDE")})
     per_class.update({k: trk["per_class"][k] for k in ("IDSW", "FRAG", "MOTA")})
@@ -156,6 +160,8 @@ def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: l
     result["per_class"] = _by_class(per_class, class_names)
     result["dcase2024"] = {k: d24[k] for k in ("F20", "DOAE", "RDE", "micro")}
     result["tracking"] = {k: trk[k] for k in ("IDSW", "FRAG", "MOTA", "MOTP_deg")}
+    result["onset_latency"] = {k: lat[k] for k in LATENCY_KEYS}
+    result["onset_latency"]["per_class"] = _by_class(lat["per_class"], class_names)
     frames = seld["totals"]["frames"]
     result["totals"] = {**seld["totals"], "num_files": len(refs), "num_classes": C,
                         "reference_hours": frames * FRAME_SECONDS / 3600.0}
@@ -205,8 +211,38 @@ def _fmt(x, spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
 
+def _fmt_latency(x, events: int) -> str:
+    """A latency in seconds; None means inf (too many missed) when there are events, else undefined."""
+    if x is None:
+        return "inf" if events else "-"
+    return f"{x:.2f} s"
+
+
+def _latency_lines(lat: dict | None, all_classes: bool) -> list[str]:
+    if lat is None:
+        return []
+    n = lat["events"]
+    if not n:
+        return ["", "onset latency: no reference events"]
+    found_median = f", their median {_fmt_latency(lat['median_found_s'], 0)}" if lat["found"] else ""
+    lines = ["", f"onset latency ({n} events): median {_fmt_latency(lat['median_s'], n)}, "
+                 f"p90 {_fmt_latency(lat['p90_s'], n)}; within 0.5 s {_fmt(lat['within_0_5s'], '.1%')}, "
+                 f"1 s {_fmt(lat['within_1s'], '.1%')}; found {_fmt(lat['found'], '.1%')}{found_median}"]
+    if all_classes:
+        lines.append(f"{'class':<24}{'events':>7}{'found':>8}{'median':>9}{'p90':>9}{'found med':>11}"
+                     f"{'<=0.5s':>8}{'<=1s':>8}")
+        for c, e in lat["per_class"].items():
+            name = e["name"] if e["name"] != c else f"class {c}"
+            k = int(e["events"])
+            lines.append(f"{name[:23]:<24}{k:>7}{_fmt(e['found'], '.1%'):>8}{_fmt_latency(e['median_s'], k):>9}"
+                         f"{_fmt_latency(e['p90_s'], k):>9}{_fmt_latency(e['median_found_s'], 0):>11}"
+                         f"{_fmt(e['within_0_5s'], '.1%'):>8}{_fmt(e['within_1s'], '.1%'):>8}")
+    return lines
+
+
 def format_table(result: dict, all_classes: bool = False) -> str:
-    """Human-readable summary: macro/micro rows and one row per class with reference or predicted events."""
+    """Human-readable summary: macro/micro rows and one row per class with reference or predicted events, then
+    the onset latency (per class as well with ``all_classes``)."""
     lines = [f"{'':8}{'ER20':>7}{'F20':>7}{'LE_CD':>8}{'LR_CD':>7}{'SELD':>7}{'MAR':>7}"]
     for label, r in (("macro", result), ("micro", result["micro"])):
         lines.append(f"{label:8}{_fmt(r['ER20'], '7.3f')}{_fmt(r['F20'], '7.1%')}{_fmt(r['LE_CD'], '7.1f')}°"
@@ -225,4 +261,5 @@ def format_table(result: dict, all_classes: bool = False) -> str:
         name = e["name"] if e["name"] != c else f"class {c}"
         lines.append(f"{name[:23]:<24}{int(e['Nref']):>6}{_fmt(e['F20'], '7.1%')}{_fmt(e['LE_CD'], '7.1f')}°"
                      f"{_fmt(e['LR_CD'], '7.1%')}{_fmt(e['SELD'], '7.3f')}{_fmt(e['MAR'], '7.1%')}{int(e['IDSW']):>6}")
+    lines.extend(_latency_lines(result.get("onset_latency"), all_classes))
     return "\n".join(lines)

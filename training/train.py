@@ -27,11 +27,12 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
-from seld_live.checkpoint import CheckpointMeta, load_model, save_checkpoint
+from seld_live.checkpoint import CheckpointMeta, load_model, read_checkpoint, save_checkpoint
 from seld_live.decode import DecodeConfig
 from seld_live.detector import Detector, pick_device
 from seld_live.errors import SeldError
 from seld_live.models import SeldNet, build_model, count_parameters, sized_config
+from seld_live.paths import resolve_model
 from training.config import TrainConfig
 from training.evaluate import predict_dataset, score_predictions
 from training.losses import make_loss
@@ -244,6 +245,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
 
     mcfg = build_model_config(cfg, first)
     model = build_model(mcfg)
+    if cfg.model.init and not (resume and (out / "last.pt").exists()):
+        init_from(model, mcfg, classes, cfg.model.init)
     mean, std = compute_normalization(ds.features(c) for ds in train_parts for c in ds.clips)
     model.set_normalization(torch.from_numpy(mean), torch.from_numpy(std))
     model.to(device)
@@ -271,6 +274,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
 
     meta = CheckpointMeta(model=mcfg, features=fcfg, classes=classes, array=array,
                           output_kind=cfg.output_kind, decode=DecodeConfig())
+    data_summary = describe_data(train_parts, val_sets)
     start_epoch, best_seld, history = 0, math.inf, []
     state_path, best_path = out / "last.pt", out / "best.pt"
     if resume and state_path.exists():
@@ -344,7 +348,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
         if info.world > 1:
             average_buffers(model, info.world)
         row = {"epoch": epoch + 1, "best": 0, "loss": epoch_loss.name, "lr": sched.get_last_lr()[0],
-               "train_s": round(train_time, 1),
+               "train_s": round(train_time, 1), "steps_per_s": round(n_batches / max(train_time, 1e-9), 3),
                "audio_per_s": round(audio_s * info.world / max(train_time, 1e-9), 1)}
         row.update({f"train_{k}": v / max(1, n_batches) for k, v in sums.items()})
         if info.main:
@@ -361,7 +365,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
                 score = row["train_loss"]
             if score < best_seld:
                 best_seld = score
-                meta.training = {"loss": cfg.loss.name, "epoch": epoch + 1, "val": _val_summary(row)}
+                meta.training = {"loss": cfg.loss.name, "epoch": epoch + 1, "val": _val_summary(row),
+                                 "data": data_summary}
                 save_checkpoint(best_path, model, meta)
                 row["best"] = 1
             history.append(row)
@@ -379,6 +384,33 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
         dist.barrier()
         dist.destroy_process_group()
     return TrainResult(best_path, model, history)
+
+
+def init_from(model: SeldNet, mcfg, classes: list[str], path: str) -> None:
+    """Load another checkpoint's weights into a new run's network (same network and classes)."""
+    weights, meta = read_checkpoint(resolve_model(path))
+    if meta.model != mcfg:
+        raise SeldError(f"model.init {path}: another network ({meta.model.arch}/{meta.model.size}) than this run's")
+    if list(meta.classes) != list(classes):
+        raise SeldError(f"model.init {path}: its classes differ from the training data's")
+    model.load_state_dict(weights)
+
+
+def describe_data(train_parts, val_sets) -> dict:
+    """What a checkpoint was trained on: folders, clips, hours, and the synthesis manifest's class list and
+    bank of real recordings (its manifest hash)."""
+    def one(ds) -> dict:
+        d = {"folder": ds.root.name, "clips": len(ds.clips),
+             "hours": round(sum(c.num_frames for c in ds.clips) * 0.1 / 3600, 3)}
+        manifest = ds.root / "manifest.json"
+        if manifest.exists():
+            m = json.loads(manifest.read_text())
+            d.update({"classes": m.get("classes", {}).get("name"), "split": m.get("split"), "seed": m.get("seed"),
+                      "bank": m.get("bank"), "sources": m.get("sources")})
+        return d
+    train = [one(ds) for ds in train_parts]
+    return {"train": train, "val": [one(ds) for ds in val_sets],
+            "train_hours": round(sum(t["hours"] for t in train), 3)}
 
 
 def _finalise(best_path: Path, validator: Validator | None, cfg: TrainConfig, history: list, device) -> None:

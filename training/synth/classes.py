@@ -15,8 +15,16 @@ A source is one of
 - ``{ kind = "gm", program = P }``: General MIDI program P (0-based) of the FluidR3 SoundFont; optional
   ``keys = [low, high]`` and ``pattern`` (phrase, legato, hits, sustain, steps);
 - ``{ kind = "drum", keys = [K, ...] }``: GM percussion keys 35..81; optional ``pattern`` (hits, steps);
-- ``{ kind = "speech", gender = "female" | "male" }``: espeak-ng speech; optional ``languages``.
-A class with several sources picks one at random per event.
+- ``{ kind = "speech", gender = "female" | "male" }``: espeak-ng speech; optional ``languages``;
+- ``{ kind = "file", label = "bird" }``: real recordings of that label from the bank (training/synth/bank.py;
+  ``label = "speech"`` needs ``gender``); optional ``pattern``: ``once`` (one recording, or an excerpt of a
+  long one), ``repeat`` (takes of one recording repeated every ``interval = [min, max]`` seconds: claps,
+  knocks, steps) or ``speech`` (one speaker's utterances in a row).
+Every source takes an optional ``weight`` (default 1): a class picks a source per event with probability
+proportional to it, which sets the share of real recordings against renders.
+
+Top-level ``interferers = ["dog", ...]`` and ``backgrounds = ["background"]`` name bank labels outside the
+vocabulary that scenes use as unlabelled interfering sounds and recorded ambience.
 """
 
 from __future__ import annotations
@@ -30,8 +38,9 @@ from seld_live.errors import SeldError
 from seld_live.paths import CLASSES
 from training.synth.gm import GM_DRUMS, program_defaults
 
-KINDS = ("gm", "drum", "speech")
+KINDS = ("gm", "drum", "speech", "file")
 PATTERNS = ("phrase", "legato", "hits", "sustain", "steps")
+FILE_PATTERNS = ("once", "repeat", "speech")
 SPEECH_LANGUAGES = ("en", "de", "fr-fr", "es", "it")
 DEFAULT_DURATION = {
     "phrase": (0.5, 4.0),
@@ -40,6 +49,8 @@ DEFAULT_DURATION = {
     "sustain": (1.0, 6.0),
     "steps": (1.5, 5.0),
     "speech": (1.0, 5.0),
+    "once": (1.0, 5.0),
+    "repeat": (1.0, 4.0),
 }
 
 
@@ -53,8 +64,16 @@ class SourceSpec:
     program: int = -1  # gm
     keys: tuple[int, ...] = ()  # gm: (low, high); drum: the keys to use
     pattern: str = ""
-    gender: str = ""  # speech
+    gender: str = ""  # speech; file with label speech
     languages: tuple[str, ...] = ()  # speech
+    label: str = ""  # file: the bank label
+    interval: tuple[float, float] = ()  # file, pattern repeat: seconds between takes
+    weight: float = 1.0
+
+    @property
+    def pool(self) -> str:
+        """file: the bank pool (label, and gender for speech)."""
+        return f"{self.label}/{self.gender}" if self.label == "speech" else self.label
 
     def to_dict(self) -> dict:
         d: dict = {"kind": self.kind}
@@ -62,8 +81,12 @@ class SourceSpec:
             d.update(program=self.program, keys=list(self.keys), pattern=self.pattern)
         elif self.kind == "drum":
             d.update(keys=list(self.keys), pattern=self.pattern)
+        elif self.kind == "file":
+            d.update(label=self.label, gender=self.gender, pattern=self.pattern, interval=list(self.interval))
         else:
             d.update(gender=self.gender, languages=list(self.languages))
+        if self.weight != 1.0:
+            d["weight"] = self.weight
         return d
 
 
@@ -81,6 +104,20 @@ class ClassList:
     classes: tuple[ClassSpec, ...]
     description: str = ""
     path: str = field(default="", compare=False)
+    interferers: tuple[str, ...] = ()  # bank labels outside the vocabulary: unlabelled interfering sounds
+    backgrounds: tuple[str, ...] = ()  # bank labels of recorded ambience
+
+    @property
+    def uses_bank(self) -> bool:
+        return bool(self.interferers or self.backgrounds) or any(
+            s.kind == "file" for c in self.classes for s in c.sources)
+
+    def only(self, kinds: tuple[str, ...]) -> ClassList:
+        """The same vocabulary with only sources of these kinds (a class left without any keeps its place
+        with no sources and is never drawn): real-recordings-only or renders-only test sets."""
+        classes = tuple(ClassSpec(c.name, tuple(s for s in c.sources if s.kind in kinds), c.duration, c.level_db)
+                        for c in self.classes)
+        return ClassList(self.name, classes, self.description, self.path, self.interferers, self.backgrounds)
 
     @property
     def names(self) -> list[str]:
@@ -142,8 +179,14 @@ def parse_class_list(data: dict, source: str = "<dict>") -> ClassList:
         if not isinstance(level, int | float) or not -40.0 <= level <= 40.0:
             raise ClassListError(f"{where}: level_db must be a number of dB within -40..40")
         classes.append(ClassSpec(name.strip(), sources, (float(duration[0]), float(duration[1])), float(level)))
+    pools = {}
+    for key in ("interferers", "backgrounds"):
+        v = data.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+            raise ClassListError(f"{source}: {key} must be a list of bank labels")
+        pools[key] = tuple(v)
     return ClassList(str(data.get("name", Path(source).stem)), tuple(classes), str(data.get("description", "")),
-                     path=source)
+                     path=source, **pools)
 
 
 def _parse_source(s: object, where: str) -> SourceSpec:
@@ -152,6 +195,11 @@ def _parse_source(s: object, where: str) -> SourceSpec:
     kind = s.get("kind")
     if kind not in KINDS:
         raise ClassListError(f"{where}: source kind must be one of {KINDS}, got {kind!r}")
+    weight = s.get("weight", 1.0)
+    if not isinstance(weight, int | float) or isinstance(weight, bool) or not 0 < weight <= 1000:
+        raise ClassListError(f"{where}: source weight must be a number in (0, 1000], got {weight!r}")
+    if kind == "file":
+        return _parse_file_source(s, where, float(weight))
     pattern = s.get("pattern", "")
     if pattern and pattern not in PATTERNS:
         raise ClassListError(f"{where}: pattern must be one of {PATTERNS}, got {pattern!r}")
@@ -164,18 +212,38 @@ def _parse_source(s: object, where: str) -> SourceSpec:
         if (not isinstance(keys, list) or len(keys) != 2 or not all(isinstance(k, int) for k in keys)
                 or not 0 <= keys[0] <= keys[1] <= 127 or keys[1] - keys[0] < 4):
             raise ClassListError(f"{where}: gm keys must be [low, high] MIDI keys at least 4 apart")
-        return SourceSpec("gm", program=program, keys=(keys[0], keys[1]), pattern=pattern or default_pattern)
+        return SourceSpec("gm", program=program, keys=(keys[0], keys[1]), pattern=pattern or default_pattern,
+                          weight=float(weight))
     if kind == "drum":
         keys = s.get("keys")
         if not isinstance(keys, list) or not keys or not all(isinstance(k, int) and k in GM_DRUMS for k in keys):
             raise ClassListError(f"{where}: drum source needs keys = [..] from the GM kit (35..81)")
         if pattern and pattern not in ("hits", "steps"):
             raise ClassListError(f"{where}: drum pattern must be hits or steps")
-        return SourceSpec("drum", keys=tuple(keys), pattern=pattern or "hits")
+        return SourceSpec("drum", keys=tuple(keys), pattern=pattern or "hits", weight=float(weight))
     gender = s.get("gender")
     if gender not in ("female", "male"):
         raise ClassListError(f"{where}: speech source needs gender = \"female\" or \"male\"")
     languages = s.get("languages", list(SPEECH_LANGUAGES))
     if not isinstance(languages, list) or not languages or not all(lang in SPEECH_LANGUAGES for lang in languages):
         raise ClassListError(f"{where}: speech languages must be a list from {SPEECH_LANGUAGES}")
-    return SourceSpec("speech", gender=gender, languages=tuple(languages), pattern="speech")
+    return SourceSpec("speech", gender=gender, languages=tuple(languages), pattern="speech", weight=float(weight))
+
+
+def _parse_file_source(s: dict, where: str, weight: float) -> SourceSpec:
+    label = s.get("label")
+    if not isinstance(label, str) or not label:
+        raise ClassListError(f"{where}: file source needs label = \"...\" (a bank label)")
+    gender = s.get("gender", "")
+    if label == "speech" and gender not in ("female", "male"):
+        raise ClassListError(f"{where}: file source with label speech needs gender = \"female\" or \"male\"")
+    pattern = s.get("pattern", "speech" if label == "speech" else "once")
+    if pattern not in FILE_PATTERNS:
+        raise ClassListError(f"{where}: file pattern must be one of {FILE_PATTERNS}, got {pattern!r}")
+    interval = s.get("interval", [0.25, 0.8] if pattern == "repeat" else [])
+    if interval and (not isinstance(interval, list) or len(interval) != 2
+                     or not all(isinstance(x, int | float) for x in interval)
+                     or not 0.02 <= interval[0] <= interval[1] <= 10):
+        raise ClassListError(f"{where}: interval must be [min, max] seconds within 0.02..10")
+    return SourceSpec("file", pattern=pattern, gender=gender, label=label,
+                      interval=tuple(float(x) for x in interval), weight=weight)

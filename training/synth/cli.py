@@ -18,7 +18,7 @@ from pathlib import Path
 
 from seld_live.errors import SeldError
 from seld_live.geometry import load_array
-from training.synth.classes import load_class_list
+from training.synth.classes import KINDS, load_class_list
 from training.synth.runner import default_workers, synthesize
 from training.synth.scene import SceneConfig
 from training.synth.soundbank import SPLITS
@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--anechoic", action="store_true", help="free field instead of rooms")
     p.add_argument("--no-noise", action="store_true", help="no ambient noise")
     p.add_argument("--subtype", default="PCM_16", choices=SUBTYPES, help="FLAC sample format")
+    p.add_argument("--sources", default=None,
+                   help="only events from these source kinds, comma-separated: file (real recordings), gm, drum "
+                        "(SoundFont renders), speech (espeak-ng); default: all that the class list names")
+    p.add_argument("--bank", default=None, help="bank of real recordings (default data/bank or $SELD_BANK)")
     p.add_argument("--config", default=None, help="TOML or JSON file with SceneConfig fields")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -95,12 +99,23 @@ def config_from_args(args: argparse.Namespace) -> SceneConfig:
     return cfg
 
 
+def parse_sources(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    bad = [k for k in kinds if k not in KINDS]
+    if bad or not kinds:
+        raise SeldError(f"--sources takes kinds from {', '.join(KINDS)}, got {text!r}")
+    return kinds
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         cfg = config_from_args(args)
         spec = DatasetSpec(config=cfg, classes=load_class_list(args.classes), array=load_array(args.array),
-                           split=args.split, seed=args.seed, subtype=args.subtype)
+                           split=args.split, seed=args.seed, subtype=args.subtype,
+                           sources=parse_sources(args.sources), bank=args.bank or "")
         workers = args.workers if args.workers is not None else default_workers()
         report = synthesize(args.out, spec, args.clips, workers=workers, progress=not args.quiet)
     except SeldError as e:

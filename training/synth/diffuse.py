@@ -50,6 +50,13 @@ def diffuse_spectrum(mixing: np.ndarray, n_samples: int, rng: np.random.Generato
     spec[:, 0] = spec[:, 0].real * np.sqrt(2)
     if n_fft % 2 == 0:
         spec[:, -1] = spec[:, -1].real * np.sqrt(2)
+    return mix_spectra(mixing, spec)
+
+
+def mix_spectra(mixing: np.ndarray, spec: np.ndarray) -> np.ndarray:
+    """Spectra [C, F] of C mutually uncorrelated signals mixed per frequency by ``mixing`` [n_grid, C, C]: the
+    result has the diffuse field's coherence (a recorded ambience made diffuse, or Gaussian noise)."""
+    n_freq = spec.shape[1]
     # each fine bin takes the matrix of the nearest grid bin; runs of bins share one matrix product
     n_grid = mixing.shape[0]
     edges = np.searchsorted(np.arange(n_freq) * (n_grid - 1) / (n_freq - 1), np.arange(n_grid) + 0.5)

@@ -13,7 +13,6 @@ from tqdm import tqdm
 
 from seld_live.errors import SeldError
 from training.synth.scene import generate_clip
-from training.synth.soundbank import SoundBank
 from training.synth.writer import DatasetSpec, DatasetWriter
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
@@ -33,7 +32,7 @@ class _Worker:
     def __init__(self, out: str, spec: DatasetSpec):
         self.writer = DatasetWriter(out, spec)
         self.spec = spec
-        self.bank = SoundBank(spec.classes, spec.config.sample_rate, spec.split)
+        self.bank = spec.sound_bank()
 
     def make(self, index: int) -> float:
         clip = generate_clip(self.spec.config, self.bank, self.spec.array, self.spec.clip_rng(index))

@@ -8,6 +8,12 @@ Timeline: ``max_overlap`` layers, each a sequence of non-overlapping events sepa
 an event starts on a later 100 ms label frame than the previous event of its layer ended, so that no
 label frame holds more than ``max_overlap`` events. Track ids number the events of a clip in onset order.
 
+Besides the labelled events: unlabelled directional noise (``interferers``) and recorded sounds from
+outside the vocabulary (``real_interferers``: a dog, a door, a kettle; bank labels the class list names),
+and an ambience made of diffuse noise and, in a share of clips, a recorded background (hum, rain, a
+street, machinery) given the diffuse field's coherence. The capsules are placed with small position
+errors and recorded with small gain errors, as a real array is.
+
 Moving sources turn about an axis through the array (azimuthal or great-circle paths) at a constant
 angular speed, with the distance changing linearly. Their sound is rendered through the early response
 of every ``rir_step`` point of the path, crossfaded with triangular windows (weights sum to one), plus
@@ -17,7 +23,7 @@ the room's late tail; labels give the direction at the centre of each 100 ms fra
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 import pyroomacoustics as pra
@@ -28,7 +34,7 @@ from seld_live.coords import cart_to_sph
 from seld_live.errors import SeldError
 from seld_live.events import FRAME_SECONDS
 from seld_live.geometry import ArrayGeometry
-from training.synth.diffuse import coloured_magnitude, diffuse_mixing, diffuse_noise
+from training.synth.diffuse import coloured_magnitude, diffuse_mixing, diffuse_noise, mix_spectra
 from training.synth.room import OCTAVE_CENTRES, RoomSimulator, RoomSpec, rotation_matrix
 from training.synth.soundbank import SoundBank
 
@@ -40,20 +46,24 @@ class SceneConfig:
     max_overlap: int = 3  # events active at once, at most (label frames included)
     event_gap: tuple[float, float] = (0.5, 4.0)  # seconds between events of one layer
     moving_prob: float = 0.4  # share of moving sources
-    speed_deg: tuple[float, float] = (10.0, 60.0)  # angular speed of moving sources, degrees/s
-    distance: tuple[float, float] = (1.0, 5.0)  # source distance from the array centre, metres
+    speed_deg: tuple[float, float] = (10.0, 90.0)  # angular speed of moving sources, degrees/s
+    distance: tuple[float, float] = (0.5, 5.0)  # source distance from the array centre, metres
     elevation: tuple[float, float] = (-60.0, 60.0)  # source elevation in the array frame, degrees
     room_min: tuple[float, float, float] = (3.0, 3.0, 2.5)  # room size range, metres
     room_max: tuple[float, float, float] = (12.0, 10.0, 4.5)
-    rt60: tuple[float, float] | None = (0.2, 1.0)  # seconds; None: anechoic (free field)
+    rt60: tuple[float, float] | None = (0.2, 1.2)  # seconds; None: anechoic (free field)
     array_height: tuple[float, float] = (1.0, 2.0)
     array_tilt_deg: float = 10.0  # pitch and roll of the array, at most (yaw is uniform)
     wall_margin: float = 0.3  # sources keep this far from walls, floor and ceiling
     ism_order: int = 3  # image sources up to this order; ray tracing beyond
     rt_rays: int = 3000
     rir_step: float = 0.1  # seconds between responses along a moving path (<= 0.1)
-    snr_db: tuple[float, float] | None = (5.0, 30.0)  # event level over diffuse ambient noise; None: no noise
+    snr_db: tuple[float, float] | None = (6.0, 30.0)  # event level over the ambience; None: no ambience
     interferers: int = 0  # unlabelled directional noise sources per clip, at most
+    real_interferers: int = 2  # unlabelled recorded sounds from outside the vocabulary per clip, at most
+    background_prob: float = 0.6  # share of clips whose ambience includes a recorded background
+    mic_gain_db: float = 2.0  # per-capsule gain error, uniform within +-this
+    mic_position_mm: float = 2.0  # per-capsule position error along each axis, uniform within +-this
     event_gain_db: tuple[float, float] = (-6.0, 6.0)  # random gain per event (plus the class level)
     level_dbfs: tuple[float, float] = (-35.0, -20.0)  # RMS of the events in the written file
     peak_dbfs: float = -1.0  # headroom: the clip is scaled down if its peak would exceed this
@@ -110,6 +120,14 @@ class SceneConfig:
             rng_ok("SNR", self.snr_db, -20.0, 100.0)
         if not 0 <= self.interferers <= 20:
             raise SeldError(f"interferers must be 0..20, got {self.interferers}")
+        if not 0 <= self.real_interferers <= 20:
+            raise SeldError(f"real interferers must be 0..20, got {self.real_interferers}")
+        if not 0.0 <= self.background_prob <= 1.0:
+            raise SeldError(f"background probability must be within 0..1, got {self.background_prob}")
+        if not 0.0 <= self.mic_gain_db <= 6.0:
+            raise SeldError(f"mic gain error must be within 0..6 dB, got {self.mic_gain_db}")
+        if not 0.0 <= self.mic_position_mm <= 10.0:
+            raise SeldError(f"mic position error must be within 0..10 mm, got {self.mic_position_mm}")
         rng_ok("event gain", self.event_gain_db, -40.0, 40.0)
         rng_ok("level", self.level_dbfs, -80.0, 0.0)
         if not -40.0 <= self.peak_dbfs <= 0.0:
@@ -309,6 +327,48 @@ def _interferer_signal(n: int, fs: int, rng: np.random.Generator) -> np.ndarray:
     return x / max(np.sqrt(np.mean(x**2)), 1e-12)
 
 
+def perturb_array(array: ArrayGeometry, error_mm: float, rng: np.random.Generator) -> ArrayGeometry:
+    """The array as built: every capsule moved by up to ``error_mm`` along each axis (MIC arrays only)."""
+    if array.format == "foa" or not array.mic_spherical or error_mm <= 0:
+        return array
+    pos = array.positions + rng.uniform(-1.0, 1.0, size=array.positions.shape) * error_mm * 1e-3
+    r = np.linalg.norm(pos, axis=1)
+    az, el = cart_to_sph(pos / r[:, None])
+    mics = tuple((float(a), float(e), float(d)) for a, e, d in zip(az, el, r, strict=True))
+    return replace(array, mic_spherical=mics)
+
+
+def _looped(audio: np.ndarray, n: int, start: int, fade: int) -> np.ndarray:
+    """``n`` samples of a recording from ``start``, looped with linear crossfades of ``fade`` samples."""
+    x = np.roll(np.asarray(audio, np.float64), -(start % len(audio)))
+    if len(x) >= n:
+        return x[:n].copy()
+    fade = max(1, min(fade, len(x) // 4))
+    ramp = np.linspace(0.0, 1.0, fade, endpoint=False)
+    tile = x.copy()
+    tile[:fade] *= ramp
+    tile[-fade:] *= ramp[::-1]
+    out = np.zeros(n + len(x))
+    out[: len(x)] = x
+    out[len(x) - fade: len(x)] *= ramp[::-1]
+    t = len(x) - fade
+    while t < n:
+        out[t: t + len(x)] += tile
+        t += len(x) - fade
+    return out[:n]
+
+
+def recorded_ambience(recording: np.ndarray, mixing: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """A mono recorded background made diffuse [n, C]: C excerpts from random offsets (mutually
+    uncorrelated), mixed per frequency to the array's diffuse-field coherence; unit power per channel."""
+    c = mixing.shape[1]
+    fade = 2400
+    excerpts = np.stack([_looped(recording, n, int(rng.integers(len(recording))), fade) for _ in range(c)])
+    spec = mix_spectra(mixing, scipy.fft.rfft(excerpts, axis=-1))
+    out = scipy.fft.irfft(spec, n=n, axis=-1).T
+    return out / max(float(np.sqrt(np.mean(out[:, 0] ** 2))), 1e-12)
+
+
 def frames_of(onset_s: float, offset_s: float, num_frames: int) -> np.ndarray:
     """Label frames an event covers: every 100 ms frame it overlaps."""
     first = math.floor(onset_s / FRAME_SECONDS + 1e-9)
@@ -327,7 +387,8 @@ def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: 
     bank.reset()  # the clip must not depend on what this process rendered before
 
     room = sample_room(cfg, rng)
-    sim = RoomSimulator(room, array, fs, ism_order=cfg.ism_order, rt_rays=cfg.rt_rays)
+    built = perturb_array(array, cfg.mic_position_mm, rng)  # the labels stay in the nominal array's frame
+    sim = RoomSimulator(room, built, fs, ism_order=cfg.ism_order, rt_rays=cfg.rt_rays)
     # One late envelope per clip: past a few reflections the field is diffuse and its level does not
     # depend on where the source is (each source still gets its own noise realisation).
     late_hist = None
@@ -340,7 +401,7 @@ def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: 
     for layer in range(cfg.max_overlap):
         t = float(rng.uniform(0.0, cfg.event_gap[1]))
         while t < cfg.duration - 0.2:
-            c = int(rng.integers(len(classes)))
+            c = bank.drawable[int(rng.integers(len(bank.drawable)))]
             spec = classes[c]
             target = min(float(rng.uniform(*spec.duration)), cfg.duration - t)
             r = bank.render(c, rng, duration=max(target, min(spec.duration[0], 1.0)))
@@ -397,13 +458,30 @@ def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: 
         interferers.append({"start": round(start / fs, 6), "duration": round(length / fs, 6),
                             "gain_db": round(gain_db, 3), "position": _direction_info(path.u0, path.d0)})
 
+    # unlabelled recorded sounds from outside the vocabulary, quieter than or as loud as the events
+    pools = [lab for lab in bank.classes.interferers if bank.has_pool(lab)]
+    for _ in range(int(rng.integers(0, cfg.real_interferers + 1)) if pools and cfg.real_interferers else 0):
+        label = pools[int(rng.integers(len(pools)))]
+        sig, params = bank.render_pool(label, rng, float(rng.uniform(0.5, min(8.0, cfg.duration))))
+        sig = sig[: n]
+        start = int(rng.integers(0, max(1, n - len(sig) + 1)))
+        gain_db = float(rng.uniform(-12.0, 0.0))
+        path = sample_path(cfg, room, rng, len(sig) / fs, moving=bool(rng.uniform() < cfg.moving_prob))
+        tail = sim.tail_from_histogram(late_hist, rng) if late_hist is not None else np.zeros((sim.num_channels, 0))
+        y = render_source(sim, room, path, sig * 10 ** (gain_db / 20), start / fs, cfg.rir_step, tail)
+        stop = min(n, start + y.shape[1])
+        mix[:, start:stop] += y[:, : stop - start]
+        interferers.append({"label": label, "start": round(start / fs, 6), "duration": round(len(sig) / fs, 6),
+                            "gain_db": round(gain_db, 3), "position": _direction_info(path.u0, path.d0),
+                            "render": params})
+
     # levels: event power measured on channel 0 (a capsule, or W) over the labelled frames
     hop = round(FRAME_SECONDS * fs)
     idx = np.flatnonzero(np.repeat(active, hop)[:n])
     p_events = float(np.mean(mix[0, idx] ** 2)) if len(idx) else float(np.mean(mix[0] ** 2))
     if p_events <= 0:
         p_events = 1e-6
-    snr = None
+    snr, background = None, None
     if cfg.snr_db is not None:
         snr = float(rng.uniform(*cfg.snr_db))
         slope = float(rng.uniform(-6.0, -2.0))
@@ -412,8 +490,22 @@ def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: 
         t = np.arange(n) / fs
         drift_db = 1.5 * np.sin(2 * np.pi * rng.uniform(0.01, 0.1) * t + rng.uniform(0, 2 * np.pi))
         noise *= 10 ** (drift_db / 20)[:, None]
+        noise /= np.sqrt(np.mean(noise[:, 0] ** 2))
+        backgrounds = [lab for lab in bank.classes.backgrounds if bank.has_pool(lab)]
+        if backgrounds and rng.uniform() < cfg.background_prob:
+            label = backgrounds[int(rng.integers(len(backgrounds)))]
+            rec = bank.bank.pick_group(label, bank.split, rng)
+            rec = rec[int(rng.integers(len(rec)))]
+            share = float(rng.uniform(0.5, 1.0))  # of the ambience's power
+            amb = recorded_ambience(bank.bank.load(rec), diffuse_mixing(array, fs), n, rng)
+            noise = np.sqrt(share) * amb + np.sqrt(1.0 - share) * noise
+            background = {"label": label, "file": rec.file, "share": round(share, 3)}
         noise *= np.sqrt(p_events / 10 ** (snr / 10) / np.mean(noise[:, 0] ** 2))
         mix += noise.T
+    mic_gains_db = rng.uniform(-cfg.mic_gain_db, cfg.mic_gain_db, size=array.num_channels) if cfg.mic_gain_db else \
+        np.zeros(array.num_channels)
+    if array.format != "foa":  # an ambisonic stream is encoded from matched capsules
+        mix *= 10 ** (mic_gains_db / 20)[:, None]
     level = float(rng.uniform(*cfg.level_dbfs))
     gain = 10 ** (level / 20) / np.sqrt(p_events)
     peak = float(np.max(np.abs(mix))) * gain
@@ -431,6 +523,9 @@ def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: 
         "events": events_info,
         "interferers": interferers,
         "snr_db": None if snr is None else round(snr, 3),
+        "background": background,
+        "mic_gains_db": [round(float(g), 3) for g in mic_gains_db] if array.format != "foa" else None,
+        "mic_positions": [list(m) for m in built.mic_spherical] if built is not array else None,
         "gain_db": round(20 * np.log10(gain), 3),
     }
     return Clip(audio, table, info)

@@ -9,6 +9,12 @@ played before, so a rendering is reproducible given the renderings before it on 
 
 Splits get disjoint renderings: melodic keys, percussion detuning bins, voices and words are dealt by
 index modulo 5 (train 0-2, val 3, test 4), so val/test events are unseen sounds of known classes.
+
+Real recordings (``file`` sources) come from the bank (training/synth/bank.py), whose recordings are split
+by recording and speaker. Training events are varied in ways that keep the label: varispeed within
+±2 semitones (pitch and tempo together, as a smaller or larger source would sound), a random spectral
+tilt and one broad peak or dip (another microphone, another room corner); val and test events are the
+recordings as they are.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ import soxr
 
 from seld_live.errors import SeldError
 from training.synth import speech
+from training.synth.bank import DEFAULT_BANK, RealBank, Recording
 from training.synth.classes import ClassList, SourceSpec
+from training.synth.loudness import trim_and_normalise
 
 SOUNDFONT = Path(os.environ.get("SELD_SOUNDFONT", "/usr/share/sounds/sf2/FluidR3_GM.sf2"))
 SPLITS = speech.SPLITS
@@ -31,8 +39,6 @@ BLOCK = 64  # FluidSynth's internal block size
 RELEASE_S = 1.0  # rendered after the last note-off so that release tails are kept
 DETUNE_BIN_CENTS = 25.0  # percussion detuning bins, dealt into the splits
 DETUNE_RANGE_CENTS = 400.0
-TRIM_DB = 45.0  # trim leading/trailing audio quieter than the peak 10 ms frame by this much
-LEVEL_DB = 20.0  # event level: RMS over the 10 ms frames within this many dB of the peak frame
 
 
 @dataclass
@@ -118,7 +124,7 @@ class SoundBank:
     """Renders events of the classes of a class list for one split, at one sample rate."""
 
     def __init__(self, classes: ClassList, sample_rate: int = 24000, split: str = "train",
-                 soundfont: Path | str = SOUNDFONT):
+                 soundfont: Path | str = SOUNDFONT, bank: RealBank | Path | str | None = None):
         if split not in SPLITS:
             raise SeldError(f"split must be one of {', '.join(SPLITS)}, got '{split}'")
         self.classes = classes
@@ -126,6 +132,33 @@ class SoundBank:
         self.split = split
         self.soundfont = Path(soundfont)
         self._synth: _Synth | None = None
+        self._bank = bank if isinstance(bank, RealBank) else None
+        self._bank_path = Path(bank) if isinstance(bank, str | Path) else DEFAULT_BANK
+        if classes.uses_bank:
+            self._check_bank()
+        # classes with at least one usable source in this split; the others are never drawn
+        self.drawable = [i for i, c in enumerate(classes.classes) if self._sources(i)]
+        if not self.drawable:
+            raise SeldError(f"no class of '{classes.name}' has sources for the {split} split")
+
+    @property
+    def bank(self) -> RealBank:
+        if self._bank is None:
+            self._bank = RealBank(self._bank_path)
+        return self._bank
+
+    def _check_bank(self) -> None:
+        if self.bank.sample_rate != self.sample_rate:
+            raise SeldError(f"the bank at {self.bank.root} is at {self.bank.sample_rate} Hz, the scenes at "
+                            f"{self.sample_rate} Hz; rebuild it with seld-bank --sample-rate {self.sample_rate}")
+
+    def _sources(self, class_index: int) -> list[SourceSpec]:
+        """The class's sources usable in this split (a file source needs recordings of its pool here)."""
+        return [s for s in self.classes.classes[class_index].sources
+                if s.kind != "file" or self.bank.has(s.pool, self.split)]
+
+    def has_pool(self, label: str) -> bool:
+        return self.classes.uses_bank and self.bank.has(label, self.split)
 
     @property
     def synth(self) -> _Synth:
@@ -144,11 +177,20 @@ class SoundBank:
         spec = self.classes.classes[class_index]
         if duration is None:
             duration = float(rng.uniform(*spec.duration))
-        src = spec.sources[int(rng.integers(len(spec.sources)))]
+        sources = self._sources(class_index)
+        if not sources:
+            raise SeldError(f"class '{spec.name}' has no sources for the {self.split} split")
+        weights = np.array([s.weight for s in sources])
+        if np.all(weights == weights[0]):  # the draw of lists without weights, as before weights existed
+            src = sources[int(rng.integers(len(sources)))]
+        else:
+            src = sources[int(rng.choice(len(sources), p=weights / weights.sum()))]
         if src.kind == "gm":
             audio, params = self._render_gm(src, rng, duration)
         elif src.kind == "drum":
             audio, params = self._render_drum(src, rng, duration)
+        elif src.kind == "file":
+            audio, params = self._render_file(src.pool, src.pattern, src.interval, rng, duration)
         else:
             audio, params = self._render_speech(src, rng, duration)
         audio = trim_and_normalise(audio, self.sample_rate)
@@ -183,6 +225,52 @@ class SoundBank:
         audio = soxr.resample(audio, self.sample_rate * ratio, self.sample_rate, quality="HQ").astype(np.float32)
         return audio, {"source": "drum", "key": key, "pattern": src.pattern, "detune_cents": round(cents, 2),
                        "notes": [[round(o, 4), round(d, 4), k, v] for o, d, k, v in notes]}
+
+    # --- real recordings ------------------------------------------------------------------------------
+
+    def _render_file(self, pool: str, pattern: str, interval: tuple[float, ...], rng: np.random.Generator,
+                     duration: float) -> tuple[np.ndarray, dict]:
+        """One event from the bank: an excerpt of one recording, takes of one recording repeated, or one
+        speaker's utterances in a row, about ``duration`` seconds."""
+        fs = self.sample_rate
+        group = self.bank.pick_group(pool, self.split, rng)
+        target = int(duration * fs)
+        used: list[Recording] = []
+        if pattern == "once":
+            rec = group[int(rng.integers(len(group)))]
+            audio = self.bank.load(rec)
+            start = int(rng.integers(0, len(audio) - target + 1)) if len(audio) > target else 0
+            out = audio[start: start + target] if len(audio) > target else audio
+            used.append(rec)
+        else:
+            gap = interval if pattern == "repeat" else (0.15, 0.6)
+            parts, t = [], 0
+            while t < target or not parts:
+                rec = group[int(rng.integers(len(group)))]
+                take = self.bank.load(rec)
+                if pattern == "repeat":
+                    take = take * 10 ** (rng.uniform(-4.0, 2.0) / 20)  # hits are not all equally hard
+                parts.append((t, take))
+                used.append(rec)
+                step = len(take) if pattern == "speech" else 0
+                t += step + int(rng.uniform(*gap) * fs)
+                if len(parts) >= 64:
+                    break
+            end = max(p + len(a) for p, a in parts)
+            out = np.zeros(end, np.float32)
+            for p, a in parts:
+                out[p: p + len(a)] += a
+        params: dict = {"source": "file", "pool": pool, "pattern": pattern, "group": used[0].group,
+                        "files": sorted({r.file for r in used})[:16]}
+        if self.split == "train":
+            out, aug = augment_recording(out, fs, rng)
+            params["augment"] = aug
+        return np.asarray(out, np.float32), params
+
+    def render_pool(self, label: str, rng: np.random.Generator, duration: float) -> tuple[np.ndarray, dict]:
+        """An unlabelled sound of a bank label outside the vocabulary (interferers, ambience)."""
+        audio, params = self._render_file(label, "once", (), rng, duration)
+        return trim_and_normalise(audio, self.sample_rate), params
 
     # --- speech ---------------------------------------------------------------------------------------
 
@@ -236,27 +324,19 @@ def _pattern_notes(pattern: str, keys: list[int], rng: np.random.Generator, dura
     return notes
 
 
-def trim_and_normalise(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Cut leading/trailing near-silence (10 ms frames TRIM_DB below the peak), fade the edges over 5 ms,
-    and scale to unit RMS over the loud frames (within LEVEL_DB of the peak), a loudness-like level."""
-    audio = np.asarray(audio, dtype=np.float64)
-    hop = max(1, sample_rate // 100)
-    n = len(audio) // hop
-    if n == 0:
-        return np.zeros(0, np.float32)
-    frames = audio[: n * hop].reshape(n, hop)
-    power = np.mean(frames**2, axis=1)
-    peak = power.max()
-    if peak <= 1e-14:
-        return np.zeros(0, np.float32)
-    active = np.flatnonzero(power > peak * 10 ** (-TRIM_DB / 10))
-    start, stop = active[0] * hop, (active[-1] + 1) * hop
-    out = audio[start:stop].copy()
-    fade = min(len(out) // 2, sample_rate // 200)
-    if fade > 0:
-        ramp = np.linspace(0.0, 1.0, fade, endpoint=False)
-        out[:fade] *= ramp
-        out[len(out) - fade:] *= ramp[::-1]
-    loud = power[active[0]: active[-1] + 1]
-    level = np.sqrt(np.mean(loud[loud > peak * 10 ** (-LEVEL_DB / 10)]))
-    return (out / level).astype(np.float32)
+def augment_recording(audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """Label-keeping variation of a recording: varispeed within ±2 semitones, then an EQ of a spectral tilt
+    (±3 dB per octave about 1 kHz, limited to ±12 dB) and one broad peak or dip (±6 dB, one octave wide)."""
+    semitones = float(rng.uniform(-2.0, 2.0))
+    ratio = 2.0 ** (semitones / 12.0)
+    x = soxr.resample(np.asarray(audio, np.float32), sample_rate * ratio, sample_rate, quality="HQ")
+    n = len(x)
+    f = np.fft.rfftfreq(n, 1.0 / sample_rate)
+    octaves = np.log2(np.maximum(f, 20.0) / 1000.0)
+    tilt = float(rng.uniform(-3.0, 3.0))
+    centre = float(rng.uniform(np.log2(200 / 1000), np.log2(6000 / 1000)))
+    peak = float(rng.uniform(-6.0, 6.0))
+    gain_db = np.clip(tilt * octaves, -12.0, 12.0) + peak * np.exp(-0.5 * ((octaves - centre) / 0.5) ** 2)
+    y = np.fft.irfft(np.fft.rfft(x) * 10 ** (gain_db / 20), n=n)
+    return y.astype(np.float32), {"semitones": round(semitones, 3), "tilt_db_oct": round(tilt, 2),
+                                  "eq_hz": round(1000 * 2**centre, 1), "eq_db": round(peak, 2)}

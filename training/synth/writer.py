@@ -26,9 +26,10 @@ import soundfile as sf
 
 from seld_live.errors import SeldError
 from seld_live.geometry import ArrayGeometry
+from training.synth.bank import DEFAULT_BANK, RealBank
 from training.synth.classes import ClassList
 from training.synth.scene import Clip, SceneConfig
-from training.synth.soundbank import SPLITS
+from training.synth.soundbank import SPLITS, SoundBank
 
 MANIFEST_VERSION = 1
 SUBTYPES = ("PCM_16", "PCM_24")
@@ -44,6 +45,16 @@ class DatasetSpec:
     split: str = "train"
     seed: int = 0
     subtype: str = "PCM_16"
+    sources: tuple[str, ...] = ()  # source kinds to draw events from (empty: all of the class list's)
+    bank: str = ""  # the bank of real recordings (empty: training.synth.bank.DEFAULT_BANK)
+
+    @property
+    def event_classes(self) -> ClassList:
+        """The class list with only the chosen source kinds."""
+        return self.classes.only(self.sources) if self.sources else self.classes
+
+    def sound_bank(self) -> SoundBank:
+        return SoundBank(self.event_classes, self.config.sample_rate, self.split, bank=self.bank or None)
 
     @property
     def audio_dir(self) -> str:
@@ -57,6 +68,16 @@ class DatasetSpec:
 
     def identity(self) -> dict:
         """The manifest fields that must match for clips to belong to one dataset."""
+        ident = self._identity()
+        if self.sources:
+            ident["sources"] = list(self.sources)
+        if self.event_classes.uses_bank:  # which recordings (the manifest's hash), not where they lie
+            ident["bank"] = RealBank(self.bank or DEFAULT_BANK).digest
+            ident["classes"]["interferers"] = list(self.classes.interferers)
+            ident["classes"]["backgrounds"] = list(self.classes.backgrounds)
+        return ident
+
+    def _identity(self) -> dict:
         return {
             "version": MANIFEST_VERSION,
             "seed": self.seed,

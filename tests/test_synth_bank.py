@@ -1,0 +1,155 @@
+"""The bank of real recordings: built from a real (tiny, made-up) .deb, split by recording and speaker."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from fake_bank import FAKE_RECIPE, make_deb, voice, write_bank
+
+from seld_live.errors import SeldError
+from training.synth.bank import (
+    RealBank,
+    Recording,
+    assign_splits,
+    build_bank,
+    file_licence,
+    median_f0,
+)
+from training.synth.bank_cli import main as bank_main
+from training.synth.bank_cli import summary
+from training.synth.classes import parse_class_list
+from training.synth.soundbank import SoundBank
+
+FS = 24000
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, dict]:
+    tmp = tmp_path_factory.mktemp("bank")
+    deb = make_deb(tmp)
+
+    def fetcher(pkg, downloads: Path) -> Path:  # stands in for apt-get download
+        downloads.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copy(deb, downloads))
+
+    out = tmp / "bank"
+    build_bank(out, FAKE_RECIPE, sample_rate=FS, fetcher=fetcher, log=lambda m: None)
+    return out, json.loads((out / "manifest.json").read_text())
+
+
+def test_bank_files_are_mono_at_the_model_rate_with_licence_and_version(built):
+    out, manifest = built
+    recs = manifest["recordings"]
+    assert {r["label"] for r in recs} == {"speech", "bird"}
+    for r in recs:
+        info = sf.info(out / r["file"])
+        assert (info.samplerate, info.channels) == (FS, 1)
+        assert r["licence"] == "CC0-1.0" and r["version"] == "1.2-3" and r["package"] == "fake-sounds"
+        assert abs(info.frames / FS - r["duration"]) < 1e-3
+    # the 44.1 kHz stereo file was resampled (its 2 s kept, give or take the trimmed edges)
+    stereo = next(r for r in recs if r["source_path"].endswith("stereo44k.wav"))
+    assert 1.6 < stereo["duration"] <= 2.0
+    # the package's copyright file is kept
+    assert "CC0-1.0" in (out / "licences" / "fake-sounds.txt").read_text()
+    # a copy of a file is kept once, silence is skipped with its reason, unmatched files are ignored
+    assert manifest["duplicates"] == 1
+    assert any("silent.wav" in s for s in manifest["skipped"])
+    assert not any("other.wav" in r["source_path"] for r in recs)
+
+
+def test_bank_speech_gender_from_pitch_and_splits_by_speaker(built):
+    _, manifest = built
+    speech = [r for r in manifest["recordings"] if r["label"] == "speech"]
+    by_speaker = {}
+    for r in speech:
+        by_speaker.setdefault(r["group"], set()).add((r["gender"], r["split"]))
+    assert len(by_speaker) == 6
+    for group, values in by_speaker.items():
+        assert len(values) == 1, f"{group} spans genders or splits: {values}"
+        gender = next(iter(values))[0]
+        assert gender == ("female" if any(n in group for n in ("anna", "berta", "clara")) else "male")
+    for gender in ("female", "male"):  # three speakers each: one per split
+        splits = sorted(next(iter(v))[1] for g, v in by_speaker.items() if next(iter(v))[0] == gender)
+        assert splits == ["test", "train", "val"]
+
+
+def test_bank_splits_are_disjoint_by_recording_and_cover_every_split():
+    recs = [Recording(f"f{i}", "bird", "p", "1", f"s{i}", "x", d, f"g{i // 2}")
+            for i, d in enumerate([3.0, 1.0, 2.0, 2.0, 5.0, 1.0, 1.0, 1.0, 4.0, 2.0])]
+    assign_splits(recs)
+    by_group = {}
+    for r in recs:
+        by_group.setdefault(r.group, set()).add(r.split)
+    assert all(len(s) == 1 for s in by_group.values())
+    assert {r.split for r in recs} == {"train", "val", "test"}
+    two = [Recording("a", "telephone", "p", "1", "a", "x", 5.0, "ga"),
+           Recording("b", "telephone", "p", "1", "b", "x", 2.0, "gb")]
+    assign_splits(two)
+    assert [r.split for r in two] == ["train", "test"]  # the longer one is learnt from
+    one = [Recording("a", "knock", "p", "1", "a", "x", 1.0, "ga")]
+    assign_splits(one)
+    assert one[0].split == "train"
+
+
+def test_median_f0_of_voices():
+    rng = np.random.default_rng(3)
+    for f0 in (100.0, 140.0, 210.0, 280.0):
+        assert abs(median_f0(voice(f0, 1.0, FS, rng), FS) - f0) / f0 < 0.05
+
+
+def test_file_licence_takes_the_last_matching_stanza():
+    text = ("Files: *\nCopyright: a\nLicense: GPL-3+\n\n"
+            "Files: src/activities/instruments/resource/*.ogg\n  src/other/x.wav\nCopyright: b\n"
+            "License: CC-BY-SA-4.0\n")
+    assert file_licence(text, "usr/share/g/rcc/instruments.rcc!gcompris/src/activities/instruments/resource/a.ogg") \
+        == "CC-BY-SA-4.0"
+    assert file_licence(text, "usr/share/g/other.wav") == "GPL-3+"
+    assert file_licence("free text, no format", "a.wav") == ""
+
+
+def test_summary_counts_groups_files_and_minutes(built):
+    _, manifest = built
+    table = summary([Recording(**r) for r in manifest["recordings"]])
+    assert set(table) == {"bird", "speech/female", "speech/male"}
+    assert table["speech/female"]["train"]["groups"] == 1 and table["speech/female"]["train"]["files"] == 3
+
+
+def test_bank_cli_unknown_package_is_one_line(tmp_path, capsys):
+    assert bank_main(["--out", str(tmp_path / "b"), "--packages", "no-such-package"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no-such-package" in err[0]
+
+
+def test_file_sources_render_from_their_split_only(tmp_path):
+    root = write_bank(tmp_path / "bank")
+    classes = parse_class_list({"class": [
+        {"name": "bird", "sources": [{"kind": "file", "label": "bird"}]},
+        {"name": "knock", "sources": [{"kind": "file", "label": "knock", "pattern": "repeat",
+                                       "interval": [0.2, 0.3]}], "duration": [1.0, 1.0]},
+    ]})
+    rng = np.random.default_rng(0)
+    for split in ("train", "val", "test"):
+        sb = SoundBank(classes, FS, split, bank=root)
+        for _ in range(8):
+            r = sb.render(0, rng)
+            assert all(f"/{split}_" in f for f in r.params["files"])
+            assert r.audio.dtype == np.float32 and len(r.audio) > 0
+        knock = sb.render(1, rng, duration=1.0)
+        assert len(knock.params["files"]) >= 1 and len(knock.audio) >= FS  # takes repeated to fill 1 s
+    assert "augment" in SoundBank(classes, FS, "train", bank=root).render(0, rng).params
+    assert "augment" not in SoundBank(classes, FS, "test", bank=root).render(0, rng).params
+
+
+def test_missing_bank_is_a_clear_error(tmp_path):
+    classes = parse_class_list({"class": [{"name": "bird", "sources": [{"kind": "file", "label": "bird"}]}]})
+    with pytest.raises(SeldError, match="seld-bank"):
+        SoundBank(classes, FS, "train", bank=tmp_path / "nothing")
+    with pytest.raises(SeldError, match="no class"):
+        SoundBank(parse_class_list({"class": [{"name": "x", "sources": [{"kind": "file", "label": "cat"}]}]}),
+                  FS, "train", bank=write_bank(tmp_path / "b"))
+    assert RealBank(write_bank(tmp_path / "c")).has("bird", "test")

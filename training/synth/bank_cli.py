@@ -1,0 +1,76 @@
+"""seld-bank: build the bank of real recordings from packages (see training/synth/bank.py).
+
+    seld-bank --out data/bank                 # fetch, unpack, cut, split; prints the bank's table
+    seld-bank --out data/bank --packages pyo,pygame
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from seld_live.errors import SeldError
+from training.synth.bank import DEFAULT_BANK, SPLIT_SHARE, BankReport, Recording, build_bank, split_key
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="seld-bank", description="Build the bank of real recordings from packages.")
+    p.add_argument("--out", default=str(DEFAULT_BANK), help=f"bank folder (default {DEFAULT_BANK})")
+    p.add_argument("--packages", default=None, help="comma-separated subset of the recipe's packages")
+    p.add_argument("--sample-rate", type=int, default=24000, help="Hz (default 24000, the model rate)")
+    return p
+
+
+def summary(recs: list[Recording]) -> dict:
+    """Per pool: packages, recording groups and minutes per split."""
+    table: dict[str, dict] = {}
+    for r in recs:
+        row = table.setdefault(split_key(r), {"packages": [], **{s: {"groups": [], "files": 0, "minutes": 0.0}
+                                                                 for s in SPLIT_SHARE}})
+        if r.package not in row["packages"]:
+            row["packages"].append(r.package)
+        cell = row[r.split]
+        if r.group not in cell["groups"]:
+            cell["groups"].append(r.group)
+        cell["files"] += 1
+        cell["minutes"] += r.duration / 60
+    return {k: {"packages": v["packages"],
+                **{s: {"groups": len(v[s]["groups"]), "files": v[s]["files"], "minutes": round(v[s]["minutes"], 2)}
+                   for s in SPLIT_SHARE}} for k, v in sorted(table.items())}
+
+
+def format_summary(table: dict) -> str:
+    lines = [f"{'pool':<16} {'train g/files/min':>20} {'val g/files/min':>18} {'test g/files/min':>18}  packages"]
+    for k, v in table.items():
+        cells = [f"{v[s]['groups']}/{v[s]['files']}/{v[s]['minutes']:.1f}" for s in SPLIT_SHARE]
+        lines.append(f"{k:<16} {cells[0]:>20} {cells[1]:>18} {cells[2]:>18}  {', '.join(v['packages'])}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    packages = [p.strip() for p in args.packages.split(",")] if args.packages else None
+    try:
+        report: BankReport = build_bank(args.out, sample_rate=args.sample_rate, packages=packages,
+                                        log=lambda m: print(m, file=sys.stderr))
+    except SeldError as e:
+        print(f"seld-bank: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"seld-bank: error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("seld-bank: interrupted; run the same command again (downloads are kept)", file=sys.stderr)
+        return 130
+    table = summary(report.recordings)
+    (Path(args.out) / "summary.json").write_text(json.dumps(table, indent=1) + "\n")
+    print(format_summary(table))
+    print(f"seld-bank: {len(report.recordings)} recordings, {report.duplicates} duplicates dropped, "
+          f"{len(report.skipped)} skipped (listed in {args.out}/manifest.json)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
