@@ -10,6 +10,10 @@ Output kinds (stored in the checkpoint, set by the loss the network was trained 
 - ``maccdoa``: per track class-wise vectors, likewise.
 Same-class detections closer than ``unify_angle`` are merged into one event (confidence-weighted mean
 direction), as the DCASE multi-ACCDOA baseline does.
+
+The detection threshold of class c is ``threshold + class_offsets[c]`` (offsets tuned per class on
+validation data; none: one threshold for all), so moving the threshold moves every class together and
+keeps the tuned differences between them.
 """
 
 from __future__ import annotations
@@ -29,13 +33,31 @@ OUTPUT_KINDS = ("trackwise", "agg1", "agg2", "accdoa", "maccdoa")
 class DecodeConfig:
     threshold: float = 0.5
     unify_angle: float = 30.0  # degrees
+    class_offsets: tuple[float, ...] = ()  # per class, added to the threshold; () = none
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["class_offsets"] = list(self.class_offsets)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> DecodeConfig:
-        return cls(**{k: float(d[k]) for k in cls.__dataclass_fields__ if k in d})
+        offsets = d.get("class_offsets", [])
+        if not isinstance(offsets, list | tuple) or not all(isinstance(x, int | float) for x in offsets):
+            raise ValueError("decode class_offsets must be a list of numbers")
+        return cls(**{k: float(d[k]) for k in ("threshold", "unify_angle") if k in d},
+                   class_offsets=tuple(float(x) for x in offsets))
+
+    def with_threshold(self, threshold: float) -> DecodeConfig:
+        return DecodeConfig(float(threshold), self.unify_angle, self.class_offsets)
+
+    def thresholds(self, num_classes: int) -> np.ndarray:
+        """The threshold of each class [C]."""
+        if not self.class_offsets:
+            return np.full(num_classes, self.threshold)
+        if len(self.class_offsets) != num_classes:
+            raise ValueError(f"{len(self.class_offsets)} class offsets for {num_classes} classes")
+        return self.threshold + np.asarray(self.class_offsets)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -51,13 +73,15 @@ def aggregated_vectors(sed_logits: np.ndarray, doa: np.ndarray) -> np.ndarray:
     return _sigmoid(sed_logits)[..., None] * _unit(doa)[..., None, :]
 
 
-def candidates(kind: str, out: dict[str, np.ndarray], threshold: float) -> np.ndarray:
-    """Active detections as rows (frame, class, slot, x, y, z, confidence), directions unit length."""
+def candidates(kind: str, out: dict[str, np.ndarray], threshold: float | np.ndarray) -> np.ndarray:
+    """Active detections as rows (frame, class, slot, x, y, z, confidence), directions unit length;
+    ``threshold``: one for all classes, or one per class [C]."""
     if kind == "trackwise":
         prob = _sigmoid(out["sed"])  # [T, N, C]
         cls = prob.argmax(-1)
         conf = np.take_along_axis(prob, cls[..., None], -1)[..., 0]
-        t, n = np.nonzero(conf > threshold)
+        thr = np.broadcast_to(np.asarray(threshold, dtype=np.float64), prob.shape[-1:])
+        t, n = np.nonzero(conf > thr[cls])
         xyz = _unit(out["doa"][t, n])
         return np.column_stack([t, cls[t, n], n, xyz, conf[t, n]])
     if kind in ("agg1", "agg2"):
@@ -71,6 +95,7 @@ def candidates(kind: str, out: dict[str, np.ndarray], threshold: float) -> np.nd
     else:
         raise ValueError(f"unknown output kind {kind!r}")
     norm = np.linalg.norm(vec, axis=-1)
+    threshold = np.asarray(threshold, dtype=np.float64)  # scalar or [C]: broadcasts over the last axis
     if vec.ndim == 3:  # class-wise: one slot
         t, c = np.nonzero(norm > threshold)
         n = np.zeros_like(t)
@@ -119,7 +144,7 @@ def decode(
     frame_offset: int = 0,
 ) -> list[Event]:
     """Events for T frames of one clip's outputs (arrays without batch dim, time first)."""
-    rows = candidates(kind, out, config.threshold)
+    rows = candidates(kind, out, config.thresholds(len(classes)))
     if len(rows) == 0:
         return []
     rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]

@@ -4,8 +4,10 @@ Each track is a constant-velocity Kalman filter on a unit direction vector p and
 tangent plane). After each prediction and update p is renormalised and v projected back onto the tangent plane
 (the ODAS approach). Detections of one class are assigned to that class's tracks with the Hungarian method
 inside an angular gate. A new track is tentative until it has been detected in ``birth_hits`` of its first
-``birth_window`` frames; a confirmed track is deleted after ``max_missed`` consecutive frames without a
-detection. Ids are given at confirmation, so they count confirmed tracks 0, 1, 2, ... and never change.
+``birth_window`` frames, or at once when a detection is as confident as ``confirm_confidence`` (a clear
+onset is shown in its own frame instead of waiting for more evidence); a confirmed track is deleted after
+``max_missed`` consecutive frames without a detection. Ids are given at confirmation, so they count
+confirmed tracks 0, 1, 2, ... and never change.
 
 Every matrix of the filter (F, Q, H, R and the initial P) is a scalar times the 3x3 identity per block, so the
 6x6 covariance stays of the form [[a I, b I], [b I, c I]] and each track carries just (a, b, c). The tests
@@ -30,6 +32,7 @@ class TrackerConfig:
     gate_deg: float = 35.0  # a detection farther than this from a track's prediction cannot join it
     birth_hits: int = 2  # n: detections needed ...
     birth_window: int = 3  # ... within the first m frames of a tentative track to confirm it
+    confirm_confidence: float = 0.8  # a detection this confident confirms its new track at once (>1: never)
     max_missed: int = 10  # k: consecutive frames without a detection before a confirmed track is deleted (1 s)
     meas_noise_deg: float = 8.0  # std of a detection's direction error
     accel_noise: float = 1.5  # std of the random acceleration driving the velocity, rad/s^2
@@ -177,7 +180,8 @@ class Tracker:
                 t.missed += 1
             if not t.confirmed:
                 recent = [f for f in t.history if f > frame - cfg.birth_window]
-                if len(recent) >= cfg.birth_hits:
+                sure = t.last_frame == frame and t.confidence >= cfg.confirm_confidence
+                if len(recent) >= cfg.birth_hits or sure:
                     t.track_id = self._next_id
                     self._next_id += 1
                 elif frame - t.born + 1 >= cfg.birth_window:

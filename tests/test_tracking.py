@@ -150,7 +150,7 @@ def test_crossing_sources_of_the_same_class_keep_their_ids():
 
 
 def test_birth_after_n_of_m_and_deletion_after_k_misses():
-    cfg = TrackerConfig(birth_hits=2, birth_window=3, max_missed=5)
+    cfg = TrackerConfig(birth_hits=2, birth_window=3, max_missed=5, confirm_confidence=0.9)
     tr = Tracker(cfg)
     blip = Event(0, 2, "c", -1, 30.0, 0.0, 0.8)
     assert tr.update(0, [blip]) == []  # tentative
@@ -169,6 +169,15 @@ def test_birth_after_n_of_m_and_deletion_after_k_misses():
     assert tr.tracks() == []  # 6 misses > k = 5: deleted
     tr.update(17, [e(17)])
     assert [x.track for x in tr.update(18, [e(18)])] == [1]  # a new id, never reused
+
+
+def test_a_confident_detection_confirms_its_track_at_once():
+    tr = Tracker(TrackerConfig(birth_hits=2, birth_window=3, confirm_confidence=0.9))
+    assert tr.update(0, [Event(0, 1, "c", -1, 10.0, 0.0, 0.6)]) == []  # weak: tentative
+    out = tr.update(1, [Event(1, 1, "c", -1, 90.0, 0.0, 0.95)])  # strong, elsewhere: a new track, shown now
+    assert [(e.track, round(e.azimuth)) for e in out] == [(0, 90)]
+    out = tr.update(2, [Event(2, 1, "c", -1, 10.0, 0.0, 0.6), Event(2, 1, "c", -1, 90.0, 0.0, 0.95)])
+    assert sorted(e.track for e in out) == [0, 1]  # the weak one confirmed by its 2nd hit in 3 frames
 
 
 def test_tracking_smooths_noisy_directions():

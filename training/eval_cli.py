@@ -87,11 +87,58 @@ def add_model_command(subparsers) -> None:
     p.set_defaults(func=_run_model)
 
 
+def _run_tune(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from seld_live.checkpoint import load_model, save_checkpoint
+    from seld_live.detector import Detector
+    from training.evaluate import predict_dataset
+    from training.tuning import tune_class_offsets, tune_threshold
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise SeldError(f"{out} exists (use --overwrite to replace it)")
+    det = Detector.load(args.model, device="cpu" if args.cpu else "auto")
+    preds = [p for d in args.data for p in predict_dataset(det, d, progress=not args.quiet)]
+    thr, _ = tune_threshold(det, preds)
+    offsets = (0.0,) * len(det.classes)
+    if not args.no_class_offsets:
+        offsets, m = tune_class_offsets(det, preds)
+    else:
+        _, m = tune_threshold(det, preds, grid=(thr,))
+    model, meta = load_model(det.path)
+    meta.decode = det.decode_config
+    meta.training = {**meta.training, "threshold_tuned_on": [Path(d).name for d in args.data],
+                     "class_offsets": dict(zip(det.classes, offsets, strict=True)),
+                     "val_tuned": {k: float(m[k]) for k in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR")}}
+    save_checkpoint(out, model, meta)
+    print(f"threshold {thr:g}, class offsets " + ", ".join(f"{c} {o:+.2f}" for c, o in zip(det.classes, offsets,
+                                                                                               strict=True)))
+    print(f"validation with them: F20 {m['F20']:.3f}, LE_CD {m['LE_CD']:.1f}, SELD {m['SELD']:.3f}; written to {out}")
+    return 0
+
+
+def add_tune_command(subparsers) -> None:
+    p = subparsers.add_parser("tune", help="tune a checkpoint's detection thresholds on validation data",
+                              description="Tune the detection threshold, then a per-class offset to it, on "
+                                          "validation datasets (never the test set), and write the checkpoint "
+                                          "with them.")
+    p.add_argument("--model", required=True, help="checkpoint (a bare name looks in assets/models/)")
+    p.add_argument("--data", required=True, action="append", help="validation dataset folder (repeatable)")
+    p.add_argument("--out", required=True, help="the tuned checkpoint to write")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--no-class-offsets", action="store_true", help="one threshold for every class")
+    p.add_argument("--cpu", action="store_true", help="run on the CPU even where CUDA is available")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_tune)
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     parser = argparse.ArgumentParser(prog="seld-eval", description="Evaluate SELD systems.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_score_command(subparsers)
     add_model_command(subparsers)
+    add_tune_command(subparsers)
     return parser, subparsers
 
 

@@ -1,7 +1,9 @@
 """Offline evaluation of a checkpoint over a dataset: the Detector's outputs, scored with the DCASE metrics.
 
 Predictions are decoded exactly as the live app decodes them (``Detector.decode``), from the same
-features (``SeldDataset`` caches the output of the same ``FeatureExtractor``).
+features (``SeldDataset`` caches the output of the same ``FeatureExtractor``). The main scores are the
+detector's own events (the DCASE evaluation); ``tracked`` scores what the app shows by default, the same
+events through the tracker (its birth rule delays weak onsets, and its ids are the track ids).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from seld_live.detector import Detector
 from seld_live.errors import SeldError
 from seld_live.events import events_to_table, write_dcase_csv
+from seld_live.tracking import TrackerConfig, track_offline
 from training.data import SeldDataset
 from training.scoring import score_tables
 
@@ -52,6 +55,13 @@ def score_predictions(det: Detector, preds: list[ClipPrediction], extras: bool =
                         num_frames=[p.num_frames for p in preds], extras=extras)
 
 
+def score_tracked(det: Detector, preds: list[ClipPrediction], config: TrackerConfig | None = None) -> dict:
+    """The scores of the detector's events after the tracker, as the app shows them."""
+    tables = [events_to_table(track_offline(det.decode(p.outputs), p.num_frames, config)) for p in preds]
+    m = score_tables([p.reference for p in preds], tables, det.classes, num_frames=[p.num_frames for p in preds])
+    return {k: m[k] for k in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR", "micro", "tracking", "onset_latency")}
+
+
 def write_predictions(det: Detector, preds: list[ClipPrediction], folder: str | os.PathLike) -> Path:
     folder = Path(folder)
     for p in preds:
@@ -69,6 +79,7 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, device: st
     if pred_dir is not None:
         write_predictions(det, preds, pred_dir)
     result = score_predictions(det, preds)
+    result["tracked"] = score_tracked(det, preds)
     result["model"] = {"path": str(det.path), "output_kind": det.output_kind, "threshold": det.threshold,
                        "arch": det.meta.model.arch}
     return result

@@ -262,4 +262,11 @@ def format_table(result: dict, all_classes: bool = False) -> str:
         lines.append(f"{name[:23]:<24}{int(e['Nref']):>6}{_fmt(e['F20'], '7.1%')}{_fmt(e['LE_CD'], '7.1f')}°"
                      f"{_fmt(e['LR_CD'], '7.1%')}{_fmt(e['SELD'], '7.3f')}{_fmt(e['MAR'], '7.1%')}{int(e['IDSW']):>6}")
     lines.extend(_latency_lines(result.get("onset_latency"), all_classes))
+    tr = result.get("tracked")
+    if tr is not None:  # seld-eval model: the same events after the tracker, as the app shows them
+        lat = tr["onset_latency"]
+        lines += ["", f"after the tracker (as shown live): F20 {_fmt(tr['F20'], '.1%')} (micro "
+                      f"{_fmt(tr['micro']['F20'], '.1%')}), LE_CD {_fmt(tr['LE_CD'], '.1f')}°, MAR "
+                      f"{_fmt(tr['MAR'], '.1%')}, IDSW {tr['tracking']['IDSW']}; onset latency median "
+                      f"{_fmt_latency(lat['median_s'], lat['events'])}, within 0.5 s {_fmt(lat['within_0_5s'], '.1%')}"]
     return "\n".join(lines)

@@ -36,8 +36,7 @@ from seld_live.paths import resolve_model
 from training.config import TrainConfig
 from training.evaluate import predict_dataset, score_predictions
 from training.losses import make_loss
-
-THRESHOLD_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
+from training.tuning import tune_class_offsets, tune_threshold
 
 
 @dataclass
@@ -140,18 +139,6 @@ def compute_normalization(feature_arrays, max_frames: int = 200_000) -> tuple[np
     mean = s / n
     std = np.sqrt(np.maximum(s2 / n - mean**2, 1e-8))
     return mean.astype(np.float32), std.astype(np.float32)
-
-
-def tune_threshold(det: Detector, preds: list, grid=THRESHOLD_GRID, extras: bool = True) -> tuple[float, dict]:
-    """The threshold on the grid with the best validation SELD score (the detector keeps it)."""
-    best = None
-    for thr in grid:
-        det.threshold = thr
-        m = score_predictions(det, preds, extras=extras)
-        if best is None or m["SELD"] < best[1]["SELD"]:
-            best = (thr, m)
-    det.threshold = best[0]
-    return best
 
 
 def save_train_state(path: Path, model: SeldNet, opt, sched, epoch: int, best: float, history: list) -> None:
@@ -421,8 +408,11 @@ def _finalise(best_path: Path, validator: Validator | None, cfg: TrainConfig, hi
                     "history": history})
     if validator is not None:
         det = Detector(model, meta, device)
-        thr, m = tune_threshold(det, validator.predictions(det))
+        preds = validator.predictions(det)
+        thr, _ = tune_threshold(det, preds)
+        offsets, m = tune_class_offsets(det, preds)
         meta.decode = det.decode_config
+        summary["class_offsets"] = dict(zip(det.classes, offsets, strict=True))
         summary["threshold_tuned_on"] = "validation"
         summary["val_tuned"] = {k: float(m[k]) for k in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR")}
         print(f"threshold {thr} on validation: " + " ".join(f"{k}={_fmt(v)}" for k, v in summary["val_tuned"].items()))

@@ -1,0 +1,60 @@
+"""Per-class decoding thresholds: stored as offsets to the threshold, tuned per class on validation data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import make_checkpoint
+
+from seld_live.checkpoint import load_model
+from seld_live.decode import DecodeConfig, candidates, decode
+from seld_live.detector import Detector
+from training.evaluate import ClipPrediction
+from training.tuning import tune_class_offsets, tune_threshold
+
+
+def test_class_thresholds_are_threshold_plus_offsets():
+    cfg = DecodeConfig(0.5, 30.0, (0.2, -0.2))
+    assert np.allclose(cfg.thresholds(2), [0.7, 0.3])
+    assert np.allclose(cfg.with_threshold(0.4).thresholds(2), [0.6, 0.2])  # moving the threshold keeps them
+    assert DecodeConfig.from_dict(cfg.to_dict()) == cfg
+    assert DecodeConfig.from_dict({"threshold": 0.3}) == DecodeConfig(0.3)
+    with pytest.raises(ValueError):
+        cfg.thresholds(3)
+    # class-wise vectors of norm 0.5 for both classes: only the class whose threshold is 0.3 is active
+    vec = np.zeros((1, 2, 3))
+    vec[0, :, 0] = 0.5
+    rows = candidates("accdoa", {"accdoa": vec}, cfg.thresholds(2))
+    assert rows[:, 1].tolist() == [1]
+    events = decode("accdoa", {"accdoa": vec}, cfg, ["a", "b"])
+    assert [e.class_name for e in events] == ["b"]
+
+
+def _clip(act0: np.ndarray, act1: np.ndarray, ref_frames: dict[int, list[int]]) -> ClipPrediction:
+    """ACCDOA-style outputs (norm = activity) in front (azimuth 0) and a reference table."""
+    T = len(act0)
+    vec = np.zeros((T, 2, 3))
+    vec[:, 0, 0], vec[:, 1, 0] = act0, act1
+    rows = [(f, c, 0, 0.0, 0.0, np.nan) for c, frames in ref_frames.items() for f in frames]
+    return ClipPrediction("clip", np.asarray(rows, float).reshape(-1, 6), {"accdoa": vec}, T)
+
+
+def test_offsets_tuned_per_class(tmp_path):
+    path = make_checkpoint(tmp_path / "m.pt", arch="accdoa", num_classes=2)
+    model, meta = load_model(path)
+    det = Detector(model, meta, "cpu")
+    rng = np.random.default_rng(0)
+    T = 400
+    on = np.zeros(T, bool)
+    on[50:150] = on[250:350] = True
+    # class 0: events at 0.9, and a false alarm of 0.34 elsewhere -> wants a threshold above 0.34
+    a0 = np.where(on, 0.9, 0.0) + rng.uniform(0, 0.01, T)
+    a0[160:240] = 0.34
+    # class 1: events at 0.27 only -> wants a threshold below 0.27; no single threshold serves both
+    a1 = np.where(on, 0.27, 0.0) + rng.uniform(0, 0.01, T)
+    preds = [_clip(a0, a1, {0: list(np.flatnonzero(on)), 1: list(np.flatnonzero(on))})]
+    thr, _ = tune_threshold(det, preds)
+    offsets, m = tune_class_offsets(det, preds)
+    t0, t1 = det.decode_config.thresholds(2)
+    assert 0.35 <= t0 < 0.9 and t1 < 0.27, (thr, offsets)
+    assert m["F20"] > 0.99
