@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from seld_live import Detector
+from seld_live.errors import SeldError
 from seld_live.geometry import load_array
 from training.augment import ChunkAugmenter
 from training.config import AugmentSection, ConfigError, load_config
@@ -100,6 +101,43 @@ def test_short_training_improves_validation_and_resumes_exactly(tiny_data, tmp_p
     assert det.classes == ["telephone", "piano", "bird"] and det.output_kind == "agg2"
     assert det.meta.training["threshold_tuned_on"] == "validation"
     assert 0.2 <= det.threshold <= 0.7
+    assert len(det.decode_config.class_offsets) == 3  # tuned per class on validation
+    assert set(det.meta.training["class_offsets"]) == {"telephone", "piano", "bird"}
+    data = det.meta.training["data"]  # what it was trained on
+    assert data["train"][0]["clips"] == 6 and abs(data["train_hours"] - 6 * 12 / 3600) < 1e-6
+    assert data["train"][0]["classes"] == "three" and data["val"][0]["folder"] == "val"
+    assert all(r["steps_per_s"] > 0 for r in hist[1:])
+
+    # a run started from those weights begins where the first one ended (the same data, so the same
+    # normalisation): its epoch-0 validation is the trained model's, decoded as a new run decodes
+    from seld_live.decode import DecodeConfig
+    from training.evaluate import predict_dataset, score_predictions
+
+    init = train(_config(tiny_data, tmp_path / "init", **{"optim.epochs": 1, "model.init": f'"{result.best_path}"'}),
+                 progress=False)
+    det.decode_config = DecodeConfig()
+    want = score_predictions(det, predict_dataset(det, tiny_data / "val"), extras=False)["SELD"]
+    assert init.history[0]["val_SELD"] == pytest.approx(want, abs=1e-6)
+    from seld_live.models import build_model
+    from training.train import init_from
+
+    fresh = build_model(det.meta.model)
+    init_from(fresh, det.meta.model, det.classes, str(result.best_path))
+    for (k, a), b in zip(fresh.state_dict().items(), det.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b.cpu()), k
+    with pytest.raises(SeldError, match="classes"):
+        init_from(build_model(det.meta.model), det.meta.model, ["a", "b", "c"], str(result.best_path))
+
+    # seld-eval tune writes a checkpoint with its thresholds tuned on the data it is given
+    from training.eval_cli import main as eval_main
+
+    out = tmp_path / "tuned.pt"
+    assert eval_main(["tune", "--model", str(result.best_path), "--data", str(tiny_data / "val"), "--out", str(out),
+                      "--cpu", "--quiet"]) == 0
+    tuned = Detector.load(out, device="cpu")
+    assert tuned.meta.training["threshold_tuned_on"] == ["val"] and len(tuned.decode_config.class_offsets) == 3
+    assert eval_main(["tune", "--model", str(result.best_path), "--data", str(tiny_data / "val"),
+                      "--out", str(out)]) == 1  # exists: refused without --overwrite
 
     # the same run, killed after epoch 2 and resumed, ends with identical weights
     train(_config(tiny_data, tmp_path / "b", **{"optim.epochs": 2}), progress=False)

@@ -480,6 +480,26 @@ def write_manifest(out: Path, report: BankReport, sample_rate: int) -> None:
     os.replace(tmp, out / "manifest.json")
 
 
+def subset_bank(source: str | os.PathLike, out: str | os.PathLike, licence: str) -> int:
+    """A bank of the recordings of ``source`` whose licence matches the regex ``licence`` (for scenes that
+    are shipped, such as the demo, where every sound's licence must allow it); splits are kept and the audio
+    is not copied (paths are relative to ``out``). Returns the number of recordings."""
+    source, out = Path(source), Path(out)
+    data = json.loads((source / "manifest.json").read_text())
+    keep = [r for r in data["recordings"] if re.search(licence, r["licence"], re.IGNORECASE)]
+    if not keep:
+        raise SeldError(f"no recording of {source} has a licence matching {licence!r}")
+    out.mkdir(parents=True, exist_ok=True)
+    rel = os.path.relpath(source, out)
+    for r in keep:
+        r["file"] = f"{rel}/{r['file']}"
+    data.update(recordings=keep, subset_of=str(source), licence_filter=licence, skipped=[], duplicates=0)
+    tmp = out / "manifest.json.tmp"
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, out / "manifest.json")
+    return len(keep)
+
+
 # --- reading -------------------------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from seld_live.errors import SeldError
-from training.synth.bank import DEFAULT_BANK, SPLIT_SHARE, BankReport, Recording, build_bank, split_key
+from training.synth.bank import DEFAULT_BANK, SPLIT_SHARE, BankReport, Recording, build_bank, split_key, subset_bank
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(DEFAULT_BANK), help=f"bank folder (default {DEFAULT_BANK})")
     p.add_argument("--packages", default=None, help="comma-separated subset of the recipe's packages")
     p.add_argument("--sample-rate", type=int, default=24000, help="Hz (default 24000, the model rate)")
+    p.add_argument("--subset-of", metavar="BANK", help="instead of building: a bank of BANK's recordings whose "
+                   "licence matches --licence (a regex), for scenes that are shipped")
+    p.add_argument("--licence", default="", help="with --subset-of: licence regex, e.g. 'CC0|CC-BY-3.0|MIT'")
     return p
 
 
@@ -52,6 +55,14 @@ def format_summary(table: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     packages = [p.strip() for p in args.packages.split(",")] if args.packages else None
+    if args.subset_of:
+        try:
+            n = subset_bank(args.subset_of, args.out, args.licence or ".")
+        except (SeldError, OSError, json.JSONDecodeError) as e:
+            print(f"seld-bank: error: {e}", file=sys.stderr)
+            return 1
+        print(f"seld-bank: {n} recordings of {args.subset_of} with licences matching {args.licence!r} in {args.out}")
+        return 0
     try:
         report: BankReport = build_bank(args.out, sample_rate=args.sample_rate, packages=packages,
                                         log=lambda m: print(m, file=sys.stderr))

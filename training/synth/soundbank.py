@@ -194,6 +194,12 @@ class SoundBank:
         else:
             audio, params = self._render_speech(src, rng, duration)
         audio = trim_and_normalise(audio, self.sample_rate)
+        for _ in range(20 if src.kind == "file" else 0):
+            if audio.size:
+                break
+            # an excerpt of a long recording can fall in a pause (an isolated guitar track): draw another
+            audio, params = self._render_file(src.pool, src.pattern, src.interval, rng, duration)
+            audio = trim_and_normalise(audio, self.sample_rate)
         if audio.size == 0:
             raise SeldError(f"class '{spec.name}' rendered silence ({params}); check its sources")
         params.update({"class": spec.name, "split": self.split})
@@ -269,8 +275,12 @@ class SoundBank:
 
     def render_pool(self, label: str, rng: np.random.Generator, duration: float) -> tuple[np.ndarray, dict]:
         """An unlabelled sound of a bank label outside the vocabulary (interferers, ambience)."""
-        audio, params = self._render_file(label, "once", (), rng, duration)
-        return trim_and_normalise(audio, self.sample_rate), params
+        for _ in range(20):
+            audio, params = self._render_file(label, "once", (), rng, duration)
+            audio = trim_and_normalise(audio, self.sample_rate)
+            if audio.size:  # else an excerpt that fell in a pause: draw another
+                break
+        return audio, params
 
     # --- speech ---------------------------------------------------------------------------------------
 
