@@ -153,3 +153,17 @@ def test_missing_bank_is_a_clear_error(tmp_path):
         SoundBank(parse_class_list({"class": [{"name": "x", "sources": [{"kind": "file", "label": "cat"}]}]}),
                   FS, "train", bank=write_bank(tmp_path / "b"))
     assert RealBank(write_bank(tmp_path / "c")).has("bird", "test")
+
+
+def test_licences_named_in_free_text_copyright_files():
+    from training.synth.bank import _dep5_licences
+
+    gpl = ("Redistribution and use in source and binary forms are permitted (the packaging).\n\n"
+           "   This program is free software; you can redistribute it under the terms of the GNU General Public\n"
+           "   License as published by the Free Software Foundation; either version 2 of the License, or\n"
+           "   (at your option) any later version.\n")
+    assert _dep5_licences(gpl) == "GPL-2+"  # "permitted" is not MIT
+    cc = "licenced under the terms of the Creative Commons\nAttribution ShareAlike licence 3.0:\n"
+    assert _dep5_licences(cc) == "Creative Commons Attribution ShareAlike licence 3.0"
+    assert _dep5_licences("Files: *\nLicense: CC0-1.0\n") == "CC0-1.0"
+    assert _dep5_licences("nothing here") == "see copyright file"

@@ -252,7 +252,9 @@ def _entry_licence(credit: str) -> str:
 
 
 def _dep5_licences(text: str) -> str:
-    """The licence names of a copyright file (machine-readable format: its License: fields)."""
+    """The licence names of a copyright file: its License: fields (machine-readable format), else the
+    licences its free text names (GNU GPL with its version, Creative Commons, public domain, BSD, MIT as
+    whole words), in order of appearance."""
     names = []
     for m in re.finditer(r"^License: *(\S.*)$", text, re.MULTILINE):
         name = m.group(1).strip()
@@ -260,9 +262,23 @@ def _dep5_licences(text: str) -> str:
             names.append(name)
     if names:
         return ", ".join(names)
-    m = re.search(r"(GNU General Public License[^.\n]*|GPL[- ]?v?\d[^\s,.]*|Creative Commons[^.\n]*|CC[- ]BY[^\s,]*|"
-                  r"public domain|BSD[^.\n]*|MIT)", text, re.IGNORECASE)
-    return m.group(1).strip() if m else "see copyright file"
+    found: list[str] = []
+    for m in re.finditer(r"GNU\s+(Lesser\s+|Library\s+)?General\s+Public\s+License|\bGPL-?v?\d\+?"
+                         r"|Creative\s+Commons\s+(?:Zero|Attribut(?:ion|e)"
+                         r"(?:[- ](?:Share-?Alike|NoDerivs|NonCommercial))*)"
+                         r"(?:\s+licen[cs]e)?(?:\s+\d\.\d)?"
+                         r"|\bCC[- ]BY[-A-Z0-9.]*|\bCC0\b|\bpublic domain\b|\bBSD\b|\bMIT\b", text, re.IGNORECASE):
+        name = " ".join(m.group(0).split())
+        if name.lower().startswith("gnu"):
+            tail = text[m.end(): m.end() + 200]
+            version = re.search(r"version (\d(?:\.\d)?)", tail)
+            name = ("LGPL" if m.group(1) else "GPL") + (f"-{version.group(1)}" if version else "") + (
+                "+" if re.search(r"any later version", tail) else "")
+        if name not in found:
+            found.append(name)
+    if any(f.startswith(("GPL-", "LGPL-")) for f in found):  # a bare "GPL" adds nothing to a versioned one
+        found = [f for f in found if f not in ("GPL", "LGPL")]
+    return ", ".join(found) if found else "see copyright file"
 
 
 # --- audio ---------------------------------------------------------------------------------------------
