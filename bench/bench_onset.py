@@ -25,9 +25,10 @@ from training.evaluate import predict_dataset, score_predictions, score_tracked
 
 SETTINGS = [
     ("2 of 3, no early confirm", {"confirm_confidence": 1.1}),
-    ("2 of 3, confirm at 0.9", {"confirm_confidence": 0.9}),
     ("2 of 3, confirm at 0.8", {"confirm_confidence": 0.8}),
     ("2 of 3, confirm at 0.7", {"confirm_confidence": 0.7}),
+    ("2 of 3, confirm at 0.6", {"confirm_confidence": 0.6}),
+    ("2 of 3, confirm at 0.5", {"confirm_confidence": 0.5}),
     ("1 of 1 (every detection)", {"birth_hits": 1, "birth_window": 1}),
 ]
 

@@ -32,7 +32,7 @@ class TrackerConfig:
     gate_deg: float = 35.0  # a detection farther than this from a track's prediction cannot join it
     birth_hits: int = 2  # n: detections needed ...
     birth_window: int = 3  # ... within the first m frames of a tentative track to confirm it
-    confirm_confidence: float = 0.8  # a detection this confident confirms its new track at once (>1: never)
+    confirm_confidence: float = 0.6  # a detection this confident confirms its new track at once (>1: never)
     max_missed: int = 10  # k: consecutive frames without a detection before a confirmed track is deleted (1 s)
     meas_noise_deg: float = 8.0  # std of a detection's direction error
     accel_noise: float = 1.5  # std of the random acceleration driving the velocity, rad/s^2

@@ -91,6 +91,7 @@ def _run_tune(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from seld_live.checkpoint import load_model, save_checkpoint
+    from seld_live.decode import DecodeConfig
     from seld_live.detector import Detector
     from training.evaluate import predict_dataset
     from training.tuning import tune_class_offsets, tune_threshold
@@ -100,6 +101,7 @@ def _run_tune(args: argparse.Namespace) -> int:
         raise SeldError(f"{out} exists (use --overwrite to replace it)")
     det = Detector.load(args.model, device="cpu" if args.cpu else "auto")
     preds = [p for d in args.data for p in predict_dataset(det, d, progress=not args.quiet)]
+    det.decode_config = DecodeConfig(det.threshold, det.decode_config.unify_angle)  # tuned afresh, offsets too
     thr, _ = tune_threshold(det, preds)
     offsets = (0.0,) * len(det.classes)
     if not args.no_class_offsets:
