@@ -419,15 +419,20 @@ def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: 
     mix = np.zeros((array.num_channels, n))
     active = np.zeros(num_frames, bool)
     rows, events_info = [], []
+
+    def place(path: Path, signal: np.ndarray, start: int) -> None:
+        """A source through the room (its own realisation of the late tail) into the mix from sample ``start``."""
+        tail = sim.tail_from_histogram(late_hist, rng) if late_hist is not None else np.zeros((sim.num_channels, 0))
+        y = render_source(sim, room, path, signal, start / fs, cfg.rir_step, tail)
+        stop = min(n, start + y.shape[1])
+        mix[:, start:stop] += y[:, : stop - start]
+
     for track, ev in enumerate(timeline):
         audio, onset = ev["audio"], ev["onset"]
         onset_s, dur = onset / fs, len(audio) / fs
         path = sample_path(cfg, room, rng, dur, moving=bool(rng.uniform() < cfg.moving_prob))
         gain_db = float(rng.uniform(*cfg.event_gain_db)) + classes[ev["class"]].level_db
-        tail = sim.tail_from_histogram(late_hist, rng) if late_hist is not None else np.zeros((sim.num_channels, 0))
-        y = render_source(sim, room, path, audio * 10 ** (gain_db / 20), onset_s, cfg.rir_step, tail)
-        stop = min(n, onset + y.shape[1])
-        mix[:, onset:stop] += y[:, : stop - onset]
+        place(path, audio * 10 ** (gain_db / 20), onset)
         frames = frames_of(onset_s, onset_s + dur, num_frames)
         active[frames] = True
         u, d = path.at((frames + 0.5) * FRAME_SECONDS - onset_s)
@@ -451,10 +456,7 @@ def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: 
         gain_db = float(rng.uniform(-20.0, -6.0))
         sig = _interferer_signal(length, fs, rng) * 10 ** (gain_db / 20)
         path = sample_path(cfg, room, rng, length / fs, moving=False)
-        tail = sim.tail_from_histogram(late_hist, rng) if late_hist is not None else np.zeros((sim.num_channels, 0))
-        y = render_source(sim, room, path, sig, start / fs, cfg.rir_step, tail)
-        stop = min(n, start + y.shape[1])
-        mix[:, start:stop] += y[:, : stop - start]
+        place(path, sig, start)
         interferers.append({"start": round(start / fs, 6), "duration": round(length / fs, 6),
                             "gain_db": round(gain_db, 3), "position": _direction_info(path.u0, path.d0)})
 
@@ -467,10 +469,7 @@ def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: 
         start = int(rng.integers(0, max(1, n - len(sig) + 1)))
         gain_db = float(rng.uniform(-12.0, 0.0))
         path = sample_path(cfg, room, rng, len(sig) / fs, moving=bool(rng.uniform() < cfg.moving_prob))
-        tail = sim.tail_from_histogram(late_hist, rng) if late_hist is not None else np.zeros((sim.num_channels, 0))
-        y = render_source(sim, room, path, sig * 10 ** (gain_db / 20), start / fs, cfg.rir_step, tail)
-        stop = min(n, start + y.shape[1])
-        mix[:, start:stop] += y[:, : stop - start]
+        place(path, sig * 10 ** (gain_db / 20), start)
         interferers.append({"label": label, "start": round(start / fs, 6), "duration": round(len(sig) / fs, 6),
                             "gain_db": round(gain_db, 3), "position": _direction_info(path.u0, path.d0),
                             "render": params})
@@ -486,7 +485,8 @@ def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: 
         snr = float(rng.uniform(*cfg.snr_db))
         slope = float(rng.uniform(-6.0, -2.0))
         mag = coloured_magnitude(n, fs, slope, f_low=50.0, f_high=float(rng.uniform(3000.0, fs / 2)))
-        noise = diffuse_noise(diffuse_mixing(array, fs), n, rng, magnitude=mag)
+        mixing = diffuse_mixing(array, fs)
+        noise = diffuse_noise(mixing, n, rng, magnitude=mag)
         t = np.arange(n) / fs
         drift_db = 1.5 * np.sin(2 * np.pi * rng.uniform(0.01, 0.1) * t + rng.uniform(0, 2 * np.pi))
         noise *= 10 ** (drift_db / 20)[:, None]
@@ -497,7 +497,7 @@ def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: 
             rec = bank.bank.pick_group(label, bank.split, rng)
             rec = rec[int(rng.integers(len(rec)))]
             share = float(rng.uniform(0.5, 1.0))  # of the ambience's power
-            amb = recorded_ambience(bank.bank.load(rec), diffuse_mixing(array, fs), n, rng)
+            amb = recorded_ambience(bank.bank.load(rec), mixing, n, rng)
             noise = np.sqrt(share) * amb + np.sqrt(1.0 - share) * noise
             background = {"label": label, "file": rec.file, "share": round(share, 3)}
         noise *= np.sqrt(p_events / 10 ** (snr / 10) / np.mean(noise[:, 0] ** 2))

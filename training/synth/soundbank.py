@@ -39,6 +39,7 @@ BLOCK = 64  # FluidSynth's internal block size
 RELEASE_S = 1.0  # rendered after the last note-off so that release tails are kept
 DETUNE_BIN_CENTS = 25.0  # percussion detuning bins, dealt into the splits
 DETUNE_RANGE_CENTS = 400.0
+FILE_TRIES = 21  # draws of a file event before it counts as silence
 
 
 @dataclass
@@ -136,8 +137,11 @@ class SoundBank:
         self._bank_path = Path(bank) if isinstance(bank, str | Path) else DEFAULT_BANK
         if classes.uses_bank:
             self._check_bank()
-        # classes with at least one usable source in this split; the others are never drawn
-        self.drawable = [i for i, c in enumerate(classes.classes) if self._sources(i)]
+        # each class's sources usable in this split (a file source needs recordings of its pool here);
+        # classes left without any are never drawn
+        self._usable = [[s for s in c.sources if s.kind != "file" or self.bank.has(s.pool, split)]
+                        for c in classes.classes]
+        self.drawable = [i for i, usable in enumerate(self._usable) if usable]
         if not self.drawable:
             raise SeldError(f"no class of '{classes.name}' has sources for the {split} split")
 
@@ -151,11 +155,6 @@ class SoundBank:
         if self.bank.sample_rate != self.sample_rate:
             raise SeldError(f"the bank at {self.bank.root} is at {self.bank.sample_rate} Hz, the scenes at "
                             f"{self.sample_rate} Hz; rebuild it with seld-bank --sample-rate {self.sample_rate}")
-
-    def _sources(self, class_index: int) -> list[SourceSpec]:
-        """The class's sources usable in this split (a file source needs recordings of its pool here)."""
-        return [s for s in self.classes.classes[class_index].sources
-                if s.kind != "file" or self.bank.has(s.pool, self.split)]
 
     def has_pool(self, label: str) -> bool:
         return self.classes.uses_bank and self.bank.has(label, self.split)
@@ -177,7 +176,7 @@ class SoundBank:
         spec = self.classes.classes[class_index]
         if duration is None:
             duration = float(rng.uniform(*spec.duration))
-        sources = self._sources(class_index)
+        sources = self._usable[class_index]
         if not sources:
             raise SeldError(f"class '{spec.name}' has no sources for the {self.split} split")
         weights = np.array([s.weight for s in sources])
@@ -185,20 +184,15 @@ class SoundBank:
             src = sources[int(rng.integers(len(sources)))]
         else:
             src = sources[int(rng.choice(len(sources), p=weights / weights.sum()))]
-        if src.kind == "gm":
-            audio, params = self._render_gm(src, rng, duration)
-        elif src.kind == "drum":
-            audio, params = self._render_drum(src, rng, duration)
-        elif src.kind == "file":
-            audio, params = self._render_file(src.pool, src.pattern, src.interval, rng, duration)
+        if src.kind == "file":
+            audio, params = self._file_event(src.pool, src.pattern, src.interval, rng, duration)
         else:
-            audio, params = self._render_speech(src, rng, duration)
-        audio = trim_and_normalise(audio, self.sample_rate)
-        for _ in range(20 if src.kind == "file" else 0):
-            if audio.size:
-                break
-            # an excerpt of a long recording can fall in a pause (an isolated guitar track): draw another
-            audio, params = self._render_file(src.pool, src.pattern, src.interval, rng, duration)
+            if src.kind == "gm":
+                audio, params = self._render_gm(src, rng, duration)
+            elif src.kind == "drum":
+                audio, params = self._render_drum(src, rng, duration)
+            else:
+                audio, params = self._render_speech(src, rng, duration)
             audio = trim_and_normalise(audio, self.sample_rate)
         if audio.size == 0:
             raise SeldError(f"class '{spec.name}' rendered silence ({params}); check its sources")
@@ -273,14 +267,20 @@ class SoundBank:
             params["augment"] = aug
         return np.asarray(out, np.float32), params
 
-    def render_pool(self, label: str, rng: np.random.Generator, duration: float) -> tuple[np.ndarray, dict]:
-        """An unlabelled sound of a bank label outside the vocabulary (interferers, ambience)."""
-        for _ in range(20):
-            audio, params = self._render_file(label, "once", (), rng, duration)
+    def _file_event(self, pool: str, pattern: str, interval: tuple[float, ...], rng: np.random.Generator,
+                    duration: float) -> tuple[np.ndarray, dict]:
+        """``_render_file`` trimmed and normalised; an excerpt of a long recording that falls in a pause (an
+        isolated guitar track) is drawn again, up to FILE_TRIES times (empty audio after that)."""
+        for _ in range(FILE_TRIES):
+            audio, params = self._render_file(pool, pattern, interval, rng, duration)
             audio = trim_and_normalise(audio, self.sample_rate)
-            if audio.size:  # else an excerpt that fell in a pause: draw another
+            if audio.size:
                 break
         return audio, params
+
+    def render_pool(self, label: str, rng: np.random.Generator, duration: float) -> tuple[np.ndarray, dict]:
+        """An unlabelled sound of a bank label outside the vocabulary (interferers, ambience)."""
+        return self._file_event(label, "once", (), rng, duration)
 
     # --- speech ---------------------------------------------------------------------------------------
 
