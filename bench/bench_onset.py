@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from seld_live.detector import Detector
-from seld_live.events import events_to_table
-from seld_live.tracking import TrackerConfig, track_offline
-from training.evaluate import predict_dataset, score_predictions, score_tracked
+from seld_live.tracking import TrackerConfig
+from training.evaluate import decode_all, predict_dataset, score_predictions, score_tracked, tracked_tables
 
 SETTINGS = [
     ("2 of 3, no early confirm", {"confirm_confidence": 1.1}),
@@ -48,12 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     det = Detector.load(args.model, device="cpu")
     preds = [p for d in args.data for p in predict_dataset(det, d)]
+    events = decode_all(det, preds)
     minutes = sum(p.num_frames for p in preds) / 600.0
-    rows = {"detector (no tracker)": {**_row(score_predictions(det, preds)), "IDSW": None, "tracks_per_min": None}}
+    rows = {"detector (no tracker)": {**_row(score_predictions(det, preds, events=events)), "IDSW": None,
+                                      "tracks_per_min": None}}
     for name, change in SETTINGS:
-        cfg = replace(TrackerConfig(), **change)
-        m = score_tracked(det, preds, cfg)
-        tables = [events_to_table(track_offline(det.decode(p.outputs), p.num_frames, cfg)) for p in preds]
+        tables = tracked_tables(det, preds, replace(TrackerConfig(), **change), events=events)
+        m = score_tracked(det, preds, tables)
         tracks = sum(len({int(t) for t in table[:, 2]}) for table in tables)
         rows[name] = {**_row(m), "IDSW": m["tracking"]["IDSW"], "tracks_per_min": tracks / minutes}
     refs = sum(len({(int(c), int(t)) for c, t in p.reference[:, 1:3]}) for p in preds)

@@ -82,8 +82,7 @@ def add_model_command(subparsers) -> None:
     p.add_argument("--pred-dir", help="where to write predictions (default ./seld-eval-MODEL-DATA/)")
     p.add_argument("--threshold", type=float, help="detection threshold (default: the checkpoint's)")
     p.add_argument("--per-class", action="store_true", help="list every class, with its onset latency")
-    p.add_argument("--cpu", action="store_true", help="run on the CPU even where CUDA is available")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_run_options(p)
     p.set_defaults(func=_run_model)
 
 
@@ -91,31 +90,22 @@ def _run_tune(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from seld_live.checkpoint import load_model, save_checkpoint
-    from seld_live.decode import DecodeConfig
     from seld_live.detector import Detector
     from training.evaluate import predict_dataset
-    from training.tuning import tune_class_offsets, tune_threshold
+    from training.tuning import tune_decoding
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise SeldError(f"{out} exists (use --overwrite to replace it)")
     det = Detector.load(args.model, device="cpu" if args.cpu else "auto")
     preds = [p for d in args.data for p in predict_dataset(det, d, progress=not args.quiet)]
-    det.decode_config = DecodeConfig(det.threshold, det.decode_config.unify_angle)  # tuned afresh, offsets too
-    thr, _ = tune_threshold(det, preds)
-    offsets = (0.0,) * len(det.classes)
-    if not args.no_class_offsets:
-        offsets, m = tune_class_offsets(det, preds)
-    else:
-        _, m = tune_threshold(det, preds, grid=(thr,))
+    record, m = tune_decoding(det, preds, class_offsets=not args.no_class_offsets)
     model, meta = load_model(det.path)
     meta.decode = det.decode_config
-    meta.training = {**meta.training, "threshold_tuned_on": [Path(d).name for d in args.data],
-                     "class_offsets": dict(zip(det.classes, offsets, strict=True)),
-                     "val_tuned": {k: float(m[k]) for k in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR")}}
+    meta.training = {**meta.training, **record, "threshold_tuned_on": [Path(d).name for d in args.data]}
     save_checkpoint(out, model, meta)
-    print(f"threshold {thr:g}, class offsets " + ", ".join(f"{c} {o:+.2f}" for c, o in zip(det.classes, offsets,
-                                                                                               strict=True)))
+    print(f"threshold {record['threshold']:g}, class offsets "
+          + ", ".join(f"{c} {o:+.2f}" for c, o in record["class_offsets"].items()))
     print(f"validation with them: F20 {m['F20']:.3f}, LE_CD {m['LE_CD']:.1f}, SELD {m['SELD']:.3f}; written to {out}")
     return 0
 
@@ -130,9 +120,14 @@ def add_tune_command(subparsers) -> None:
     p.add_argument("--out", required=True, help="the tuned checkpoint to write")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--no-class-offsets", action="store_true", help="one threshold for every class")
+    _add_run_options(p)
+    p.set_defaults(func=_run_tune)
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options of the commands that run a checkpoint."""
     p.add_argument("--cpu", action="store_true", help="run on the CPU even where CUDA is available")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_run_tune)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:

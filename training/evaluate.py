@@ -16,7 +16,7 @@ import numpy as np
 
 from seld_live.detector import Detector
 from seld_live.errors import SeldError
-from seld_live.events import events_to_table, write_dcase_csv
+from seld_live.events import Event, events_to_table, write_dcase_csv
 from seld_live.tracking import TrackerConfig, track_offline
 from training.data import SeldDataset
 from training.scoring import score_tables
@@ -48,26 +48,39 @@ def predict_dataset(det: Detector, data: str | os.PathLike | SeldDataset, cache_
     return out
 
 
-def score_predictions(det: Detector, preds: list[ClipPrediction], extras: bool = True) -> dict:
-    """Decode with the detector's current threshold and score (``extras``: see ``score_tables``)."""
-    tables = [events_to_table(det.decode(p.outputs)) for p in preds]
+def decode_all(det: Detector, preds: list[ClipPrediction]) -> list[list[Event]]:
+    """The detector's events of every clip, with its current thresholds."""
+    return [det.decode(p.outputs) for p in preds]
+
+
+def score_predictions(det: Detector, preds: list[ClipPrediction], extras: bool = True,
+                      events: list[list[Event]] | None = None) -> dict:
+    """Decode with the detector's current thresholds (or take ``events`` so decoded) and score (``extras``:
+    see ``score_tables``)."""
+    tables = [events_to_table(e) for e in (events if events is not None else decode_all(det, preds))]
     return score_tables([p.reference for p in preds], tables, det.classes, [p.name for p in preds],
                         num_frames=[p.num_frames for p in preds], extras=extras)
 
 
-def score_tracked(det: Detector, preds: list[ClipPrediction], config: TrackerConfig | None = None) -> dict:
-    """The scores of the detector's events after the tracker, as the app shows them."""
-    tables = [events_to_table(track_offline(det.decode(p.outputs), p.num_frames, config)) for p in preds]
+def tracked_tables(det: Detector, preds: list[ClipPrediction], config: TrackerConfig | None = None,
+                   events: list[list[Event]] | None = None) -> list[np.ndarray]:
+    """Each clip's events after a fresh tracker, as the app shows them."""
+    events = events if events is not None else decode_all(det, preds)
+    return [events_to_table(track_offline(e, p.num_frames, config)) for e, p in zip(events, preds, strict=True)]
+
+
+def score_tracked(det: Detector, preds: list[ClipPrediction], tables: list[np.ndarray]) -> dict:
+    """The scores of tracked event tables (``tracked_tables``)."""
     m = score_tables([p.reference for p in preds], tables, det.classes, num_frames=[p.num_frames for p in preds])
     return {k: m[k] for k in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR", "micro", "tracking", "onset_latency")}
 
 
-def write_predictions(det: Detector, preds: list[ClipPrediction], folder: str | os.PathLike) -> Path:
+def write_predictions(preds: list[ClipPrediction], events: list[list[Event]], folder: str | os.PathLike) -> Path:
     folder = Path(folder)
-    for p in preds:
+    for p, e in zip(preds, events, strict=True):
         path = folder / f"{p.name}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_dcase_csv(path, events_to_table(det.decode(p.outputs)))
+        write_dcase_csv(path, events_to_table(e))
     return folder
 
 
@@ -76,10 +89,11 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, device: st
                    cache_dir: str | None = None, progress: bool = False) -> dict:
     det = Detector.load(model, device=device, threshold=threshold)
     preds = predict_dataset(det, data, cache_dir=cache_dir, progress=progress)
+    events = decode_all(det, preds)  # once, for the files, the scores and the tracker
     if pred_dir is not None:
-        write_predictions(det, preds, pred_dir)
-    result = score_predictions(det, preds)
-    result["tracked"] = score_tracked(det, preds)
+        write_predictions(preds, events, pred_dir)
+    result = score_predictions(det, preds, events=events)
+    result["tracked"] = score_tracked(det, preds, tracked_tables(det, preds, events=events))
     result["model"] = {"path": str(det.path), "output_kind": det.output_kind, "threshold": det.threshold,
                        "arch": det.meta.model.arch}
     return result

@@ -31,12 +31,13 @@ from seld_live.checkpoint import CheckpointMeta, load_model, read_checkpoint, sa
 from seld_live.decode import DecodeConfig
 from seld_live.detector import Detector, pick_device
 from seld_live.errors import SeldError
+from seld_live.events import FRAME_SECONDS
 from seld_live.models import SeldNet, build_model, count_parameters, sized_config
 from seld_live.paths import resolve_model
 from training.config import TrainConfig
 from training.evaluate import predict_dataset, score_predictions
 from training.losses import make_loss
-from training.tuning import tune_class_offsets, tune_threshold
+from training.tuning import tune_decoding, tune_threshold
 
 
 @dataclass
@@ -388,7 +389,7 @@ def describe_data(train_parts, val_sets) -> dict:
     bank of real recordings (its manifest hash)."""
     def one(ds) -> dict:
         d = {"folder": ds.root.name, "clips": len(ds.clips),
-             "hours": round(sum(c.num_frames for c in ds.clips) * 0.1 / 3600, 3)}
+             "hours": round(sum(c.num_frames for c in ds.clips) * FRAME_SECONDS / 3600, 3)}
         manifest = ds.root / "manifest.json"
         if manifest.exists():
             m = json.loads(manifest.read_text())
@@ -408,14 +409,11 @@ def _finalise(best_path: Path, validator: Validator | None, cfg: TrainConfig, hi
                     "history": history})
     if validator is not None:
         det = Detector(model, meta, device)
-        preds = validator.predictions(det)
-        thr, _ = tune_threshold(det, preds)
-        offsets, m = tune_class_offsets(det, preds)
+        record, _ = tune_decoding(det, validator.predictions(det))
         meta.decode = det.decode_config
-        summary["class_offsets"] = dict(zip(det.classes, offsets, strict=True))
-        summary["threshold_tuned_on"] = "validation"
-        summary["val_tuned"] = {k: float(m[k]) for k in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR")}
-        print(f"threshold {thr} on validation: " + " ".join(f"{k}={_fmt(v)}" for k, v in summary["val_tuned"].items()))
+        summary.update(record, threshold_tuned_on="validation")
+        print(f"threshold {record['threshold']} on validation: "
+              + " ".join(f"{k}={_fmt(v)}" for k, v in record["val_tuned"].items()))
     meta.training = summary
     save_checkpoint(best_path, model.cpu(), meta)
     print(f"best model: {best_path}")

@@ -56,3 +56,17 @@ def tune_class_offsets(det: Detector, preds: list, grid=OFFSET_GRID) -> tuple[tu
                 best, offsets = score, trial
     det.decode_config = type(base)(base.threshold, base.unify_angle, tuple(offsets))
     return tuple(offsets), score_predictions(det, preds)
+
+
+def tune_decoding(det: Detector, preds: list, class_offsets: bool = True) -> tuple[dict, dict]:
+    """The detector's decoding tuned afresh (any offsets it had dropped first): the threshold, then the
+    per-class offsets unless ``class_offsets`` is False. Returns the training-summary fields that record it
+    and the validation metrics with it."""
+    det.decode_config = type(det.decode_config)(det.threshold, det.decode_config.unify_angle)
+    thr, m = tune_threshold(det, preds)
+    offsets = (0.0,) * len(det.classes)
+    if class_offsets:
+        offsets, m = tune_class_offsets(det, preds)
+    record = {"threshold": thr, "class_offsets": dict(zip(det.classes, offsets, strict=True)),
+              "val_tuned": {k: float(m[k]) for k in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR")}}
+    return record, m
