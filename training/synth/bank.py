@@ -361,12 +361,14 @@ def build_bank(out: str | os.PathLike, recipe: list[PackageRecipe] | None = None
             raise SeldError(f"not in the bank recipe: {', '.join(unknown)}")
         recipe = [p for p in recipe if p.name in packages]
     audio_dir = out / "audio"
+    # a rebuild first removes the old manifest, so that a half-built bank is never read as a whole one
+    (out / "manifest.json").unlink(missing_ok=True)
     if audio_dir.exists():
         shutil.rmtree(audio_dir)
     (out / "licences").mkdir(parents=True, exist_ok=True)
     report = BankReport()
-    seen: dict[str, str] = {}
-    speech_f0: dict[tuple[str, str], list[float]] = {}
+    seen: set[str] = set()  # content hashes: games ship copies of one file
+    speech_f0: dict[str, list[float]] = {}  # per speaker (group): pitches of up to 40 of its files
     known_gender: dict[str, str] = {}
     for pkg in recipe:
         archive = fetcher(pkg, out / "cache" / "downloads")
@@ -384,7 +386,7 @@ def build_bank(out: str | os.PathLike, recipe: list[PackageRecipe] | None = None
             if digest in seen:
                 report.duplicates += 1
                 continue
-            seen[digest] = path
+            seen.add(digest)
             try:
                 audio = decode_mono(data, sample_rate)
             except SeldError as e:
@@ -411,7 +413,7 @@ def build_bank(out: str | os.PathLike, recipe: list[PackageRecipe] | None = None
                                 round(len(piece) / sample_rate, 3), group, credit=credit)
                 report.recordings.append(rec)
                 if rule.label == "speech":
-                    f0s = speech_f0.setdefault((pkg.name, group), [])
+                    f0s = speech_f0.setdefault(group, [])
                     if len(f0s) < 40:
                         f0 = median_f0(piece, sample_rate)
                         if np.isfinite(f0):
@@ -435,8 +437,8 @@ def _safe(path: str) -> str:
         + "_" + hashlib.sha1(path.encode()).hexdigest()[:8]
 
 
-def _assign_gender(recs: list[Recording], f0s: dict[tuple[str, str], list[float]], known: dict[str, str]) -> None:
-    by_group = {g: float(np.median(v)) for (_, g), v in f0s.items() if v}
+def _assign_gender(recs: list[Recording], f0s: dict[str, list[float]], known: dict[str, str]) -> None:
+    by_group = {g: float(np.median(v)) for g, v in f0s.items() if v}
     for r in recs:
         if r.label != "speech":
             continue
@@ -463,9 +465,8 @@ def assign_splits(recs: list[Recording]) -> None:
         got = dict.fromkeys(SPLIT_SHARE, 0.0)
         members: dict[str, list[str]] = {s: [] for s in SPLIT_SHARE}
         if len(order) == 2:  # two recordings: the longer to learn from, the other to test on
-            members["train"], members["test"] = sorted(order, key=lambda g: -groups[g])[:1], \
-                sorted(order, key=lambda g: -groups[g])[1:]
-            order = []
+            longer, other = sorted(order, key=lambda g: -groups[g])
+            members["train"], members["test"], order = [longer], [other], []
         for g in order:
             if len(order) >= 3 and not members["test"]:
                 s = "test"

@@ -55,18 +55,15 @@ def format_summary(table: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     packages = [p.strip() for p in args.packages.split(",")] if args.packages else None
-    if args.subset_of:
-        try:
-            n = subset_bank(args.subset_of, args.out, args.licence or ".")
-        except (SeldError, OSError, json.JSONDecodeError) as e:
-            print(f"seld-bank: error: {e}", file=sys.stderr)
-            return 1
-        print(f"seld-bank: {n} recordings of {args.subset_of} with licences matching {args.licence!r} in {args.out}")
-        return 0
     try:
+        if args.subset_of:
+            n = subset_bank(args.subset_of, args.out, args.licence or ".")
+            print(f"seld-bank: {n} recordings of {args.subset_of} with licences matching {args.licence!r} "
+                  f"in {args.out}")
+            return 0
         report: BankReport = build_bank(args.out, sample_rate=args.sample_rate, packages=packages,
                                         log=lambda m: print(m, file=sys.stderr))
-    except SeldError as e:
+    except (SeldError, json.JSONDecodeError) as e:
         print(f"seld-bank: error: {e}", file=sys.stderr)
         return 1
     except OSError as e:
