@@ -91,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<24}{v['F20']:>7.1%}{v['LE_CD']:>7.1f}°{v['MAR']:>7.1%}{v['F20_micro']:>7.1%}"
                   f"{med_s:>11}{v['onset_within_0_5s']:>9.1%}")
     table["note"] = ("macro F20/LE_CD over the classes present in each condition; MAR macro over classes with "
-                     "events; onset latency after the tracker; scenes: " + ", ".join(
-                         f"{args.clips} x {args.duration:g} s" for _ in [0]))
+                     f"events; onset latency after the tracker; scenes: {args.clips} x {args.duration:g} s per row")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(table, indent=1) + "\n")
