@@ -24,9 +24,23 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from seld_live.coords import cart_to_sph
+from seld_live.errors import SeldError
 from seld_live.events import Event
 
 OUTPUT_KINDS = ("trackwise", "agg1", "agg2", "accdoa", "maccdoa")
+THRESHOLD_RANGE = (0.0, 1.5)  # open interval; above 1 only for vector norms (ACCDOA kinds can exceed 1)
+
+
+def check_threshold(value: float, what: str = "threshold") -> float:
+    """``value`` as a float if it is a usable detection threshold, else a one-line SeldError naming ``what``."""
+    lo, hi = THRESHOLD_RANGE
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise SeldError(f"{what} {value!r}: expected a number in ({lo:g}, {hi:g})") from None
+    if not lo < v < hi:
+        raise SeldError(f"{what} {value:g}: expected a value in ({lo:g}, {hi:g})")
+    return v
 
 
 @dataclass(frozen=True)

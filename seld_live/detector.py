@@ -20,7 +20,7 @@ import soundfile as sf
 import torch
 
 from seld_live.checkpoint import CheckpointMeta, load_model
-from seld_live.decode import decode
+from seld_live.decode import check_threshold, decode
 from seld_live.errors import AudioInputError
 from seld_live.events import Event
 from seld_live.features import FeatureExtractor
@@ -93,9 +93,7 @@ class Detector:
 
     @threshold.setter
     def threshold(self, value: float) -> None:
-        if not 0.0 < value < 1.5:
-            raise ValueError(f"threshold {value} is outside (0, 1.5)")
-        self.decode_config = self.decode_config.with_threshold(value)
+        self.decode_config = self.decode_config.with_threshold(check_threshold(value))
 
     @property
     def latency_s(self) -> float:

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from seld_live.audio.base import AudioBlock, AudioSource
+from seld_live.decode import check_threshold
 from seld_live.errors import SeldError
 from seld_live.events import FRAME_SECONDS, Event
 from seld_live.results import HopResult
@@ -167,9 +168,7 @@ class Engine:
                 self._subscribers.remove(q)
 
     def set_threshold(self, value: float) -> None:
-        value = float(value)
-        if not 0.0 < value < 1.5:
-            raise SeldError(f"threshold {value} is outside (0, 1.5)")
+        value = check_threshold(value)
         self._pending_threshold = value
         if self._thread is None:
             self._apply_threshold()

@@ -15,3 +15,11 @@ class AudioInputError(SeldError):
 
 class GeometryError(SeldError):
     """An array geometry file is malformed or inconsistent."""
+
+
+class ConfigError(SeldError):
+    """A configuration (TOML file, ``--set`` override, dict) with an unknown key or a value of the wrong type."""
+
+
+class UsageError(SeldError):
+    """Options that do not go together or cannot be used here (exit status 2, like argparse's own)."""

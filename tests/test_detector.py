@@ -5,7 +5,7 @@ from helpers import make_checkpoint
 
 from seld_live import Detector
 from seld_live.decode import candidates
-from seld_live.errors import AudioInputError
+from seld_live.errors import AudioInputError, SeldError
 from seld_live.paths import MODELS, resolve_model
 
 CASES = [("seddoa", "trackwise"), ("seddoa", "agg1"), ("seddoa", "agg2"), ("einv2", "trackwise"),
@@ -79,7 +79,7 @@ def test_threshold_and_description(tmp_path):
     n_lo = len(det.process(audio))
     det.threshold = float(conf[3 * len(conf) // 4])
     assert 0 < len(det.process(audio)) < n_lo
-    with pytest.raises(ValueError):
+    with pytest.raises(SeldError, match=r"threshold -1: expected a value in \(0, 1.5\)"):
         det.threshold = -1
 
 
