@@ -72,6 +72,10 @@ class EngineStats:
     dropped_hops: int
     skipped_hops: int  # NaN/Inf hops
     lost_samples: int = 0  # audio the source lost before the engine got it (device ring overrun)
+    recorder_dropped_blocks: int = 0  # input blocks the recording could not write in time (lost from the file)
+    recording_error: str | None = None  # why the recording stopped, once it has failed
+    asked_speed: float | None = None  # replay speed asked for (None: live, or as fast as possible)
+    achieved_speed: float | None = None  # audio seconds per wall second so far (replay only)
 
     def format(self) -> str:
         return (

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from seld_live.models.config import ARCHS, SIZES, TRACKWISE_ARCHS, ModelConfig
+from seld_live.models.config import ARCHS, OUTPUT_KINDS_FOR_ARCH, SIZES, TRACKWISE_ARCHS, ModelConfig
 from seld_live.models.networks import SeldNet, count_parameters
 
-__all__ = ["ARCHS", "SIZES", "TRACKWISE_ARCHS", "ModelConfig", "SeldNet", "build_model", "count_parameters",
-           "sized_config"]
+__all__ = ["ARCHS", "OUTPUT_KINDS_FOR_ARCH", "SIZES", "TRACKWISE_ARCHS", "ModelConfig", "SeldNet", "build_model",
+           "count_parameters", "sized_config"]
 
 
 def sized_config(size: str = "small", **overrides) -> ModelConfig:

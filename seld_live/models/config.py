@@ -7,6 +7,13 @@ from dataclasses import asdict, dataclass
 
 ARCHS = ("einv2", "seddoa", "accdoa", "maccdoa")
 TRACKWISE_ARCHS = ("einv2", "seddoa")
+# the decoder output kinds each architecture can be trained for (by its loss); the first is the default
+OUTPUT_KINDS_FOR_ARCH: dict[str, tuple[str, ...]] = {
+    "einv2": ("agg2", "agg1", "trackwise"),
+    "seddoa": ("agg2", "agg1", "trackwise"),
+    "accdoa": ("accdoa",),
+    "maccdoa": ("maccdoa",),
+}
 
 
 @dataclass(frozen=True)
