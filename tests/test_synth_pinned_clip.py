@@ -1,0 +1,92 @@
+"""One small clip pinned: its audio and labels for a fixed seed must not change when scene.py is refactored.
+
+The clip exercises every phase of ``generate_clip`` (room with a late tail, array errors, a timeline of
+SoundFont and recorded events, moving sources, noise and recorded interferers, a recorded background, the
+levels), so any change to the order of the random draws changes the numbers below. The audio is compared
+by a coarse fingerprint (RMS per channel and quarter of the clip, to 1e-5 relative) so that it holds across
+FFT libraries; the labels and the scene description are compared exactly, as the files hold them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from seld_live.geometry import load_array
+from training.synth.classes import parse_class_list
+from training.synth.scene import SceneConfig, generate_clip
+from training.synth.soundbank import SoundBank
+from training.synth.writer import format_row
+
+FS = 24000
+CLASSES = {
+    "class": [
+        {"name": "piano", "sources": [{"kind": "gm", "program": 0}], "duration": [0.5, 1.5]},
+        {"name": "bird", "sources": [{"kind": "file", "label": "bird"}], "duration": [0.5, 1.5]},
+    ],
+    "interferers": ["dog"],
+    "backgrounds": ["background"],
+}
+CONFIG = SceneConfig(duration=3.0, max_overlap=2, event_gap=(0.1, 0.8), moving_prob=0.5, rt60=(0.3, 0.4),
+                     interferers=1, real_interferers=2, background_prob=1.0, ism_order=1, rt_rays=300)
+SEED = 0
+
+# generated before generate_clip was split into phases (and re-checked after)
+EXPECTED_SHAPE = (72000, 4)
+EXPECTED_RMS = [
+    [0.0381910912, 0.0484200229, 0.0461808563, 0.0330844141],
+    [0.0368543425, 0.0468147364, 0.0456083147, 0.0314403988],
+    [0.027668367, 0.0353157367, 0.0338089744, 0.0242316339],
+    [0.0346706883, 0.0426872811, 0.0411703959, 0.0299212808],
+]
+EXPECTED_LABELS_SHA256 = "b7f53d5d5efc9bfddff0a3ba7c56a93e666ce91c57e3179e02f609dc185ccd3c"
+EXPECTED_INFO_SHA256 = "948dc0662f0d9b8b1b997559038e002f9a9f3cf466bdf6f712722a778389a4cf"
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _rounded(x):
+    """Floats to 4 decimals (the scene files' own precision is coarser), recursively."""
+    if isinstance(x, dict):
+        return {k: _rounded(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_rounded(v) for v in x]
+    if isinstance(x, float):
+        return round(x, 4)
+    return x
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    from fake_bank import write_bank
+
+    bank = SoundBank(parse_class_list(CLASSES), FS, "train", bank=write_bank(tmp_path_factory.mktemp("bank")))
+    return generate_clip(CONFIG, bank, load_array("dcase_mic"), np.random.default_rng(SEED))
+
+
+def fingerprint(audio: np.ndarray) -> list[list[float]]:
+    quarters = np.array_split(audio.astype(np.float64), 4)
+    return [[float(np.sqrt(np.mean(q[:, c] ** 2))) for c in range(audio.shape[1])] for q in quarters]
+
+
+def test_the_pinned_clip_is_unchanged(clip):
+    labels = "".join(format_row(r) + "\n" for r in clip.table)
+    info = json.dumps(_rounded(clip.info), sort_keys=True)
+    got = {"shape": clip.audio.shape, "rms": fingerprint(clip.audio), "labels": _sha(labels), "info": _sha(info)}
+    assert got["shape"] == EXPECTED_SHAPE
+    np.testing.assert_allclose(got["rms"], EXPECTED_RMS, rtol=1e-5)
+    assert got["labels"] == EXPECTED_LABELS_SHA256
+    assert got["info"] == EXPECTED_INFO_SHA256
+
+
+def test_the_pinned_clip_covers_every_phase(clip):
+    info = clip.info
+    assert info["sabine_rt60"] is not None and info["background"] is not None and info["mic_positions"]
+    assert {e["render"]["source"] for e in info["events"]} >= {"gm", "file"}, info["events"]
+    assert any(e["moving"] for e in info["events"]) and any(not e["moving"] for e in info["events"])
+    assert any("label" in i for i in info["interferers"]) and any("label" not in i for i in info["interferers"])
