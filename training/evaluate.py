@@ -19,6 +19,7 @@ from seld_live.errors import SeldError
 from seld_live.events import Event, events_to_table, write_dcase_csv
 from seld_live.tracking import TrackerConfig, track_offline
 from training.data import SeldDataset
+from training.metrics import SELD_KEYS
 from training.scoring import score_tables
 
 
@@ -72,7 +73,7 @@ def tracked_tables(det: Detector, preds: list[ClipPrediction], config: TrackerCo
 def score_tracked(det: Detector, preds: list[ClipPrediction], tables: list[np.ndarray]) -> dict:
     """The scores of tracked event tables (``tracked_tables``)."""
     m = score_tables([p.reference for p in preds], tables, det.classes, num_frames=[p.num_frames for p in preds])
-    return {k: m[k] for k in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR", "micro", "tracking", "onset_latency")}
+    return {k: m[k] for k in (*SELD_KEYS, "micro", "tracking", "onset_latency")}
 
 
 def write_predictions(preds: list[ClipPrediction], events: list[list[Event]], folder: str | os.PathLike) -> Path:

@@ -70,6 +70,8 @@ from seld_live.events import FRAME_SECONDS
 SEGMENT_FRAMES = 10  # 1 s of 100 ms label frames
 DOA_THRESHOLD = 20.0
 REL_DIST_THRESHOLD = 1.0
+# the headline metrics of seld_metrics (macro; micro has the same keys), in the order tables and logs show them
+SELD_KEYS = ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR")
 
 Tables = Sequence[np.ndarray] | np.ndarray
 

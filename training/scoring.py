@@ -25,7 +25,7 @@ import numpy as np
 
 from seld_live.errors import SeldError
 from seld_live.events import FRAME_SECONDS, read_dcase_csv
-from training.metrics import LATENCY_KEYS, frame_metrics_2024, onset_latency, seld_metrics, tracking_metrics
+from training.metrics import LATENCY_KEYS, SELD_KEYS, frame_metrics_2024, onset_latency, seld_metrics, tracking_metrics
 
 CLASSES_FILE = "classes.tsv"
 CLASSES_SEARCH_DEPTH = 4
@@ -146,7 +146,7 @@ def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: l
                       for r, p in zip(refs, preds, strict=True)]
     seld = seld_metrics(refs, preds, C, num_frames=num_frames)
     if not extras:
-        result = {k: seld[k] for k in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR")}
+        result = {k: seld[k] for k in SELD_KEYS}
         result["micro"] = seld["micro"]
         return _clean(result)
     d24 = frame_metrics_2024(refs, preds, C, num_frames=num_frames)
@@ -155,7 +155,7 @@ def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: l
     per_class = dict(seld["per_class"])
     per_class.update({f"{k}_2024": d24["per_class"][k] for k in ("F20", "DOAE", "RDE")})
     per_class.update({k: trk["per_class"][k] for k in ("IDSW", "FRAG", "MOTA")})
-    result = {k: seld[k] for k in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR")}
+    result = {k: seld[k] for k in SELD_KEYS}
     result["micro"] = seld["micro"]
     result["per_class"] = _by_class(per_class, class_names)
     result["dcase2024"] = {k: d24[k] for k in ("F20", "DOAE", "RDE", "micro")}

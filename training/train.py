@@ -37,6 +37,7 @@ from seld_live.paths import resolve_model
 from training.config import TrainConfig
 from training.evaluate import predict_dataset, score_predictions
 from training.losses import make_loss
+from training.metrics import SELD_KEYS
 from training.tuning import tune_decoding, tune_threshold
 
 
@@ -294,7 +295,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
         det = Detector(model, meta, device)
         m = score_predictions(det, validator.predictions(det))
         row0 = {"epoch": 0}
-        row0.update({f"val_{k}": float(m[k]) for k in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR")})
+        row0.update({f"val_{k}": float(m[k]) for k in SELD_KEYS})
         history.append(row0)
         print(" ".join(f"{k}={_fmt(v)}" for k, v in row0.items()), flush=True)
         model.train()
@@ -347,7 +348,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
                 meta.decode = det.decode_config
                 model.train()
                 row["val_threshold"] = thr
-                row.update({f"val_{k}": float(m[k]) for k in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR")})
+                row.update({f"val_{k}": float(m[k]) for k in SELD_KEYS})
                 score = float(m["SELD"])
             else:
                 score = row["train_loss"]

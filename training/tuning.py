@@ -12,6 +12,7 @@ import numpy as np
 
 from seld_live.detector import Detector
 from training.evaluate import score_predictions
+from training.metrics import SELD_KEYS
 
 THRESHOLD_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 OFFSET_GRID = (-0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2)
@@ -68,5 +69,5 @@ def tune_decoding(det: Detector, preds: list, class_offsets: bool = True) -> tup
     if class_offsets:
         offsets, m = tune_class_offsets(det, preds)
     record = {"threshold": thr, "class_offsets": dict(zip(det.classes, offsets, strict=True)),
-              "val_tuned": {k: float(m[k]) for k in ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR")}}
+              "val_tuned": {k: float(m[k]) for k in SELD_KEYS}}
     return record, m

@@ -30,6 +30,7 @@ import torch
 from seld_live.geometry import load_array
 from training.config import config_from_dict
 from training.evaluate import evaluate_model
+from training.metrics import SELD_KEYS
 from training.synth.classes import load_class_list
 from training.synth.runner import default_workers, synthesize
 from training.synth.scene import SceneConfig
@@ -57,7 +58,6 @@ PAPER = {
     "SEDDOA-AGG1": (0.720, 0.329, 13.3, 0.341, 0.531),
     "SEDDOA-AGG2": (0.764, 0.288, 17.7, 0.336, 0.560),
 }
-METRICS = ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR")
 
 
 @dataclass(frozen=True)
@@ -149,8 +149,8 @@ def run_system(name: str, arch: str, loss: str, data: dict[str, Path], scale: Sc
     test = evaluate_model(res.best_path, data["test"], device=device, pred_dir=run_dir / "test_pred")
     out = {"system": name, "arch": arch, "loss": loss, "vocab": vocab, "train_seconds": round(train_s, 1),
            "branched_after_epoch": scale.warmup_epochs if loss in ("agg1", "agg2") else 0,
-           "threshold": test["model"]["threshold"], "test": {k: test[k] for k in METRICS},
-           "test_micro": {k: test["micro"][k] for k in METRICS if k in test["micro"]},
+           "threshold": test["model"]["threshold"], "test": {k: test[k] for k in SELD_KEYS},
+           "test_micro": {k: test["micro"][k] for k in SELD_KEYS if k in test["micro"]},
            "params": sum(p.numel() for p in res.model.parameters()),
            "epochs": scale.epochs, "best_epoch": _best_epoch(res.history)}
     done.write_text(json.dumps(out, indent=2))
