@@ -17,11 +17,12 @@ from pathlib import Path
 
 import torch
 
+from seld_live.atomic import atomic_path
 from seld_live.decode import OUTPUT_KINDS, DecodeConfig
-from seld_live.errors import CheckpointError
+from seld_live.errors import CheckpointError, SeldError
 from seld_live.features import FeatureConfig
 from seld_live.geometry import ArrayGeometry
-from seld_live.models import ModelConfig, SeldNet, build_model
+from seld_live.models import OUTPUT_KINDS_FOR_ARCH, ModelConfig, SeldNet, build_model
 
 FORMAT = "seld-live-checkpoint"
 VERSION = 1
@@ -40,6 +41,14 @@ class CheckpointMeta:
     def __post_init__(self):
         if self.output_kind not in OUTPUT_KINDS:
             raise CheckpointError(f"unknown output kind {self.output_kind!r}")
+        if self.output_kind not in OUTPUT_KINDS_FOR_ARCH.get(self.model.arch, ()):
+            raise CheckpointError(f"output kind {self.output_kind!r} does not fit a {self.model.arch} network")
+        # the frame clock: a 10 ms feature hop and 100 ms output frames, whatever the sample rate
+        rate, hop = self.features.sample_rate, self.features.hop
+        if hop * 100 != rate:
+            raise CheckpointError(f"feature hop {hop} samples is not 10 ms at {rate} Hz")
+        if hop * self.model.frames_per_output * 10 != rate:
+            raise CheckpointError(f"{self.model.frames_per_output} feature frames per output frame is not 100 ms")
         if len(self.classes) != self.model.num_classes:
             raise CheckpointError(f"{len(self.classes)} class names for {self.model.num_classes} model classes")
         if self.features.num_feature_channels != self.model.in_channels:
@@ -79,15 +88,23 @@ def save_checkpoint(path: str | os.PathLike, model: SeldNet, meta: CheckpointMet
     path = Path(path)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     blob = {"format": FORMAT, "version": VERSION, "meta_json": meta.to_json(), "state_dict": state}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], CheckpointMeta]:
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"model file not found: {path}")
+        raise CheckpointError(f"model {'is a folder, not a file' if path.is_dir() else 'file not found'}: {path}")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise CheckpointError(f"cannot read model {path}: {e.strerror}") from None
+    if not magic:
+        raise CheckpointError(f"{path}: the model file is empty")
+    if magic != b"PK\x03\x04":  # torch.save writes a zip archive
+        raise CheckpointError(f"{path}: not a seld-live checkpoint (not a PyTorch file)")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -97,18 +114,24 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], C
             f"which could run code ({first[:120]})"
         ) from None
     except Exception as e:  # any other failure of the restricted unpickler on untrusted bytes
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e)[:120]})") from None
+        raise CheckpointError(f"{path}: damaged or truncated checkpoint ({type(e).__name__}: {str(e)[:120]})") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a seld-live checkpoint")
     if blob.get("version", 0) > VERSION:
         raise CheckpointError(f"{path}: checkpoint version {blob['version']} is newer than this seld-live reads")
     try:
         meta = CheckpointMeta.from_json(blob["meta_json"])
-    except (KeyError, TypeError, ValueError) as e:
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    except (KeyError, TypeError, ValueError, SeldError) as e:
         raise CheckpointError(f"{path}: damaged metadata ({e})") from None
     state = blob.get("state_dict")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: damaged weights")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:  # e.g. a training that diverged: such a network outputs NaN on every hop
+        raise CheckpointError(f"{path}: weights hold NaN or infinite values ({', '.join(bad[:3])}"
+                              f"{', ...' if len(bad) > 3 else ''})")
     return state, meta
 
 

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from seld_live.config_dict import dataclass_from_dict
 from seld_live.coords import cart_to_sph
 from seld_live.errors import SeldError
 from seld_live.events import Event
@@ -56,11 +57,7 @@ class DecodeConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> DecodeConfig:
-        offsets = d.get("class_offsets", [])
-        if not isinstance(offsets, list | tuple) or not all(isinstance(x, int | float) for x in offsets):
-            raise ValueError("decode class_offsets must be a list of numbers")
-        return cls(**{k: float(d[k]) for k in ("threshold", "unify_angle") if k in d},
-                   class_offsets=tuple(float(x) for x in offsets))
+        return dataclass_from_dict(cls, d, "decode.", strict=False)
 
     def with_threshold(self, threshold: float) -> DecodeConfig:
         return DecodeConfig(float(threshold), self.unify_angle, self.class_offsets)

@@ -18,6 +18,8 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
+from seld_live.config_dict import dataclass_from_dict
+
 
 @dataclass(frozen=True)
 class FeatureConfig:
@@ -62,7 +64,7 @@ class FeatureConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> FeatureConfig:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+        return dataclass_from_dict(cls, d, "features.", strict=False)
 
 
 def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:

@@ -10,9 +10,7 @@ from seld_live.checkpoint import CheckpointMeta, save_checkpoint
 from seld_live.decode import DecodeConfig
 from seld_live.features import FeatureConfig
 from seld_live.geometry import load_array
-from seld_live.models import build_model, sized_config
-
-KIND_FOR_ARCH = {"seddoa": "agg2", "einv2": "trackwise", "accdoa": "accdoa", "maccdoa": "maccdoa"}
+from seld_live.models import OUTPUT_KINDS_FOR_ARCH, build_model, sized_config
 
 
 def make_checkpoint(path: Path, arch: str = "seddoa", kind: str | None = None, size: str = "tiny",
@@ -29,8 +27,9 @@ def make_checkpoint(path: Path, arch: str = "seddoa", kind: str | None = None, s
     mean = torch.zeros(cfg.in_channels, cfg.n_mels)
     mean[: feats.num_mics] = -40.0  # log-mel channels sit around -40 dB for the test noise
     model.set_normalization(mean, torch.full((cfg.in_channels, cfg.n_mels), 10.0))
+    kind = kind or ("trackwise" if arch == "einv2" else OUTPUT_KINDS_FOR_ARCH[arch][0])
     meta = CheckpointMeta(model=cfg, features=feats, classes=[f"class{i}" for i in range(num_classes)], array=geo,
-                          output_kind=kind or KIND_FOR_ARCH[arch], decode=DecodeConfig(threshold=threshold),
+                          output_kind=kind, decode=DecodeConfig(threshold=threshold),
                           training={"note": "random weights for tests"})
     save_checkpoint(path, model.eval(), meta)
     return path

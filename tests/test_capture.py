@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soxr
 
-import seld_live.audio.device as device_mod
+import seld_live.audio.capture as device_mod
 from seld_live.audio.devices import DeviceInfo
 from seld_live.errors import AudioInputError
 

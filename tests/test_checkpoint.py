@@ -1,3 +1,4 @@
+import json
 import os
 import pickle
 
@@ -66,11 +67,16 @@ def test_corrupt_and_missing_files(tmp_path):
         Detector.load(tmp_path / "nope.pt")
     good = make_checkpoint(tmp_path / "good.pt").read_bytes()
     (tmp_path / "trunc.pt").write_bytes(good[: len(good) // 2])
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match="damaged or truncated checkpoint"):
         Detector.load(tmp_path / "trunc.pt")
     (tmp_path / "text.pt").write_text("hello")
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError, match=r"not a seld-live checkpoint \(not a PyTorch file\)"):
         Detector.load(tmp_path / "text.pt")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="the model file is empty"):
+        Detector.load(tmp_path / "empty.pt")
+    with pytest.raises(CheckpointError, match="is a folder"):
+        Detector.load(tmp_path)
     torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not a seld-live checkpoint"):
         Detector.load(tmp_path / "other.pt")
@@ -97,3 +103,59 @@ def test_input_mismatch_is_a_clear_error(tmp_path):
         det.process(bad)
     foa = Detector.load(make_checkpoint(tmp_path / "foa.pt", array="foa"), device="cpu")
     assert foa.array.format == "foa" and foa.meta.features.format == "foa"
+
+
+def _rewrite(path, tmp_path, name, state_fn=None, meta_fn=None):
+    state, meta = read_checkpoint(path)
+    d = json.loads(meta.to_json())
+    if meta_fn:
+        meta_fn(d)
+    if state_fn:
+        state_fn(state)
+    out = tmp_path / name
+    torch.save({"format": "seld-live-checkpoint", "version": 1, "meta_json": json.dumps(d), "state_dict": state},
+               out)
+    return out
+
+
+def test_refuses_non_finite_weights(tmp_path):
+    good = make_checkpoint(tmp_path / "m.pt")
+
+    def poison(state):
+        k = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
+        state[k][0] = float("nan")
+
+    with pytest.raises(CheckpointError, match="NaN or infinite"):
+        Detector.load(_rewrite(good, tmp_path, "nan.pt", state_fn=poison))
+
+
+def test_refuses_a_wrong_frame_clock(tmp_path):
+    good = make_checkpoint(tmp_path / "m.pt")
+
+    def rate16k(d):  # 16 kHz with the 24 kHz hop of 240 samples: 15 ms frames
+        d["features"]["sample_rate"] = 16000
+
+    with pytest.raises(CheckpointError, match="hop 240 samples is not 10 ms at 16000 Hz"):
+        Detector.load(_rewrite(good, tmp_path, "clock.pt", meta_fn=rate16k))
+
+    def pools(d):
+        d["model"]["time_pools"] = [2, 2, 1, 1]
+
+    with pytest.raises(CheckpointError, match="is not 100 ms"):
+        Detector.load(_rewrite(good, tmp_path, "pools.pt", meta_fn=pools))
+
+
+def test_refuses_metadata_of_the_wrong_type_or_kind(tmp_path):
+    good = make_checkpoint(tmp_path / "m.pt")
+
+    def text_mels(d):
+        d["model"]["n_mels"] = "many"
+
+    with pytest.raises(CheckpointError, match=r"model\.n_mels must be an integer"):
+        Detector.load(_rewrite(good, tmp_path, "type.pt", meta_fn=text_mels))
+
+    def kind(d):
+        d["output_kind"] = "accdoa"  # a seddoa network has no class-wise vectors
+
+    with pytest.raises(CheckpointError, match="does not fit a seddoa network"):
+        Detector.load(_rewrite(good, tmp_path, "kind.pt", meta_fn=kind))

@@ -10,7 +10,7 @@ __all__ = ["AudioBlock", "AudioSource", "DeviceSource", "FileSource", "list_inpu
 def __getattr__(name: str):
     # sounddevice loads PortAudio on import; only pay for it when capturing
     if name == "DeviceSource":
-        from seld_live.audio.device import DeviceSource
+        from seld_live.audio.capture import DeviceSource
 
         return DeviceSource
     if name == "list_input_devices":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from seld_live.config_dict import dataclass_from_dict
+
 ARCHS = ("einv2", "seddoa", "accdoa", "maccdoa")
 TRACKWISE_ARCHS = ("einv2", "seddoa")
 # the decoder output kinds each architecture can be trained for (by its loss); the first is the default
@@ -59,11 +61,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
-        kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        for k, v in kw.items():
-            if isinstance(v, list):
-                kw[k] = tuple(v)
-        return cls(**kw)
+        return dataclass_from_dict(cls, d, "model.", strict=False)
 
 
 # Named sizes. "small" (the default) runs live on one CPU core; "compact" is for quick CPU experiments;
