@@ -181,3 +181,54 @@ def test_errors(tmp_path, synth_root):
     (labels / "metadata_dev" / "dev-test-sony" / "fold4_room23_mix001.csv").write_text("0,13,0,0,0\n")
     with pytest.raises(data_mod.SeldError, match="unknown class index 13"):
         SeldDataset(labels, cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("0\tdog\n2\tcat\n", r":2: class index 2 out of order"),
+    ("1\tdog\n", r":1: class index 1 out of order"),
+    ("index\tname\n0\tdog\n", r":1: expected '0<TAB>name'"),
+    ("# classes\n0\tdog\n", r":1: expected '0<TAB>name'"),
+    ("0\tdog\tx\n", r":1: expected"),
+    ("0 dog\n", r":1: expected"),
+    ("0\tdog\n1\tdog\n", r":2: class name 'dog' also has index 0"),
+    ("0\t \n", r":1: class 0 has no name"),
+    ("\n\n", "no classes listed"),
+])
+def test_one_classes_tsv_reader_with_strict_rules(tmp_path, text, message):
+    """Datasets and the scorer read classes.tsv with one reader: indices 0, 1, 2 ... in order, two fields."""
+    from training.classes_tsv import read_classes_tsv
+    from training.scoring import score_paths
+
+    path = tmp_path / "classes.tsv"
+    path.write_text(text)
+    with pytest.raises(data_mod.SeldError, match=message):
+        read_classes_tsv(path)
+    (tmp_path / "r.csv").write_text("0,0,0,0,0\n")
+    with pytest.raises(data_mod.SeldError, match=message):  # the scorer finds it beside the reference
+        score_paths(tmp_path / "r.csv", tmp_path / "r.csv")
+
+
+def test_classes_tsv_round_trip_and_blank_lines(tmp_path):
+    from training.classes_tsv import read_classes_tsv, write_classes_tsv
+
+    write_classes_tsv(tmp_path / "classes.tsv", ["dog", "cat"])
+    assert (tmp_path / "classes.tsv").read_text() == "0\tdog\n1\tcat\n"
+    (tmp_path / "b.tsv").write_text("0\tdog\r\n\n1\tcat \n\n")
+    assert read_classes_tsv(tmp_path / "b.tsv") == ["dog", "cat"]
+    with pytest.raises(data_mod.SeldError, match="missing"):
+        read_classes_tsv(tmp_path / "none.tsv")
+    (tmp_path / "bin.tsv").write_bytes(b"\xff\xfe0\tdog")
+    with pytest.raises(data_mod.SeldError, match="cannot read"):
+        read_classes_tsv(tmp_path / "bin.tsv")
+
+
+def test_a_temporary_left_by_a_killed_writer_is_not_a_clip(synth_root, tmp_path):
+    """seld-synth writes each FLAC through seld_live.atomic (NAME.tmpPID.flac, then renamed): a temporary left
+    by a killed run must not be read as an unlabelled clip."""
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(synth_root, root, ignore=shutil.ignore_patterns(".cache"))
+    shutil.copy(root / "mic" / "train_00000.flac", root / "mic" / "train_00002.tmp4242.flac")
+    ds = SeldDataset(root, chunk_seconds=1.0, cache_dir=tmp_path / "cache")
+    assert [c.name for c in ds.clips] == ["train_00000", "train_00001"]

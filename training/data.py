@@ -22,6 +22,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +31,12 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
+from seld_live.atomic import atomic_path
 from seld_live.errors import AudioInputError, SeldError
 from seld_live.events import FRAME_SECONDS, read_dcase_csv
 from seld_live.features import FeatureConfig, FeatureExtractor
 from seld_live.geometry import load_array
+from training.classes_tsv import CLASSES_FILE, read_classes_tsv
 from training.targets import MAX_TRACKS, build_targets
 
 STARSS23_CLASSES = (
@@ -80,22 +83,6 @@ def detect_layout(root: Path) -> str:
                        "(mic_dev|foa_dev/, metadata_dev/)")
 
 
-def read_classes_tsv(path: Path) -> list[str]:
-    if not path.exists():
-        raise DatasetError(f"{path}: missing (index<TAB>name per line)")
-    names = []
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        parts = line.split("\t")
-        if len(parts) != 2 or not parts[0].strip().isdigit() or int(parts[0]) != len(names):
-            raise DatasetError(f"{path}:{lineno}: expected '{len(names)}<TAB>name'")
-        names.append(parts[1].strip())
-    if not names:
-        raise DatasetError(f"{path}: no classes")
-    return names
-
-
 def _audio_info(path: Path) -> sf._SoundFileInfo:
     try:
         return sf.info(str(path))
@@ -103,10 +90,15 @@ def _audio_info(path: Path) -> sf._SoundFileInfo:
         raise AudioInputError(f"{path}: unreadable audio ({e})") from None
 
 
+def is_partial_write(path: Path) -> bool:
+    """A temporary of ``seld_live.atomic.atomic_path`` (``NAME.tmpPID.flac``) left by a killed writer."""
+    return re.search(r"\.tmp\d+$", path.stem) is not None
+
+
 def _clips(audio_dir: Path, meta_dir: Path, pattern: str = "*") -> list[ClipInfo]:
     out = []
     for p in sorted(audio_dir.glob(pattern)):
-        if p.suffix.lower() not in AUDIO_EXTENSIONS or not p.is_file():
+        if p.suffix.lower() not in AUDIO_EXTENSIONS or not p.is_file() or is_partial_write(p):
             continue
         rel = p.relative_to(audio_dir).with_suffix(".csv")
         meta = meta_dir / rel
@@ -128,7 +120,7 @@ class SeldDataset(Dataset):
             raise DatasetError(f"dataset folder not found: {self.root}")
         self.layout = detect_layout(self.root)
         if self.layout == "synthetic":
-            self.classes = read_classes_tsv(self.root / "classes.tsv")
+            self.classes = read_classes_tsv(self.root / CLASSES_FILE)
             array_file = self.root / "array.toml"
             if not array_file.exists():
                 raise DatasetError(f"{array_file}: missing (the array geometry of the recordings)")
@@ -250,10 +242,8 @@ class SeldDataset(Dataset):
         if not (path.parent / "config.json").exists():
             (path.parent / "config.json").write_text(json.dumps(
                 {"features": self.feature_config.to_dict(), "channels": list(self.array.channels)}, indent=1))
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:  # concurrent DataLoader workers never read half a file
             np.save(f, feats)
-        os.replace(tmp, path)  # atomic: concurrent DataLoader workers never read half a file
         return feats
 
     def prepare(self, progress: bool = False) -> None:

@@ -9,9 +9,9 @@ onset_latency``'s keys, its ``per_class`` keyed like ``per_class``), ``totals`` 
 and inf become None: a latency quantile is None either because there are no events (``events`` 0) or because
 too many of them were missed (inf).
 
-The number of classes is ``num_classes`` if given, else read from a ``classes.tsv`` (``index<TAB>name`` per
-line) in the reference folder or up to four folders above it, else the largest class index in REF and PRED
-plus one. Problems with the inputs raise ``SeldError`` with one line naming the file (and line).
+The number of classes is ``num_classes`` if given, else read from a ``classes.tsv`` (see ``training.classes_tsv``)
+in the reference folder or up to four folders above it, else the largest class index in REF and PRED plus one.
+Problems with the inputs raise ``SeldError`` with one line naming the file (and line).
 """
 
 from __future__ import annotations
@@ -23,54 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from seld_live.atomic import write_text_atomic
 from seld_live.errors import SeldError
 from seld_live.events import FRAME_SECONDS, read_dcase_csv
+from training.classes_tsv import CLASSES_FILE, find_classes_tsv, read_classes_tsv
 from training.metrics import LATENCY_KEYS, SELD_KEYS, frame_metrics_2024, onset_latency, seld_metrics, tracking_metrics
-
-CLASSES_FILE = "classes.tsv"
-CLASSES_SEARCH_DEPTH = 4
-
-
-def find_classes_tsv(ref: str | os.PathLike) -> Path | None:
-    """The ``classes.tsv`` in the reference folder (or a file's folder) or in up to four folders above it."""
-    ref = Path(ref).resolve()
-    folder = ref if ref.is_dir() else ref.parent
-    for candidate in [folder, *folder.parents][: CLASSES_SEARCH_DEPTH + 1]:
-        path = candidate / CLASSES_FILE
-        if path.is_file():
-            return path
-    return None
-
-
-def read_classes_tsv(path: str | os.PathLike) -> list[str]:
-    """Class names by index from ``index<TAB>name`` lines (a header line ``index<TAB>name`` is allowed)."""
-    path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise SeldError(f"{path}: cannot read: {e}") from None
-    names: dict[int, str] = {}
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.rstrip("\r\n").split("\t")
-        if lineno == 1 and parts[0].strip().lower() == "index":
-            continue
-        if len(parts) < 2:
-            raise SeldError(f"{path}:{lineno}: expected 'index<TAB>name'")
-        try:
-            index = int(parts[0])
-        except ValueError:
-            raise SeldError(f"{path}:{lineno}: class index '{parts[0]}' is not an integer") from None
-        if index < 0 or index in names:
-            raise SeldError(f"{path}:{lineno}: {'duplicate' if index in names else 'negative'} class index {index}")
-        names[index] = parts[1].strip()
-    if not names:
-        raise SeldError(f"{path}: no classes listed")
-    if sorted(names) != list(range(len(names))):
-        missing = sorted(set(range(max(names) + 1)) - set(names))
-        raise SeldError(f"{path}: class indices must run 0..{len(names) - 1} without gaps (missing {missing[:5]})")
-    return [names[i] for i in range(len(names))]
 
 
 def _csv_index(folder: Path) -> dict[str, Path]:
@@ -197,12 +154,8 @@ def score_paths(ref: str | os.PathLike, pred: str | os.PathLike, num_classes: in
 def write_json(path: str | os.PathLike, result: dict) -> None:
     """Write atomically: a partial file never replaces an earlier result."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        with open(tmp, "w") as f:
-            json.dump(result, f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
+        write_text_atomic(path, json.dumps(result, indent=2, allow_nan=False) + "\n")
     except OSError as e:
         raise SeldError(f"{path}: cannot write: {e.strerror or e}") from None
 

@@ -27,6 +27,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
+from seld_live.atomic import atomic_path
 from seld_live.checkpoint import CheckpointMeta, load_model, read_checkpoint, save_checkpoint
 from seld_live.decode import DecodeConfig
 from seld_live.detector import Detector, pick_device
@@ -153,9 +154,8 @@ def save_train_state(path: Path, model: SeldNet, opt, sched, epoch: int, best: f
         "history_json": json.dumps(history),
         "torch_rng": torch.get_rng_state(),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def build_model_config(cfg: TrainConfig, dataset) -> object:

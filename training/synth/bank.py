@@ -38,6 +38,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from seld_live.atomic import write_text_atomic
 from seld_live.errors import SeldError
 from training.synth.loudness import trim_and_normalise
 
@@ -492,9 +493,7 @@ def write_manifest(out: Path, report: BankReport, sample_rate: int) -> None:
         "skipped": report.skipped,
         "duplicates": report.duplicates,
     }
-    tmp = out / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-    os.replace(tmp, out / "manifest.json")
+    write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1) + "\n")
 
 
 def subset_bank(source: str | os.PathLike, out: str | os.PathLike, licence: str) -> int:
@@ -511,9 +510,7 @@ def subset_bank(source: str | os.PathLike, out: str | os.PathLike, licence: str)
     for r in keep:
         r["file"] = f"{rel}/{r['file']}"
     data.update(recordings=keep, subset_of=str(source), licence_filter=licence, skipped=[], duplicates=0)
-    tmp = out / "manifest.json.tmp"
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, out / "manifest.json")
+    write_text_atomic(out / "manifest.json", json.dumps(data, indent=1) + "\n")
     return len(keep)
 
 

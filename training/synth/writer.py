@@ -24,8 +24,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from seld_live.atomic import atomic_path, write_text_atomic
 from seld_live.errors import SeldError
 from seld_live.geometry import ArrayGeometry
+from training.classes_tsv import CLASSES_FILE, write_classes_tsv
 from training.synth.bank import DEFAULT_BANK, RealBank
 from training.synth.classes import ClassList
 from training.synth.scene import Clip, SceneConfig
@@ -114,12 +116,6 @@ def array_toml(array: ArrayGeometry) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def format_row(row: np.ndarray) -> str:
     f, c, tr, az, el, dist = row
     out = f"{int(f)},{int(c)},{int(tr)},{az:.1f},{el:.1f}"
@@ -151,11 +147,10 @@ class DatasetWriter:
             num_clips = max(num_clips, int(old.get("num_clips", 0)))
         for sub in (self.spec.audio_dir, "metadata", "scenes"):
             (self.out / sub).mkdir(parents=True, exist_ok=True)
-        _atomic_write_text(self.out / "classes.tsv",
-                           "".join(f"{i}\t{n}\n" for i, n in enumerate(self.spec.classes.names)))
-        _atomic_write_text(self.out / "array.toml",
+        write_classes_tsv(self.out / CLASSES_FILE, self.spec.classes.names)
+        write_text_atomic(self.out / "array.toml",
                            array_toml(dataset_array(self.spec.array, self.spec.config.sample_rate)))
-        _atomic_write_text(manifest, json.dumps({**ident, "num_clips": num_clips,
+        write_text_atomic(manifest, json.dumps({**ident, "num_clips": num_clips,
                                                  "label_frame_seconds": 0.1}, indent=2) + "\n")
 
     def paths(self, index: int) -> tuple[Path, Path, Path]:
@@ -169,8 +164,7 @@ class DatasetWriter:
 
     def write(self, index: int, clip: Clip) -> None:
         audio, meta, scene = self.paths(index)
-        tmp = audio.with_name(audio.name + ".tmp")  # not *.flac: readers never see a partial file
-        sf.write(tmp, clip.audio, self.spec.config.sample_rate, subtype=self.spec.subtype, format="FLAC")
-        os.replace(tmp, audio)
-        _atomic_write_text(scene, json.dumps({"clip": self.spec.clip_name(index), **clip.info}, indent=1) + "\n")
-        _atomic_write_text(meta, "".join(format_row(r) + "\n" for r in clip.table))  # last: marks the clip done
+        with atomic_path(audio) as tmp:  # readers skip the temporary (training.data.is_partial_write)
+            sf.write(tmp, clip.audio, self.spec.config.sample_rate, subtype=self.spec.subtype, format="FLAC")
+        write_text_atomic(scene, json.dumps({"clip": self.spec.clip_name(index), **clip.info}, indent=1) + "\n")
+        write_text_atomic(meta, "".join(format_row(r) + "\n" for r in clip.table))  # last: marks the clip done
