@@ -5,20 +5,22 @@
     seld-live --replay scene.flac --speed max --headless --output events.csv
     seld-live --list-devices
 
-Without ``--headless`` the window (``seld_live.gui``) takes over; it builds its engine with ``build_engine``.
+The options become a ``RunOptions`` (seld_live/launch.py), which builds the engine; without ``--headless`` the
+window (``seld_live.gui.app``) takes the same options. Exit status: seld_live/command.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
 
-from seld_live.errors import CheckpointError, SeldError
-from seld_live.paths import DEFAULT_MODEL, DEMO
+from seld_live.command import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, run_command
+from seld_live.errors import UsageError
+from seld_live.launch import NO_DISPLAY, RunOptions, build_engine, has_display
+from seld_live.paths import DEFAULT_MODEL
 
 PROG = "seld-live"
 
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="no window: events as JSON lines on stdout (or --output)")
     p.add_argument("--output", metavar="FILE", help="write events to FILE: .csv (DCASE) or .jsonl")
     p.add_argument("--record", metavar="FILE.flac", help="record the input audio (model rate, selected channels)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output or --record file")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of audio")
     p.add_argument("--threshold", type=float, help="detection threshold (default: the checkpoint's)")
     p.add_argument("--channels", help="1-based device/file channels in array order, e.g. 2,3,4,5 "
@@ -50,110 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="drop whole hops when inference falls more than S seconds behind (default: 2)")
     p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
     p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+    p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     return p
 
 
-# --- building blocks shared with the window -----------------------------------------------------------------
-def load_detector(args: argparse.Namespace):
-    import torch
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
 
-    from seld_live.detector import Detector
-
-    threads = getattr(args, "threads", 1)
-    if threads < 1:
-        raise SeldError(f"--threads {threads}: expected 1 or more")
-    torch.set_num_threads(threads)
-    if args.model == str(DEFAULT_MODEL) and not DEFAULT_MODEL.exists():
-        raise CheckpointError(f"the default model {DEFAULT_MODEL} is missing; give one with --model")
-    det = Detector.load(args.model, device="cpu" if args.cpu else "auto")
-    if args.threshold is not None:
-        _check_threshold(args.threshold)
-        det.threshold = args.threshold
-    return det
-
-
-def _check_threshold(v: float) -> None:
-    if not 0.0 < v < 1.5:
-        raise SeldError(f"--threshold {v}: expected a value in (0, 1.5)")
-
-
-def demo_scene() -> Path:
-    found = sorted([*DEMO.glob("*.flac"), *DEMO.glob("*.wav")])
-    if not found:
-        raise SeldError(f"no input given and the demo scene is missing from {DEMO}; use --device or --replay")
-    return found[0]
-
-
-def make_source(args: argparse.Namespace, det):
-    from seld_live.audio import FileSource, parse_channels, parse_speed
-    from seld_live.geometry import load_array
-
-    geo = det.array
-    if args.array:
-        geo = load_array(args.array)
-        if not geo.same_layout(det.array):
-            raise CheckpointError(
-                f"the model was trained for the {det.array.name} ({det.array.format}); "
-                f"array '{args.array}' ({geo.name}) has a different layout"
-            )
-    channels = parse_channels(args.channels) if args.channels else None
-    if channels is not None and len(channels) != det.num_channels:
-        raise SeldError(f"--channels lists {len(channels)} channels; the model needs {det.num_channels}")
-    if args.device is not None:
-        from seld_live.audio.device import DeviceSource
-
-        return DeviceSource(args.device, det.sample_rate, det.num_channels, channels=channels or geo.channels,
-                            device_rate=args.device_rate)
-    path = Path(args.replay) if args.replay else demo_scene()
-    return FileSource(path, det.sample_rate, det.num_channels, channels=channels, speed=parse_speed(args.speed),
-                      loop=args.loop, fallback_channels=geo.channels)
-
-
-def make_sinks(args: argparse.Namespace, headless: bool) -> list:
-    from seld_live.sinks import open_output, stdout_sink
-
-    if args.output:
-        return [open_output(args.output)]
-    return [stdout_sink()] if headless else []
-
-
-def build_engine(args: argparse.Namespace, headless: bool = False):
-    """Detector, source, sinks and recording from the command line: what both the CLI and the window run."""
-    from seld_live.engine import Engine, EngineConfig
-
-    _validate(args)
-    det = load_detector(args)
-    source = make_source(args, det)
-    config = EngineConfig(tracking=not args.no_tracking, duration_s=args.duration, max_backlog_s=args.max_backlog)
-    sinks = make_sinks(args, headless)
-    engine = Engine(det, source, config, sinks)
-    if args.record:
-        try:
-            engine.start_recording(args.record)
-        except SeldError:
-            engine.stop()
-            raise
-    return engine
-
-
-def _validate(args: argparse.Namespace) -> None:
-    if args.duration is not None and not args.duration > 0:
-        raise SeldError(f"--duration {args.duration}: expected a positive number of seconds")
-    if args.max_backlog is not None and not args.max_backlog > 0:
-        raise SeldError(f"--max-backlog {args.max_backlog}: expected a positive number of seconds")
-    if args.threshold is not None:
-        _check_threshold(args.threshold)
-    if args.output and Path(args.output).suffix.lower() not in (".csv", ".jsonl"):
-        raise SeldError(f"--output {args.output}: unknown format (use .csv or .jsonl)")
-    if args.record and Path(args.record).suffix.lower() != ".flac":
-        raise SeldError(f"--record {args.record}: recordings are FLAC files (use a .flac name)")
-
-
-def has_display() -> bool:
-    if sys.platform in ("darwin", "win32"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-                or os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal", "vnc", "eglfs"))
+    try:
+        return dist_version("seld-live")
+    except PackageNotFoundError:  # a bare checkout on PYTHONPATH
+        return "unknown (not installed)"
 
 
 # --- entry point -----------------------------------------------------------------------------------------
@@ -161,38 +72,28 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.INFO, format=f"{PROG}: %(message)s",
                         stream=sys.stderr)
-    try:
-        if args.list_devices:
-            from seld_live.audio.devices import format_device_table, list_input_devices
-
-            print(format_device_table(list_input_devices()))
-            return 0
-        if args.device is not None and (args.loop or str(args.speed) != "1"):
-            raise SeldError("--speed and --loop apply to --replay, not to --device")
-        if not args.headless:
-            return _run_window(args)
-        return _run_headless(args)
-    except SeldError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return run_command(PROG, lambda: _main(args))
 
 
-def _run_window(args: argparse.Namespace) -> int:
-    if not has_display():
-        print(f"{PROG}: no display found; run with --headless to print events as JSON lines "
-              f"(or --output FILE)", file=sys.stderr)
-        return 2
+def _main(args: argparse.Namespace) -> int:
+    if args.list_devices:
+        from seld_live.audio.devices import format_device_table, list_input_devices
+
+        print(format_device_table(list_input_devices()))
+        return EXIT_OK
+    opts = RunOptions.from_args(args)
+    if opts.headless:
+        return _run_headless(opts)
+    if not has_display():  # decided here, once, before anything heavy is imported
+        raise UsageError(NO_DISPLAY)
     try:
         from seld_live.gui.app import run_app  # the window is optional: Qt loads only here
     except ImportError as e:
-        print(f"{PROG}: the window cannot start ({e}); run with --headless", file=sys.stderr)
-        return 2
-    return int(run_app(args))
+        raise UsageError(f"the window cannot start ({e}); run with --headless") from None
+    return int(run_app(opts))
 
 
-def _run_headless(args: argparse.Namespace) -> int:
+def _run_headless(opts: RunOptions) -> int:
     # Ctrl-C and SIGTERM only note the request: an exception raised inside a threading wait can leave that
     # wait's lock held, and stopping the engine then deadlocks (seen under load); the loops poll the note
     requested: list[int] = []
@@ -200,7 +101,7 @@ def _run_headless(args: argparse.Namespace) -> int:
                 for s in (signal.SIGINT, signal.SIGTERM)}
     engine = None
     try:
-        engine = build_engine(args, headless=True)
+        engine = build_engine(opts)
         first = engine.subscribe(maxsize=1)
         if not requested:
             engine.start()
@@ -208,7 +109,7 @@ def _run_headless(args: argparse.Namespace) -> int:
         while not requested and not engine.wait(0.05) and first.empty():
             pass
         engine.unsubscribe(first)
-        if not args.quiet and not requested:
+        if not opts.quiet and not requested:
             det = engine.detector
             print(f"{PROG}: model {Path(str(det.path)).name} ({det.output_kind}, {len(det.classes)} classes) on "
                   f"{det.device}; input: {engine.source.description}", file=sys.stderr, flush=True)
@@ -219,20 +120,27 @@ def _run_headless(args: argparse.Namespace) -> int:
             engine.stop()  # finishes the outputs and the recording in every case
         for s, h in handlers.items():
             signal.signal(s, h)
-    interrupted = bool(requested)
-    if not args.quiet:
-        how = "stopped" if interrupted else "failed" if engine.error else "done"
-        print(f"{PROG}: {how}: {engine.stats.format()}", file=sys.stderr)
-        if engine.source.overflows:
-            print(f"{PROG}: the device reported {engine.source.overflows} input overflows (audio was lost)",
-                  file=sys.stderr)
-    if engine.error:
-        print(f"{PROG}: error: {engine.error}", file=sys.stderr)
-        outs = [p for p in (args.output, args.record) if p]
+    return _summarise(opts, engine, interrupted=bool(requested))
+
+
+def _summarise(opts: RunOptions, engine, interrupted: bool) -> int:
+    """The exit summary on stderr, and the exit status: a failed run, output or recording is an error."""
+    stats = engine.stats
+    failed = engine.error or stats.recording_error
+    if not opts.quiet:
+        how = "stopped" if interrupted else "failed" if failed else "done"
+        print(f"{PROG}: {how}: {stats.format()}", file=sys.stderr)
+        for line in stats.warnings():
+            print(f"{PROG}: {line}", file=sys.stderr)
+    for err in (engine.error, stats.recording_error):
+        if err:
+            print(f"{PROG}: error: {err}", file=sys.stderr)
+    if failed:
+        outs = [str(p) for p in (opts.output, opts.record) if p is not None]
         if outs:
             print(f"{PROG}: kept what was written before the error: {', '.join(outs)}", file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_ERROR
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
 if __name__ == "__main__":

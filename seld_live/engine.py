@@ -9,10 +9,12 @@ Falling behind (the catch-up rule):
 1. A hop processed while at least one more whole hop is already waiting is counted as *late*. Late hops are
    still all processed, back to back and in order, with their own frame times: nothing drifts, results only
    arrive later. Subscribers such as the window may skip to the newest result.
-2. If the waiting audio exceeds ``max_backlog_s``, the engine drops whole hops (all but none of those waiting),
-   counts them in ``dropped_hops``, says so in a warning, and advances the frame counter by the same number, so
-   later events keep their true audio time. The network session restarts after the gap (the audio is no longer
-   continuous) and tracks coast through it. Dropped audio still goes to the recording.
+2. Live capture only (``source.realtime``): if the waiting audio exceeds ``max_backlog_s``, the engine drops
+   whole hops (all but none of those waiting), counts them in ``dropped_hops``, says so in a warning, and
+   advances the frame counter by the same number, so later events keep their true audio time. The network
+   session restarts after the gap (the audio is no longer continuous) and tracks coast through it. Dropped
+   audio still goes to the recording. A replay never drops: it has no deadline, so it slows down instead and
+   reports the speed it achieved (``EngineStats``).
 Lost audio that the source reports (a device ring-buffer overrun) is handled the same way: the frame counter
 skips it, rounded up to the next hop boundary, and the samples before that boundary are discarded.
 
@@ -52,11 +54,15 @@ class EngineConfig:
     threshold: float | None = None  # overrides the checkpoint's decoding threshold
     tracking: bool = True  # False: sinks get the detector's events unchanged (track = output slot)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
-    max_backlog_s: float = 2.0  # catch-up rule: drop whole hops beyond this much waiting audio
+    max_backlog_s: float = 2.0  # catch-up rule (live capture): drop whole hops beyond this much waiting audio
+    record_queue_s: float = 60.0  # audio the recording may hold while the disk is slow; beyond, blocks drop
     duration_s: float | None = None  # stop after this much audio
     read_timeout_s: float = 0.25  # how long a read may block before the worker checks for stop()
     stats_window: int = 1 << 16  # hops kept for latency statistics (about 1.8 h)
     warn_every_s: float = 10.0  # rate limit for repeated warnings (NaN hops, falling behind)
+
+
+SLOW_REPLAY_SHARE = 0.9  # a replay below 90 % of its asked speed says so
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,25 @@ class EngineStats:
             f"dropped hops {self.dropped_hops}, skipped (NaN/Inf) hops {self.skipped_hops}"
         )
 
+    @property
+    def slower_than_asked(self) -> bool:
+        """A replay that could not keep the asked speed (it slowed down rather than skip audio)."""
+        return (self.asked_speed is not None and self.achieved_speed is not None
+                and self.achieved_speed < SLOW_REPLAY_SHARE * self.asked_speed)
+
+    def warnings(self) -> list[str]:
+        """One line for each way audio was lost or the run fell short of what was asked."""
+        out = []
+        if self.overflows:
+            out.append(f"the device reported {self.overflows} input overflows (audio was lost)")
+        if self.recorder_dropped_blocks:
+            out.append(f"the recording could not keep up: {self.recorder_dropped_blocks} blocks of audio are "
+                       f"missing from it")
+        if self.slower_than_asked:
+            out.append(f"replay asked {self.asked_speed:g}x, ran {self.achieved_speed:.1f}x "
+                       f"(inference was slower; no audio was skipped)")
+        return out
+
 
 class Engine:
     def __init__(self, detector, source: AudioSource, config: EngineConfig | None = None, sinks: Sequence[Sink] = ()):
@@ -107,6 +132,8 @@ class Engine:
         self._subscribers: list[queue.Queue[HopResult]] = []
         self._recorder: FlacRecorder | None = None
         self._pending_threshold: float | None = None
+        self._recorder_dropped = 0  # blocks dropped by recordings already closed
+        self._recording_error: str | None = None
         self._closed = False
         # timeline and statistics
         self._frame = 0  # frame index of the next hop
@@ -182,7 +209,8 @@ class Engine:
         return self._pending_threshold if self._pending_threshold is not None else self.detector.threshold
 
     def start_recording(self, path) -> None:
-        rec = FlacRecorder(Path(path), self.detector.sample_rate, self.detector.num_channels)
+        rec = FlacRecorder(Path(path), self.detector.sample_rate, self.detector.num_channels,
+                           max_queue_s=self.config.record_queue_s)
         with self._lock:
             old, self._recorder = self._recorder, rec
         if old is not None:
@@ -193,8 +221,14 @@ class Engine:
             rec, self._recorder = self._recorder, None
         if rec is not None:
             rec.close()
-            if rec.error:
-                log.warning("%s", rec.error)
+            self._recorder_dropped += rec.dropped_blocks
+            self._note_recording_error(rec)
+
+    def _note_recording_error(self, rec: FlacRecorder) -> None:
+        """Say at once that a recording failed (once), and keep the reason for the stats and the exit status."""
+        if rec.error and self._recording_error is None:
+            self._recording_error = rec.error
+            log.error("%s", rec.error)
 
     @property
     def recording(self) -> Path | None:
@@ -209,6 +243,7 @@ class Engine:
     def stats(self) -> EngineStats:
         n = min(self._hops, len(self._lat))
         lat, comp = self._lat[:n], self._comp[:n]
+        rec, speed = self._recorder, getattr(self.source, "speed", None)
         audio_processed = self._hops * self.hop / self.detector.sample_rate
         return EngineStats(
             hops=self._hops,
@@ -222,6 +257,10 @@ class Engine:
             dropped_hops=self._dropped,
             skipped_hops=self._skipped,
             lost_samples=int(getattr(self.source, "lost_samples", 0)),
+            recorder_dropped_blocks=self._recorder_dropped + (rec.dropped_blocks if rec is not None else 0),
+            recording_error=self._recording_error,
+            asked_speed=speed if isinstance(speed, float | int) and not self.source.realtime else None,
+            achieved_speed=getattr(self.source, "achieved_speed", None),
         )
 
     # --- worker -------------------------------------------------------------------------------------------
@@ -278,7 +317,13 @@ class Engine:
     def _record(self, data: np.ndarray) -> None:
         rec = self._recorder
         if rec is not None:
+            dropped = rec.dropped_blocks
             rec.write_audio(data)
+            if rec.dropped_blocks > dropped:
+                self._warn("recorder", f"the recording cannot keep up with the input: {rec.dropped_blocks} "
+                                       f"blocks dropped from {rec.path.name} so far")
+            if rec.error:
+                self._note_recording_error(rec)
 
     def _skip_frames(self, n: int, why: str) -> None:
         """Advance the timeline by n hops that will not be processed; the audio after them is a new stream."""
@@ -304,6 +349,8 @@ class Engine:
         return done
 
     def _catch_up(self) -> None:
+        if not self.source.realtime:  # a replay waits for inference instead (it slows down, nothing is lost)
+            return
         backlog = self.source.backlog_samples() + len(self._carry)
         if backlog <= self.config.max_backlog_s * self.detector.sample_rate:
             return

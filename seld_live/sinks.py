@@ -1,16 +1,19 @@
 """Where the engine's results go: DCASE CSV, JSON lines (file or stdout), and the FLAC recording of the input.
 
-Event sinks write the tracked events of each hop and flush after every hop, so a killed process leaves every
-completed line on disk. The FLAC recorder encodes in its own thread and, at least once a second, flushes and
-writes the number of complete samples into the file's STREAMINFO header: a killed process leaves a valid FLAC
-with all but the last second (a FLAC header written by libsndfile only gets its length at close otherwise).
+Event sinks write the tracked events of each hop straight to the file (no buffer), so a killed process leaves
+every completed line on disk, and a full disk never leaves a partial line. The FLAC recorder encodes in its own
+thread and, at least once a second, flushes and writes the number of complete samples into the file's
+STREAMINFO header: a killed process leaves a valid FLAC with all but the last second (a FLAC header written by
+libsndfile only gets its length at close otherwise).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
+import shutil
 import sys
 import threading
 import time
@@ -20,6 +23,7 @@ from typing import IO, Protocol
 import numpy as np
 import soundfile as sf
 
+from seld_live.command import describe_os_error
 from seld_live.errors import SeldError
 from seld_live.events import format_csv_row
 from seld_live.results import HopResult
@@ -33,11 +37,35 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-def _open_for_writing(path: Path) -> IO[str]:
-    try:
-        return open(path, "w", buffering=1, newline="")
-    except OSError as e:
-        raise SeldError(f"cannot write {path}: {e.strerror}") from None
+class LineFile:
+    """A text file written in whole lines: each ``write`` lands completely or not at all.
+
+    A write that fails part way (disk full) is cut back to the last complete line, and the error becomes a
+    one-line SeldError naming the cause; the file keeps every line written before it.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except OSError as e:
+            raise SeldError(f"cannot write {path}: {describe_os_error(e)}") from None
+        self._size = 0
+
+    def write(self, text: str) -> None:
+        data = text.encode()
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as e:
+            with contextlib.suppress(OSError):  # a device such as /dev/full cannot be truncated
+                os.ftruncate(self._fd, self._size)
+            raise SeldError(f"writing {self.path} failed: {describe_os_error(e)}; the lines before are kept") from None
+        self._size += len(data)
+
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 class CsvSink:
@@ -45,7 +73,7 @@ class CsvSink:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self._f: IO[str] | None = _open_for_writing(self.path)
+        self._f: LineFile | None = LineFile(self.path)
 
     def write(self, result: HopResult) -> None:
         if self._f is None or not result.events:
@@ -54,7 +82,6 @@ class CsvSink:
             format_csv_row(e.frame, e.class_index, e.track, e.azimuth, e.elevation, e.distance) + "\n"
             for e in result.events
         ))
-        self._f.flush()
 
     def close(self) -> None:
         f, self._f = self._f, None
@@ -66,25 +93,32 @@ class JsonlSink:
     """One JSON object per event and line (schema in DESIGN.md), to a file or a stream such as stdout."""
 
     def __init__(self, target: str | os.PathLike | IO[str]):
+        self._file: LineFile | None = None
+        self._stream: IO[str] | None = None
         if isinstance(target, (str, os.PathLike)):
             self.path: Path | None = Path(target)
-            self._f: IO[str] | None = _open_for_writing(self.path)
-            self._owns = True
+            self._file = LineFile(self.path)
         else:
-            self.path, self._f, self._owns = None, target, False
+            self.path, self._stream = None, target
 
     def write(self, result: HopResult) -> None:
-        if self._f is None or not result.events:
+        if not result.events:
+            return
+        text = "".join(json.dumps(e.to_json()) + "\n" for e in result.events)
+        if self._file is not None:
+            self._file.write(text)
+            return
+        if self._stream is None:
             return
         try:
-            self._f.write("".join(json.dumps(e.to_json()) + "\n" for e in result.events))
-            self._f.flush()
+            self._stream.write(text)
+            self._stream.flush()
         except BrokenPipeError:  # stdout piped into a program that quit (e.g. head): stop writing
-            self._f = None
+            self._stream = None
 
     def close(self) -> None:
-        f, self._f = self._f, None
-        if f is not None and self._owns:
+        f, self._file = self._file, None
+        if f is not None:
             f.close()
 
 
@@ -116,7 +150,7 @@ class FlacRecorder:
                                     format="FLAC", subtype="PCM_24")
             self._fd = os.open(self.path, os.O_RDWR)
         except (sf.LibsndfileError, RuntimeError, OSError) as e:
-            raise SeldError(f"cannot record to {self.path}: {e}") from None
+            raise SeldError(f"cannot record to {self.path}: {self._cause(e)}") from None
         self.flush_seconds = flush_seconds
         self.samples_written = 0
         self.dropped_blocks = 0
@@ -156,14 +190,32 @@ class FlacRecorder:
                                     or since_flush >= self.flush_seconds * self.sample_rate):
                     self._sync()
                     last_flush, since_flush = now, 0
-        except Exception as e:  # disk full, file removed...: keep the engine running, say so at the end
-            self.error = f"recording to {self.path} failed: {e}"
+        except Exception as e:  # disk full, file removed...: the engine keeps running and says so at once
+            self.error = (f"recording to {self.path} failed: {self._cause(e)}; the first "
+                          f"{self.samples_written / self.sample_rate:.1f} s are kept")
         finally:
             try:
                 self._sf.close()  # writes the final header (length, MD5)
             except Exception as e:
-                self.error = self.error or f"recording to {self.path} failed at close: {e}"
+                self.error = self.error or f"recording to {self.path} failed at close: {self._cause(e)}"
             os.close(self._fd)
+
+    def _cause(self, e: Exception) -> str:
+        """The reason behind an error; libsndfile reports every failed write as "System error."."""
+        if isinstance(e, OSError):
+            return describe_os_error(e)
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        try:
+            if shutil.disk_usage(folder).free < 1 << 20:
+                return "no space left on device"
+        except OSError:
+            pass
+        if not folder.is_dir():
+            return f"the folder {folder} does not exist"
+        if not os.access(folder, os.W_OK):
+            return f"cannot write in {folder} (permission denied)"
+        text = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        return text.rstrip(".")
 
     def _sync(self) -> None:
         """Flush the encoder's complete frames and record their sample count in STREAMINFO."""

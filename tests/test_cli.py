@@ -77,10 +77,28 @@ def _bad_inputs(d, model, scene):
     junk_audio.write_bytes(b"fLaC" + os.urandom(3000))
     junk_model = d / "junk.pt"
     junk_model.write_bytes(os.urandom(2000))
+    text_model = d / "text.pt"
+    text_model.write_text("model = 'seddoa'\n")
+    empty_model = d / "empty.pt"
+    empty_model.write_bytes(b"")
+    empty = d / "empty.wav"
+    sf.write(str(empty), np.zeros((0, 4), np.float32), 24000)
+    eight_short = d / "eight.wav"
+    sf.write(str(eight_short), np.zeros((2400, 8), np.float32), 24000)
+    (d / "adir.flac").mkdir(exist_ok=True)
     base = ["--model", str(model), "--headless", "--speed", "max"]
     return [
         (["--replay", str(scene), "--model", str(d / "missing.pt"), "--headless"], "model file not found"),
-        (["--replay", str(scene), "--model", str(junk_model), "--headless"], r"not a readable checkpoint|refused"),
+        (["--replay", str(scene), "--model", str(junk_model), "--headless"], r"not a seld-live checkpoint"),
+        (["--replay", str(scene), "--model", str(text_model), "--headless"], r"not a PyTorch file"),
+        (["--replay", str(scene), "--model", str(empty_model), "--headless"], r"the model file is empty"),
+        (["--replay", str(d), *base], "is a folder, not an audio file"),
+        (["--replay", str(empty), *base], r"holds no audio \(0 samples\)"),
+        (["--replay", str(eight_short), *base, "--channels", "6,7,8,9"], "there is no channel 9"),
+        (["--replay", str(scene), *base, "--channels", "6,7,8,9"], "has 4 channels: there is no channel 6, 7, 8, 9"),
+        (["--replay", str(scene), *base, "--channels", "4-1"], "runs backwards; write 1-4"),
+        (["--replay", str(scene), *base, "--duration", "inf"], "positive, finite number of seconds"),
+        (["--replay", str(scene), "--model", str(model), "--headless", "--speed", "1e-9"], "from 0.1 to 100"),
         (["--replay", str(d / "nope.wav"), *base], "audio file not found"),
         (["--replay", str(two), *base], "has 2 channels; the model needs 4"),
         (["--replay", str(slow), *base], "unsupported sample rate 4000 Hz"),
@@ -95,7 +113,9 @@ def _bad_inputs(d, model, scene):
         (["--replay", str(scene), *base, "--duration", "-1"], "--duration"),
         (["--replay", str(scene), "--model", str(model), "--headless", "--speed", "zero"], "--speed"),
         (["--device", "no such device here", "--model", str(model), "--headless"], "unknown input device"),
-        (["--replay", str(scene), *base, "--output", str(d / "no" / "dir" / "x.csv")], "cannot write"),
+        (["--replay", str(scene), *base, "--output", str(d / "no" / "dir" / "x.csv")], "does not exist"),
+        (["--replay", str(scene), *base, "--record", str(d / "no" / "r.flac")], "does not exist"),
+        (["--replay", str(scene), *base, "--record", str(d / "adir.flac")], "is a folder"),
     ]
 
 
@@ -153,7 +173,7 @@ def test_interrupt_stops_cleanly_and_keeps_outputs(files, tmp_path, sig):
     time.sleep(1.5)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 130, err  # interrupted (the exit policy), with everything written kept
     assert "stopped:" in err and "Traceback" not in err
     recorded, _ = sf.read(str(rec), dtype="float32")
     assert 2400 <= len(recorded) <= 4 * 24000  # what was read before the signal (slow on a busy machine)

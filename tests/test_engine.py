@@ -161,11 +161,18 @@ class SlowDetector:
         return Slow()
 
 
+class DeviceClockFile(FileSource):
+    """A file delivered on a clock that does not wait for the reader, as a device delivers audio."""
+
+    realtime = True
+
+
 def test_falling_behind_drops_whole_hops_and_keeps_audio_time(det, scene):
     path, audio = scene
     slow = SlowDetector(det, slow_hops=12, delay=0.1)
-    # replay at 2x: a hop is due every 50 ms, the first 12 take 100 ms -> 0.6 s behind > 0.3 s allowed
-    eng, res = run_engine(slow, FileSource(path, 24000, 4, speed=2), EngineConfig(tracking=False, max_backlog_s=0.3))
+    # audio due every 50 ms, the first 12 hops take 100 ms -> 0.6 s behind > 0.3 s allowed
+    eng, res = run_engine(slow, DeviceClockFile(path, 24000, 4, speed=2),
+                          EngineConfig(tracking=False, max_backlog_s=0.3))
     st = eng.stats
     frames = [r.frame for r in res]
     n_frames = -(-len(audio) // HOP)
@@ -181,7 +188,7 @@ def test_falling_behind_drops_whole_hops_and_keeps_audio_time(det, scene):
 class ListSource:
     """Blocks given in advance (with optional gaps), as fast as asked."""
 
-    sample_rate, num_channels, description, overflows = 24000, 4, "list", 0
+    sample_rate, num_channels, description, overflows, realtime = 24000, 4, "list", 0, True
 
     def __init__(self, blocks):
         self.blocks = list(blocks)

@@ -28,6 +28,7 @@ class AudioSource(Protocol):
     sample_rate: int  # model rate of the blocks
     num_channels: int  # selected channels
     description: str  # one line for logs and the window title
+    realtime: bool  # audio arrives on its own clock (a device): falling behind costs audio, not time
 
     @property
     def overflows(self) -> int: ...  # input overflows reported by the driver (audio lost before us)
@@ -54,6 +55,9 @@ def parse_channels(spec: str) -> tuple[int, ...]:
             part = part.strip()
             if "-" in part:
                 a, b = (int(v) for v in part.split("-", 1))
+                if a > b:
+                    raise AudioInputError(f"--channels: the range '{part}' runs backwards; write {b}-{a}, or list "
+                                          f"the channels in array order ({','.join(map(str, range(a, b - 1, -1)))})")
                 out.extend(range(a, b + 1))
             elif part:
                 out.append(int(part))

@@ -23,6 +23,7 @@ COMMON_RATES = (48000, 44100, 32000, 24000, 22050, 16000, 96000)
 
 class DeviceSource:
     seekable = False
+    realtime = True
 
     def __init__(
         self,

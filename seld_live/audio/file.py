@@ -4,10 +4,15 @@ Blocks carry the time at which their last sample is due on the replay clock, so 
 exactly as for a device. At ``speed="max"`` nothing waits and a block's capture time is the moment it is read.
 Seeking, looping and pausing are supported for the window; a seek or a loop restart marks the next block as a
 discontinuity (the engine starts a fresh stream session there).
+
+A replay has no deadline (``realtime = False``): when the reader is slower than the asked speed, the replay
+clock slips instead of piling up a backlog, so every sample is read and the replay just runs slower;
+``achieved_speed`` says how fast it really went.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -20,24 +25,30 @@ from seld_live.audio.base import AudioBlock
 from seld_live.audio.resample import StreamResampler
 from seld_live.errors import AudioInputError
 
+log = logging.getLogger("seld_live")
+
 MIN_RATE, MAX_RATE = 8000, 384000
+MIN_SPEED, MAX_SPEED = 0.1, 100.0  # beyond: 'max' (as fast as inference goes)
+SLIP_S = 0.1  # a reader this far behind the replay clock moves the clock instead of building a backlog
 
 
 def parse_speed(value: str | float) -> float | str:
     """'1', '4', '0.5' -> float; 'max' -> 'max'."""
     if isinstance(value, str) and value.strip().lower() in ("max", "inf", "fast"):
         return "max"
+    expected = f"--speed: expected a number from {MIN_SPEED:g} to {MAX_SPEED:g}, or 'max', got '{value}'"
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise AudioInputError(f"--speed: expected a number > 0 or 'max', got '{value}'") from None
-    if not (v > 0 and np.isfinite(v)):
-        raise AudioInputError(f"--speed: expected a number > 0 or 'max', got '{value}'")
+        raise AudioInputError(expected) from None
+    if not MIN_SPEED <= v <= MAX_SPEED:
+        raise AudioInputError(expected)
     return v
 
 
 class FileSource:
     seekable = True
+    realtime = False
 
     def __init__(
         self,
@@ -54,6 +65,10 @@ class FileSource:
         self.num_channels = int(num_channels)
         if not self.path.exists():
             raise AudioInputError(f"audio file not found: {self.path}")
+        if self.path.is_dir():
+            raise AudioInputError(f"{self.path} is a folder, not an audio file")
+        if not os.access(self.path, os.R_OK):
+            raise AudioInputError(f"cannot read {self.path}: permission denied")
         try:
             self._sf = sf.SoundFile(str(self.path))
         except (sf.LibsndfileError, RuntimeError, TypeError) as e:
@@ -64,8 +79,16 @@ class FileSource:
         if not MIN_RATE <= self.file_rate <= MAX_RATE:
             self._sf.close()
             raise AudioInputError(f"{self.path}: unsupported sample rate {self.file_rate} Hz")
+        if self.file_frames <= 0:
+            self._sf.close()
+            raise AudioInputError(f"{self.path} holds no audio (0 samples)")
+        if channels is None and self.file_channels < self.num_channels:
+            self._sf.close()
+            raise AudioInputError(f"{self.path} has {self.file_channels} channels; the model needs {self.num_channels}")
+        chosen = "asked for"
         if channels is None and self.file_channels != self.num_channels and fallback_channels:
             channels = tuple(fallback_channels)  # e.g. the array preset's device channels in a raw recording
+            chosen = "the array preset's"
         if channels is None:
             if self.file_channels != self.num_channels:
                 self._sf.close()
@@ -79,10 +102,9 @@ class FileSource:
             raise AudioInputError(f"--channels gives {len(channels)} channels; the model needs {self.num_channels}")
         if max(channels) > self.file_channels:
             self._sf.close()
-            raise AudioInputError(
-                f"{self.path} has {self.file_channels} channels; the model needs {self.num_channels} "
-                f"(channels {','.join(map(str, channels))} were asked for)"
-            )
+            missing = ", ".join(str(c) for c in channels if c > self.file_channels)
+            raise AudioInputError(f"{self.path} has {self.file_channels} channels: there is no channel {missing} "
+                                  f"({chosen}; pick others with --channels)")
         self.channels = tuple(channels)
         self._idx = np.asarray(channels) - 1
         self._all = list(self._idx) == list(range(self.file_channels))
@@ -95,6 +117,18 @@ class FileSource:
         self._finished = False
         self._new_segment(0)
         self.description = f"replay {self.path.name} ({self.file_channels} ch, {self.file_rate} Hz)"
+        if self.file_channels != self.num_channels:
+            used = ",".join(map(str, self.channels))
+            self.description = (f"replay {self.path.name} (channels {used} of {self.file_channels}, "
+                                f"{self.file_rate} Hz)")
+            log.info("%s has %d channels; using %s (%s; --channels picks others)", self.path.name,
+                     self.file_channels, used, chosen)
+        # the speed actually achieved: audio delivered over the wall time spent replaying (pauses excluded)
+        self._played = 0
+        self._clock_start: float | None = None
+        self._clock_last = 0.0
+        self._paused_s = 0.0
+        self._paused_at: float | None = None
 
     # --- properties -----------------------------------------------------------------------------------
     @property
@@ -118,6 +152,14 @@ class FileSource:
         return self.file_frames / self.file_rate
 
     @property
+    def achieved_speed(self) -> float | None:
+        """Audio seconds per wall second so far (None until a second of wall time has passed)."""
+        if self._clock_start is None:
+            return None
+        wall = self._clock_last - self._clock_start - self._paused_s
+        return self._played / self.sample_rate / wall if wall >= 1.0 else None
+
+    @property
     def position_s(self) -> float:
         """File position of the next sample to be read, seconds."""
         return self._seg_start / self.file_rate + self._delivered / self.sample_rate
@@ -135,11 +177,16 @@ class FileSource:
                 self._sf.close()
 
     def pause(self) -> None:
+        if not self._paused:
+            self._paused_at = time.monotonic()
         self._paused = True
         self._wake.set()
 
     def resume(self) -> None:
         with self._lock:
+            if self._paused_at is not None:
+                self._paused_s += time.monotonic() - self._paused_at
+                self._paused_at = None
             self._paused = False
             self._anchor()
         self._wake.set()
@@ -193,9 +240,16 @@ class FileSource:
             self._discontinuity = False
             self._delivered += len(data)
             self._since_anchor += len(data)
+            self._played += len(data)
+            now = time.monotonic()
+            if self._clock_start is None:
+                self._clock_start = now
             due = None
             if self._speed != "max":
                 due = self._t0 + self._since_anchor / (self.sample_rate * float(self._speed))
+                if now - due > SLIP_S and not self.realtime:  # behind: slip the clock (slower, no backlog)
+                    self._t0 += now - due
+                    due = now
         if due is not None:
             while time.monotonic() < due:
                 if self._stopped:
@@ -205,6 +259,7 @@ class FileSource:
             block.capture_time = due
         else:
             block.capture_time = time.monotonic()
+        self._clock_last = max(self._clock_last, block.capture_time)
         return block
 
     # --- internals ------------------------------------------------------------------------------------

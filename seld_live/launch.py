@@ -1,0 +1,276 @@
+"""One launch path for the command line and the window: run options -> detector, source, sinks, engine.
+
+``RunOptions`` is the frozen, checked form of what the user asked for; ``cli.py`` builds it from the command
+line and the window (``gui/app.py``) receives it, so both run exactly the same engine. Every check that can
+fail on the user's input happens in ``RunOptions.from_args`` and ``check_outputs``, before a model is loaded
+or any file is opened: a mistake costs no time and never truncates a file it should not touch.
+This module does not import Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from seld_live.audio.base import parse_channels
+from seld_live.audio.file import parse_speed
+from seld_live.decode import check_threshold
+from seld_live.errors import CheckpointError, SeldError, UsageError
+from seld_live.paths import DEFAULT_MODEL, DEMO
+from seld_live.sinks import OUTPUT_SUFFIXES
+
+log = logging.getLogger("seld_live")
+
+NO_DISPLAY = ("no display found (DISPLAY and WAYLAND_DISPLAY are not set); run with --headless to print events "
+              "as JSON lines, or --output FILE to write them")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What to run: the input, the model, the outputs and the engine's settings, all checked."""
+
+    device: str | None = None  # capture from this device (index or name); None: replay
+    replay: Path | None = None  # the file to replay; None with no device: the demo scene
+    model: str = str(DEFAULT_MODEL)
+    cpu: bool = False
+    threads: int = 1
+    headless: bool = False
+    output: Path | None = None  # .csv or .jsonl
+    record: Path | None = None  # .flac
+    overwrite: bool = False
+    duration: float | None = None  # seconds of audio
+    threshold: float | None = None  # None: the checkpoint's
+    channels: tuple[int, ...] | None = None  # 1-based, in array order
+    array: str | None = None
+    device_rate: int | None = None
+    speed: float | str = 1.0  # replay speed, or "max"
+    speed_given: bool = False  # asked for on the command line (else the window may use its saved speed)
+    loop: bool = False
+    tracking: bool = True
+    max_backlog: float = 2.0  # seconds; live capture only
+    quiet: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> RunOptions:
+        """The options of a parsed command line, each checked with a one-line message naming the option."""
+        live = args.device is not None
+        if live and (args.loop or str(args.speed) != "1"):
+            raise UsageError("--speed and --loop apply to --replay, not to --device")
+        threads = _check_threads(args.threads)
+        return cls(
+            device=str(args.device) if live else None,
+            replay=Path(args.replay) if args.replay else None,
+            model=str(args.model),
+            cpu=bool(args.cpu),
+            threads=threads,
+            headless=bool(args.headless),
+            output=_suffixed(args.output, "--output", OUTPUT_SUFFIXES, "use .csv or .jsonl"),
+            record=_suffixed(args.record, "--record", (".flac",), "recordings are FLAC files: use a .flac name"),
+            overwrite=bool(getattr(args, "overwrite", False)),
+            duration=_positive_seconds(args.duration, "--duration"),
+            threshold=None if args.threshold is None else check_threshold(args.threshold, "--threshold"),
+            channels=parse_channels(args.channels) if args.channels else None,
+            array=args.array,
+            device_rate=args.device_rate,
+            speed=parse_speed(args.speed),
+            speed_given=not live and str(args.speed) != "1",
+            loop=bool(args.loop),
+            tracking=not args.no_tracking,
+            max_backlog=_positive_seconds(args.max_backlog, "--max-backlog"),
+            quiet=bool(args.quiet),
+        )
+
+    @property
+    def input_path(self) -> Path | None:
+        """The file this run reads audio from (None for live capture)."""
+        if self.device is not None:
+            return None
+        return self.replay if self.replay is not None else demo_scene()
+
+    def for_device(self, device: Any) -> RunOptions:
+        """The same run on another input device (a DeviceInfo or an index)."""
+        return replace(self, device=str(getattr(device, "index", device)), replay=None, loop=False, speed=1.0)
+
+    def with_outputs(self, output: Path | None, record: Path | None) -> RunOptions:
+        return replace(self, output=output, record=record)
+
+
+def _check_threads(n: int) -> int:
+    if n < 1:
+        raise SeldError(f"--threads {n}: expected 1 or more")
+    cores = os.cpu_count() or 1
+    if n > cores:
+        log.warning("--threads %d: this machine has %d cores; using %d", n, cores, cores)
+        return cores
+    return n
+
+
+def _positive_seconds(v: float | None, option: str) -> float | None:
+    if v is None:
+        return None
+    if not (v > 0 and math.isfinite(v)):
+        raise SeldError(f"{option} {v}: expected a positive, finite number of seconds")
+    return float(v)
+
+
+def _suffixed(path: str | None, option: str, suffixes: tuple[str, ...], hint: str) -> Path | None:
+    if not path:
+        return None
+    p = Path(path)
+    if p.suffix.lower() not in suffixes:
+        raise SeldError(f"{option} {p}: unknown format ({hint})")
+    return p
+
+
+def demo_scene() -> Path:
+    found = sorted([*DEMO.glob("*.flac"), *DEMO.glob("*.wav")])
+    if not found:
+        raise SeldError(f"no input given and the demo scene is missing from {DEMO}; use --device or --replay")
+    return found[0]
+
+
+def has_display() -> bool:
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                or os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal", "vnc", "eglfs"))
+
+
+# --- outputs: every path checked before any is opened ------------------------------------------------------
+def check_outputs(opts: RunOptions) -> None:
+    """Refuse outputs that would destroy data or cannot be written, before any file is opened.
+
+    An output may not be an input (the replayed file, the model) or the other output; its folder must exist and
+    be writable; an existing file is replaced only with ``--overwrite``.
+    """
+    outs = [(o, p) for o, p in (("--output", opts.output), ("--record", opts.record)) if p is not None]
+    inputs = [p for p in (opts.input_path, Path(opts.model)) if p is not None and p.exists()]
+    for option, path in outs:
+        for src in inputs:
+            if path.exists() and _same_file(path, src):
+                raise SeldError(f"{option} {path} is an input of this run; choose another file")
+        if path.is_dir():
+            raise SeldError(f"{option} {path} is a folder; give a file name")
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            raise SeldError(f"{option} {path}: the folder {folder} does not exist")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise SeldError(f"{option} {path}: cannot write in {folder} (permission denied)")
+        if path.exists() and not opts.overwrite:
+            raise SeldError(f"{option} {path} exists; use --overwrite to replace it, or another name")
+    if len(outs) == 2 and outs[0][1].resolve() == outs[1][1].resolve():
+        raise SeldError("--output and --record name the same file")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def numbered(path: Path, run: int) -> Path:
+    """``events.csv`` for the first run, then the first free ``events-2.csv``, ``events-3.csv``...: a restarted
+    stream never overwrites what an earlier run wrote."""
+    if run <= 1:
+        return path
+    k = run
+    while True:
+        p = path.with_name(f"{path.stem}-{k}{path.suffix}")
+        if not p.exists():
+            return p
+        k += 1
+
+
+# --- building the run --------------------------------------------------------------------------------------
+def load_detector(opts: RunOptions):
+    import torch
+
+    from seld_live.detector import Detector
+
+    torch.set_num_threads(opts.threads)
+    if opts.model == str(DEFAULT_MODEL) and not DEFAULT_MODEL.exists():
+        raise CheckpointError(f"the default model {DEFAULT_MODEL} is missing; give one with --model")
+    det = Detector.load(opts.model, device="cpu" if opts.cpu else "auto")
+    if opts.threshold is not None:
+        det.threshold = opts.threshold
+    return det
+
+
+def make_source(opts: RunOptions, det):
+    from seld_live.audio import FileSource
+    from seld_live.geometry import load_array
+
+    geo = det.array
+    if opts.array:
+        geo = load_array(opts.array)
+        if not geo.same_layout(det.array):
+            raise CheckpointError(
+                f"the model was trained for the {det.array.name} ({det.array.format}); "
+                f"array '{opts.array}' ({geo.name}) has a different layout"
+            )
+    if opts.channels is not None and len(opts.channels) != det.num_channels:
+        raise SeldError(f"--channels lists {len(opts.channels)} channels; the model needs {det.num_channels}")
+    if opts.device is not None:
+        from seld_live.audio.capture import DeviceSource
+
+        return DeviceSource(opts.device, det.sample_rate, det.num_channels, channels=opts.channels or geo.channels,
+                            device_rate=opts.device_rate)
+    return FileSource(opts.input_path, det.sample_rate, det.num_channels, channels=opts.channels,
+                      speed=opts.speed, loop=opts.loop, fallback_channels=geo.channels)
+
+
+def make_sinks(opts: RunOptions) -> list:
+    from seld_live.sinks import open_output, stdout_sink
+
+    if opts.output is not None:
+        return [open_output(opts.output)]
+    return [stdout_sink()] if opts.headless else []
+
+
+def build_engine(opts: RunOptions):
+    """Detector, source, sinks and recording: what both the command line and the window run."""
+    from seld_live.engine import Engine, EngineConfig
+
+    check_outputs(opts)
+    det = load_detector(opts)
+    source = make_source(opts, det)
+    config = EngineConfig(tracking=opts.tracking, duration_s=opts.duration, max_backlog_s=opts.max_backlog)
+    sinks = make_sinks(opts)
+    try:
+        engine = Engine(det, source, config, sinks)
+    except BaseException:
+        source.stop()
+        for sink in sinks:
+            sink.close()
+        raise
+    if opts.record is not None:
+        try:
+            engine.start_recording(opts.record)
+        except BaseException:
+            engine.stop()  # finishes the sinks
+            raise
+    return engine
+
+
+class EngineFactory:
+    """Fresh engines for the window: the same options, another device if one is picked, numbered outputs."""
+
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.runs = 1  # the first engine is built by the app itself
+
+    def __call__(self, device: Any = None):
+        opts = self.options if device is None else self.options.for_device(device)
+        self.runs += 1
+        opts = opts.with_outputs(*(numbered(p, self.runs) if p is not None else None
+                                   for p in (opts.output, opts.record)))
+        if self.runs > 1:
+            opts = replace(opts, overwrite=False)  # a restart never replaces an earlier run's files
+        return build_engine(opts)
