@@ -2,8 +2,8 @@
 
 For each architecture at the default ("small") size: parameters, multiply-accumulates per second of
 audio, and the median / 95th-percentile time per 100 ms hop of feature extraction, the network step and
-decoding, measured by streaming random 4-channel audio hop by hop through a DetectorStream-equivalent
-path. Real-time factor = whole step time / 0.1 s.
+decoding, measured by streaming random 4-channel audio hop by hop through the app's own streaming path
+(``DetectorStream.step``, which times its phases). Real-time factor = whole step time / 0.1 s.
 
     python bench/bench_runtime.py [--hops 300] [--classes 13] [--size small] [--device cpu]
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 from datetime import date
 from pathlib import Path
 
@@ -21,11 +20,12 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from seld_live.decode import DecodeConfig, decode
-from seld_live.features import FeatureConfig, FeatureExtractor
-from seld_live.models import ARCHS, build_model, count_parameters, sized_config
-
-KIND = {"einv2": "agg2", "seddoa": "agg2", "accdoa": "accdoa", "maccdoa": "maccdoa"}
+from seld_live.checkpoint import CheckpointMeta
+from seld_live.decode import DecodeConfig
+from seld_live.detector import Detector
+from seld_live.features import FeatureConfig
+from seld_live.geometry import load_array
+from seld_live.models import ARCHS, OUTPUT_KINDS_FOR_ARCH, build_model, count_parameters, sized_config
 
 
 def macs_per_second(model: torch.nn.Module, cfg) -> float:
@@ -36,34 +36,25 @@ def macs_per_second(model: torch.nn.Module, cfg) -> float:
 
 
 def bench_arch(arch: str, args) -> dict:
-    device = torch.device(args.device)
     fcfg = FeatureConfig()
     cfg = sized_config(args.size, arch=arch, num_classes=args.classes)
     model = build_model(cfg).eval()
     macs = macs_per_second(model, cfg)
-    model.to(device)
-    classes = [f"c{i}" for i in range(args.classes)]
-    dcfg = DecodeConfig(threshold=0.5)
+    meta = CheckpointMeta(model=cfg, features=fcfg, classes=[f"c{i}" for i in range(args.classes)],
+                          array=load_array("dcase_mic"), output_kind=OUTPUT_KINDS_FOR_ARCH[arch][0],
+                          decode=DecodeConfig(threshold=0.5))
+    stream = Detector(model, meta, args.device).stream()
     rng = np.random.default_rng(0)
-    audio = (rng.standard_normal((2400 * (args.hops + 20), 4)) * 0.1).astype(np.float32)
-    stream = FeatureExtractor(fcfg).stream()
-    state: dict = {}
+    hop_n = stream.det.hop_samples
+    audio = (rng.standard_normal((hop_n * (args.hops + 20), 4)) * 0.1).astype(np.float32)
     t_feat, t_net, t_dec = [], [], []
-    with torch.inference_mode():
-        for i in range(args.hops + 20):
-            hop = audio[i * 2400 : (i + 1) * 2400]
-            t0 = time.perf_counter()
-            feats = stream.push(hop)
-            t1 = time.perf_counter()
-            out = model(torch.from_numpy(feats)[None].to(device), state)
-            out = {k: v[0].cpu().numpy() for k, v in out.items()}  # includes the device sync
-            t2 = time.perf_counter()
-            decode(KIND[arch], out, dcfg, classes, i)
-            t3 = time.perf_counter()
-            if i >= 20:  # warm-up hops excluded
-                t_feat.append(t1 - t0)
-                t_net.append(t2 - t1)
-                t_dec.append(t3 - t2)
+    for i in range(args.hops + 20):
+        stream.step(audio[i * hop_n : (i + 1) * hop_n])
+        if i >= 20:  # warm-up hops excluded
+            f, n, d = stream.last_timing
+            t_feat.append(f)
+            t_net.append(n)
+            t_dec.append(d)
     total = np.array(t_feat) + np.array(t_net) + np.array(t_dec)
     ms = lambda a, q=50: float(np.percentile(a, q) * 1e3)  # noqa: E731
     return {

@@ -13,6 +13,7 @@ long chunks and the stream one 100 ms hop at a time, carrying the layer caches.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -172,6 +173,8 @@ class DetectorStream:
         self._state: dict = {}
         self.samples_in = 0
         self.frames_done = 0
+        # seconds spent by the last push in features, network (device sync included) and decoding
+        self.last_timing: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def push(self, block: np.ndarray) -> list[Event]:
         block = np.asarray(block, dtype=np.float32)
@@ -180,17 +183,22 @@ class DetectorStream:
                 f"block has shape {block.shape}; expected (samples, {self.det.num_channels})"
             )
         self.samples_in += len(block)
+        t0 = time.perf_counter()
         feats = self._features.push(block)
         if feats.shape[1]:
             self._pending = np.concatenate([self._pending, feats], axis=1) if self._pending.shape[1] else feats
         per = self.det.meta.model.frames_per_output
         n = (self._pending.shape[1] // per) * per
+        t1 = time.perf_counter()
         if n == 0:
+            self.last_timing = (t1 - t0, 0.0, 0.0)
             return []
         ready, self._pending = self._pending[:, :n], self._pending[:, n:]
         out = self.det._run_network(ready, self._state, chunk=n)
+        t2 = time.perf_counter()
         events = self.det.decode(out, self.frames_done)
         self.frames_done += n // per
+        self.last_timing = (t1 - t0, t2 - t1, time.perf_counter() - t2)
         return events
 
     def step(self, hop: np.ndarray) -> list[Event]:

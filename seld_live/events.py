@@ -6,21 +6,18 @@ distance (NaN where unknown); it is what the metrics, the targets and the CSV fi
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 
+from seld_live.atomic import atomic_path
 from seld_live.errors import SeldError
 
 FRAME_SECONDS = 0.1
-TABLE_COLUMNS = ("frame", "class", "track", "azimuth", "elevation", "distance")
 
 
 @dataclass(frozen=True)
@@ -63,16 +60,6 @@ def events_to_table(events: Iterable[Event]) -> np.ndarray:
         for e in events
     ]
     return np.asarray(rows, dtype=np.float64).reshape(-1, 6)
-
-
-def table_to_events(table: np.ndarray, classes: Sequence[str]) -> list[Event]:
-    out = []
-    for f, c, tr, az, el, dist in np.asarray(table).reshape(-1, 6):
-        out.append(
-            Event(int(f), int(c), classes[int(c)], int(tr), float(az), float(el),
-                  distance=None if math.isnan(dist) else float(dist))
-        )
-    return out
 
 
 class EventFileError(SeldError):
@@ -128,20 +115,6 @@ def format_csv_row(frame: int, cls: int, track: int, az: float, el: float, dist:
 
 def write_dcase_csv(path: str | os.PathLike, table: np.ndarray) -> None:
     """Write an event table, atomically (a partly written file is never left under the name)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         for fr, c, tr, az, el, dist in np.asarray(table).reshape(-1, 6):
             f.write(format_csv_row(int(fr), int(c), int(tr), az, el, dist) + "\n")
-    os.replace(tmp, path)
-
-
-def write_event_csv_rows(f: IO[str], events: Iterable[Event]) -> None:
-    w = csv.writer(f, lineterminator="\n")
-    for e in events:
-        w.writerow(format_csv_row(e.frame, e.class_index, e.track, e.azimuth, e.elevation, e.distance).split(","))
-
-
-def write_event_jsonl(f: IO[str], events: Iterable[Event]) -> None:
-    for e in events:
-        f.write(json.dumps(e.to_json()) + "\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -28,9 +29,16 @@ def test_every_package_folder_is_listed_in_pyproject():
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # build from a copy of what git tracks, so the checkout gets no build/ folder and stray files do not ship
+    src = out / "src"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout
+    for rel in filter(None, tracked.decode().split("\0")):
+        if (ROOT / rel).is_file():
+            (src / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, src / rel)
     # no build isolation: setuptools is already in the test environment, and no registry is needed
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(out), str(ROOT)], check=True, capture_output=True, timeout=300)
+                    str(out), str(src)], check=True, capture_output=True, timeout=300)
     wheels = list(out.glob("seld_live-*.whl"))
     assert len(wheels) == 1
     return wheels[0]
