@@ -148,14 +148,14 @@ def _room_and_sim(array: str = "dcase_mic"):
 
 def test_moving_render_matches_a_brute_force_crossfade():
     """render_source for a moving path equals sum_k conv(w_k * s, h_k) + conv(s, tail), computed naively."""
-    from training.synth.scene import Path, render_source
+    from training.synth.scene import Trajectory, render_source
 
     room, sim = _room_and_sim()
     rng = np.random.default_rng(0)
     s = rng.standard_normal(int(0.37 * FS))
     onset = 1.234
     u0 = sph_to_cart(30.0, 10.0)
-    path = Path(u0, np.array([0.0, 0.0, 1.0]), 50.0, 2.0, 2.4, len(s) / FS)
+    path = Trajectory(u0, np.array([0.0, 0.0, 1.0]), 50.0, 2.0, 2.4, len(s) / FS)
     tail = sim.tail(room.to_room(u0, 2.0), np.random.default_rng(1))
     out = render_source(sim, room, path, s, onset, 0.1, tail)
     # reference: response k at clip time (k + 0.5) * 0.1, triangular weights in clip time
@@ -184,13 +184,13 @@ def test_moving_render_matches_a_brute_force_crossfade():
 
 
 def test_a_path_that_does_not_move_renders_like_a_static_source():
-    from training.synth.scene import Path, render_source
+    from training.synth.scene import Trajectory, render_source
 
     room, sim = _room_and_sim("foa")
     s = np.random.default_rng(3).standard_normal(FS // 2)
     u0 = sph_to_cart(-70.0, 25.0)
     tail = sim.tail(room.to_room(u0, 2.0), np.random.default_rng(4))
-    static = render_source(sim, room, Path(u0, np.array([0.0, 0.0, 1.0]), 0.0, 2.0, 2.0, 0.5), s, 0.77, 0.1, tail)
-    crawl = render_source(sim, room, Path(u0, np.array([0.0, 0.0, 1.0]), 1e-9, 2.0, 2.0, 0.5), s, 0.77, 0.1, tail)
+    static = render_source(sim, room, Trajectory(u0, np.array([0.0, 0.0, 1.0]), 0.0, 2.0, 2.0, 0.5), s, 0.77, 0.1, tail)
+    crawl = render_source(sim, room, Trajectory(u0, np.array([0.0, 0.0, 1.0]), 1e-9, 2.0, 2.0, 0.5), s, 0.77, 0.1, tail)
     n = static.shape[1]
     assert np.max(np.abs(crawl[:, :n] - static)) < 1e-6 * np.max(np.abs(static))

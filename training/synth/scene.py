@@ -23,13 +23,14 @@ the room's late tail; labels give the direction at the centre of each 100 ms fra
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pyroomacoustics as pra
 import scipy.fft
 import scipy.signal
 
+from seld_live.config_dict import dataclass_from_dict
 from seld_live.coords import cart_to_sph
 from seld_live.errors import SeldError
 from seld_live.events import FRAME_SECONDS
@@ -72,13 +73,9 @@ class SceneConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> SceneConfig:
-        kw = {}
-        for f in fields(cls):
-            if f.name in d:
-                v = d[f.name]
-                kw[f.name] = tuple(v) if isinstance(v, list) else v
-        return cls(**kw)
+    def from_dict(cls, d: dict, strict: bool = True) -> SceneConfig:
+        """Keys and value types checked (``seld_live.config_dict``); ranges are checked by ``validate``."""
+        return dataclass_from_dict(cls, d, strict=strict)
 
     def validate(self) -> None:
         """Raise SeldError with a one-line message for a config that cannot work."""
@@ -91,6 +88,9 @@ class SceneConfig:
             raise SeldError(f"duration must be 0.5..3600 seconds, got {self.duration}")
         if not 8000 <= self.sample_rate <= 96000:
             raise SeldError(f"sample rate must be 8000..96000 Hz, got {self.sample_rate}")
+        if self.sample_rate % 100:  # training.data.feature_config_for
+            raise SeldError(f"sample rate must be a multiple of 100 Hz (the features' 10 ms hop is a whole number "
+                            f"of samples), got {self.sample_rate}")
         if abs(self.duration * 10 - round(self.duration * 10)) > 1e-9:
             raise SeldError(f"duration must be a multiple of 0.1 s (the label frame), got {self.duration}")
         if self.max_overlap not in (1, 2, 3, 4, 5):
@@ -142,7 +142,7 @@ class Clip:
 
 
 @dataclass
-class Path:
+class Trajectory:
     """A source's position over the event: direction u(t) (array frame) rotating about ``axis``."""
 
     u0: np.ndarray
@@ -229,9 +229,9 @@ def sample_position(cfg: SceneConfig, room: RoomSpec, rng: np.random.Generator) 
 
 
 def sample_path(cfg: SceneConfig, room: RoomSpec, rng: np.random.Generator, duration: float,
-                moving: bool) -> Path:
+                moving: bool) -> Trajectory:
     u0, d0 = sample_position(cfg, room, rng)
-    static = Path(u0, np.array([0.0, 0.0, 1.0]), 0.0, d0, d0, duration)
+    static = Trajectory(u0, np.array([0.0, 0.0, 1.0]), 0.0, d0, d0, duration)
     if not moving or duration <= 0:
         return static
     el_lo, el_hi = cfg.elevation
@@ -247,7 +247,7 @@ def sample_path(cfg: SceneConfig, room: RoomSpec, rng: np.random.Generator, dura
         if lever < 0.3:
             continue
         d1 = float(np.clip(d0 + rng.uniform(-1.0, 1.0), *cfg.distance))
-        path = Path(u0, axis, float(speed / lever), d0, d1, duration)
+        path = Trajectory(u0, axis, float(speed / lever), d0, d1, duration)
         u, d = path.at(np.arange(0.0, duration + 0.05, 0.05))
         el = np.rad2deg(np.arcsin(np.clip(u[:, 2], -1, 1)))
         if np.all(room.inside(room.to_room(u, d), cfg.wall_margin)) and el.min() >= el_lo and el.max() <= el_hi:
@@ -267,7 +267,7 @@ def _convolve(signal: np.ndarray, responses: np.ndarray) -> np.ndarray:
     return scipy.fft.irfft(h * s[None], n=n_fft, axis=-1)[:, :n]
 
 
-def render_source(sim: RoomSimulator, room: RoomSpec, path: Path, signal: np.ndarray, onset_s: float,
+def render_source(sim: RoomSimulator, room: RoomSpec, path: Trajectory, signal: np.ndarray, onset_s: float,
                   step: float, tail: np.ndarray) -> np.ndarray:
     """Array signals [C, n] of a source following ``path`` from ``onset_s`` (clip time) with the late
     response ``tail`` [C, Lt]. Moving: early responses every ``step`` s (on a clip-aligned grid),
@@ -376,27 +376,75 @@ def frames_of(onset_s: float, offset_s: float, num_frames: int) -> np.ndarray:
     return np.arange(max(first, 0), min(last, num_frames - 1) + 1)
 
 
+@dataclass
+class _Render:
+    """The room of one clip being rendered and its mix so far."""
+
+    cfg: SceneConfig
+    room: RoomSpec
+    built: ArrayGeometry  # the array as built (capsule position errors); labels use the nominal one
+    sim: RoomSimulator
+    late_hist: np.ndarray | None  # the late reverberation envelope (None: anechoic)
+    mix: np.ndarray  # [channels, samples]
+
+    def place(self, path: Trajectory, signal: np.ndarray, start: int, rng: np.random.Generator) -> None:
+        """A source through the room (its own realisation of the late tail) into the mix from sample ``start``."""
+        sim, n = self.sim, self.mix.shape[1]
+        tail = sim.tail_from_histogram(self.late_hist, rng) if self.late_hist is not None else \
+            np.zeros((sim.num_channels, 0))
+        y = render_source(sim, self.room, path, signal, start / sim.fs, self.cfg.rir_step, tail)
+        stop = min(n, start + y.shape[1])
+        self.mix[:, start:stop] += y[:, : stop - start]
+
+
 def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: np.random.Generator) -> Clip:
-    """Render one clip (see the module docstring)."""
+    """Render one clip (see the module docstring); the phases draw from ``rng`` in this order."""
     fs = cfg.sample_rate
     if bank.sample_rate != fs:
         raise SeldError(f"sound bank renders at {bank.sample_rate} Hz but the scene is {fs} Hz")
     n = round(cfg.duration * fs)
     num_frames = round(cfg.duration / FRAME_SECONDS)
-    classes = bank.classes.classes
     bank.reset()  # the clip must not depend on what this process rendered before
 
+    r = _room_phase(cfg, array, n, rng)
+    timeline = _timeline_phase(cfg, bank, n, rng)
+    table, events_info, active = _events_phase(r, bank, timeline, num_frames, rng)
+    interferers = _noise_interferers_phase(r, n, rng) + _recorded_interferers_phase(r, bank, n, rng)
+    p_events = _event_power(r.mix, active, fs)
+    snr, background = _ambience_phase(r, bank, array, p_events, rng)
+    audio, mic_gains_db, gain = _levels_phase(cfg, r.mix, array, p_events, rng)
+    info = {
+        "room": r.room.to_dict(),
+        "sabine_rt60": r.room.rt60,
+        "array": array.key or array.name,
+        "events": events_info,
+        "interferers": interferers,
+        "snr_db": None if snr is None else round(snr, 3),
+        "background": background,
+        "mic_gains_db": [round(float(g), 3) for g in mic_gains_db] if array.format != "foa" else None,
+        "mic_positions": [list(m) for m in r.built.mic_spherical] if r.built is not array else None,
+        "gain_db": round(20 * np.log10(gain), 3),
+    }
+    return Clip(audio, table, info)
+
+
+def _room_phase(cfg: SceneConfig, array: ArrayGeometry, n: int, rng: np.random.Generator) -> _Render:
+    """The room, the array as built, and the clip's late envelope."""
     room = sample_room(cfg, rng)
     built = perturb_array(array, cfg.mic_position_mm, rng)  # the labels stay in the nominal array's frame
-    sim = RoomSimulator(room, built, fs, ism_order=cfg.ism_order, rt_rays=cfg.rt_rays)
+    sim = RoomSimulator(room, built, cfg.sample_rate, ism_order=cfg.ism_order, rt_rays=cfg.rt_rays)
     # One late envelope per clip: past a few reflections the field is diffuse and its level does not
     # depend on where the source is (each source still gets its own noise realisation).
     late_hist = None
     if room.rt60 is not None:
         u, d = sample_position(cfg, room, rng)
         late_hist = sim.histogram(room.to_room(u, d), seed=int(rng.integers(2**63)))
+    return _Render(cfg, room, built, sim, late_hist, np.zeros((array.num_channels, n)))
 
-    # timeline: layers of non-overlapping events
+
+def _timeline_phase(cfg: SceneConfig, bank: SoundBank, n: int, rng: np.random.Generator) -> list[dict]:
+    """Layers of non-overlapping events with their rendered sounds, in onset order."""
+    fs, classes = cfg.sample_rate, bank.classes.classes
     timeline = []
     for layer in range(cfg.max_overlap):
         t = float(rng.uniform(0.0, cfg.event_gap[1]))
@@ -415,24 +463,22 @@ def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: 
             t = max(offset_s + float(rng.uniform(*cfg.event_gap)),
                     math.ceil(offset_s / FRAME_SECONDS - 1e-9) * FRAME_SECONDS)
     timeline.sort(key=lambda e: (e["onset"], e["layer"]))
+    return timeline
 
-    mix = np.zeros((array.num_channels, n))
+
+def _events_phase(r: _Render, bank: SoundBank, timeline: list[dict], num_frames: int,
+                  rng: np.random.Generator) -> tuple[np.ndarray, list[dict], np.ndarray]:
+    """Every event placed on its trajectory into the mix; the label table (sorted by frame, class, track),
+    the events' description and the label frames with an event."""
+    cfg, fs, classes = r.cfg, r.cfg.sample_rate, bank.classes.classes
     active = np.zeros(num_frames, bool)
     rows, events_info = [], []
-
-    def place(path: Path, signal: np.ndarray, start: int) -> None:
-        """A source through the room (its own realisation of the late tail) into the mix from sample ``start``."""
-        tail = sim.tail_from_histogram(late_hist, rng) if late_hist is not None else np.zeros((sim.num_channels, 0))
-        y = render_source(sim, room, path, signal, start / fs, cfg.rir_step, tail)
-        stop = min(n, start + y.shape[1])
-        mix[:, start:stop] += y[:, : stop - start]
-
     for track, ev in enumerate(timeline):
         audio, onset = ev["audio"], ev["onset"]
         onset_s, dur = onset / fs, len(audio) / fs
-        path = sample_path(cfg, room, rng, dur, moving=bool(rng.uniform() < cfg.moving_prob))
+        path = sample_path(cfg, r.room, rng, dur, moving=bool(rng.uniform() < cfg.moving_prob))
         gain_db = float(rng.uniform(*cfg.event_gain_db)) + classes[ev["class"]].level_db
-        place(path, audio * 10 ** (gain_db / 20), onset)
+        r.place(path, audio * 10 ** (gain_db / 20), onset, rng)
         frames = frames_of(onset_s, onset_s + dur, num_frames)
         active[frames] = True
         u, d = path.at((frames + 0.5) * FRAME_SECONDS - onset_s)
@@ -448,19 +494,32 @@ def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: 
             "start": _direction_info(path.u0, path.d0), "end": _direction_info(u_end, float(d_end)),
             "render": ev["params"],
         })
+    table = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
+    if len(table):
+        table = table[np.lexsort((table[:, 2], table[:, 1], table[:, 0]))]
+    return table, events_info, active
 
+
+def _noise_interferers_phase(r: _Render, n: int, rng: np.random.Generator) -> list[dict]:
+    """Unlabelled static band-limited noise sources."""
+    cfg, fs = r.cfg, r.cfg.sample_rate
     interferers = []
     for _ in range(int(rng.integers(0, cfg.interferers + 1)) if cfg.interferers else 0):
         length = int(rng.uniform(min(2.0, cfg.duration), cfg.duration) * fs)
         start = int(rng.integers(0, n - length + 1))
         gain_db = float(rng.uniform(-20.0, -6.0))
         sig = _interferer_signal(length, fs, rng) * 10 ** (gain_db / 20)
-        path = sample_path(cfg, room, rng, length / fs, moving=False)
-        place(path, sig, start)
+        path = sample_path(cfg, r.room, rng, length / fs, moving=False)
+        r.place(path, sig, start, rng)
         interferers.append({"start": round(start / fs, 6), "duration": round(length / fs, 6),
                             "gain_db": round(gain_db, 3), "position": _direction_info(path.u0, path.d0)})
+    return interferers
 
-    # unlabelled recorded sounds from outside the vocabulary, quieter than or as loud as the events
+
+def _recorded_interferers_phase(r: _Render, bank: SoundBank, n: int, rng: np.random.Generator) -> list[dict]:
+    """Unlabelled recorded sounds from outside the vocabulary, quieter than or as loud as the events."""
+    cfg, fs = r.cfg, r.cfg.sample_rate
+    interferers = []
     pools = [lab for lab in bank.classes.interferers if bank.has_pool(lab)]
     for _ in range(int(rng.integers(0, cfg.real_interferers + 1)) if pools and cfg.real_interferers else 0):
         label = pools[int(rng.integers(len(pools)))]
@@ -468,40 +527,58 @@ def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: 
         sig = sig[: n]
         start = int(rng.integers(0, max(1, n - len(sig) + 1)))
         gain_db = float(rng.uniform(-12.0, 0.0))
-        path = sample_path(cfg, room, rng, len(sig) / fs, moving=bool(rng.uniform() < cfg.moving_prob))
-        place(path, sig * 10 ** (gain_db / 20), start)
+        path = sample_path(cfg, r.room, rng, len(sig) / fs, moving=bool(rng.uniform() < cfg.moving_prob))
+        r.place(path, sig * 10 ** (gain_db / 20), start, rng)
         interferers.append({"label": label, "start": round(start / fs, 6), "duration": round(len(sig) / fs, 6),
                             "gain_db": round(gain_db, 3), "position": _direction_info(path.u0, path.d0),
                             "render": params})
+    return interferers
 
-    # levels: event power measured on channel 0 (a capsule, or W) over the labelled frames
+
+def _event_power(mix: np.ndarray, active: np.ndarray, fs: int) -> float:
+    """Event power measured on channel 0 (a capsule, or W) over the labelled frames."""
+    n = mix.shape[1]
     hop = round(FRAME_SECONDS * fs)
     idx = np.flatnonzero(np.repeat(active, hop)[:n])
     p_events = float(np.mean(mix[0, idx] ** 2)) if len(idx) else float(np.mean(mix[0] ** 2))
-    if p_events <= 0:
-        p_events = 1e-6
-    snr, background = None, None
-    if cfg.snr_db is not None:
-        snr = float(rng.uniform(*cfg.snr_db))
-        slope = float(rng.uniform(-6.0, -2.0))
-        mag = coloured_magnitude(n, fs, slope, f_low=50.0, f_high=float(rng.uniform(3000.0, fs / 2)))
-        mixing = diffuse_mixing(array, fs)
-        noise = diffuse_noise(mixing, n, rng, magnitude=mag)
-        t = np.arange(n) / fs
-        drift_db = 1.5 * np.sin(2 * np.pi * rng.uniform(0.01, 0.1) * t + rng.uniform(0, 2 * np.pi))
-        noise *= 10 ** (drift_db / 20)[:, None]
-        noise /= np.sqrt(np.mean(noise[:, 0] ** 2))
-        backgrounds = [lab for lab in bank.classes.backgrounds if bank.has_pool(lab)]
-        if backgrounds and rng.uniform() < cfg.background_prob:
-            label = backgrounds[int(rng.integers(len(backgrounds)))]
-            rec = bank.bank.pick_group(label, bank.split, rng)
-            rec = rec[int(rng.integers(len(rec)))]
-            share = float(rng.uniform(0.5, 1.0))  # of the ambience's power
-            amb = recorded_ambience(bank.bank.load(rec), mixing, n, rng)
-            noise = np.sqrt(share) * amb + np.sqrt(1.0 - share) * noise
-            background = {"label": label, "file": rec.file, "share": round(share, 3)}
-        noise *= np.sqrt(p_events / 10 ** (snr / 10) / np.mean(noise[:, 0] ** 2))
-        mix += noise.T
+    return p_events if p_events > 0 else 1e-6
+
+
+def _ambience_phase(r: _Render, bank: SoundBank, array: ArrayGeometry, p_events: float,
+                    rng: np.random.Generator) -> tuple[float | None, dict | None]:
+    """Diffuse noise, in a share of clips with a recorded background, at a random SNR below the events;
+    added to the mix. Returns the SNR and the background's description (None, None without ambience)."""
+    cfg, fs, n = r.cfg, r.cfg.sample_rate, r.mix.shape[1]
+    if cfg.snr_db is None:
+        return None, None
+    background = None
+    snr = float(rng.uniform(*cfg.snr_db))
+    slope = float(rng.uniform(-6.0, -2.0))
+    mag = coloured_magnitude(n, fs, slope, f_low=50.0, f_high=float(rng.uniform(3000.0, fs / 2)))
+    mixing = diffuse_mixing(array, fs)
+    noise = diffuse_noise(mixing, n, rng, magnitude=mag)
+    t = np.arange(n) / fs
+    drift_db = 1.5 * np.sin(2 * np.pi * rng.uniform(0.01, 0.1) * t + rng.uniform(0, 2 * np.pi))
+    noise *= 10 ** (drift_db / 20)[:, None]
+    noise /= np.sqrt(np.mean(noise[:, 0] ** 2))
+    backgrounds = [lab for lab in bank.classes.backgrounds if bank.has_pool(lab)]
+    if backgrounds and rng.uniform() < cfg.background_prob:
+        label = backgrounds[int(rng.integers(len(backgrounds)))]
+        rec = bank.bank.pick_group(label, bank.split, rng)
+        rec = rec[int(rng.integers(len(rec)))]
+        share = float(rng.uniform(0.5, 1.0))  # of the ambience's power
+        amb = recorded_ambience(bank.bank.load(rec), mixing, n, rng)
+        noise = np.sqrt(share) * amb + np.sqrt(1.0 - share) * noise
+        background = {"label": label, "file": rec.file, "share": round(share, 3)}
+    noise *= np.sqrt(p_events / 10 ** (snr / 10) / np.mean(noise[:, 0] ** 2))
+    r.mix += noise.T
+    return snr, background
+
+
+def _levels_phase(cfg: SceneConfig, mix: np.ndarray, array: ArrayGeometry, p_events: float,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+    """The capsules' gain errors and the clip's level (with headroom): the audio [samples, channels], the gain
+    errors in dB and the overall gain."""
     mic_gains_db = rng.uniform(-cfg.mic_gain_db, cfg.mic_gain_db, size=array.num_channels) if cfg.mic_gain_db else \
         np.zeros(array.num_channels)
     if array.format != "foa":  # an ambisonic stream is encoded from matched capsules
@@ -511,24 +588,7 @@ def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: 
     peak = float(np.max(np.abs(mix))) * gain
     if peak > 10 ** (cfg.peak_dbfs / 20):
         gain *= 10 ** (cfg.peak_dbfs / 20) / peak
-    audio = (mix * gain).T.astype(np.float32)
-
-    table = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
-    if len(table):
-        table = table[np.lexsort((table[:, 2], table[:, 1], table[:, 0]))]
-    info = {
-        "room": room.to_dict(),
-        "sabine_rt60": room.rt60,
-        "array": array.key or array.name,
-        "events": events_info,
-        "interferers": interferers,
-        "snr_db": None if snr is None else round(snr, 3),
-        "background": background,
-        "mic_gains_db": [round(float(g), 3) for g in mic_gains_db] if array.format != "foa" else None,
-        "mic_positions": [list(m) for m in built.mic_spherical] if built is not array else None,
-        "gain_db": round(20 * np.log10(gain), 3),
-    }
-    return Clip(audio, table, info)
+    return (mix * gain).T.astype(np.float32), mic_gains_db, gain
 
 
 def _direction_info(u: np.ndarray, d: float) -> dict:
