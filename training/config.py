@@ -14,19 +14,16 @@ Overrides: ``--set optim.lr=3e-4 --set data.train='["a","b"]'`` (values are TOML
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any
 
-from seld_live.errors import SeldError
+from seld_live.config_dict import dataclass_from_dict
+from seld_live.errors import ConfigError  # raised for every config problem (importable from here too)
 from seld_live.models import ARCHS, SIZES
+from training.losses import LOSS_FOR_ARCH, OUTPUT_KIND_FOR_LOSS
 
-OUTPUT_KIND_FOR_LOSS = {"multitask": "trackwise", "agg1": "agg1", "agg2": "agg2", "accdoa": "accdoa",
-                        "adpit": "maccdoa"}
-
-
-class ConfigError(SeldError):
-    pass
+__all__ = ["OUTPUT_KIND_FOR_LOSS", "ConfigError", "TrainConfig", "config_from_dict", "load_config"]
 
 
 @dataclass
@@ -99,8 +96,6 @@ class TrainConfig:
         return OUTPUT_KIND_FOR_LOSS[self.loss.name]
 
     def validate(self) -> TrainConfig:
-        from training.losses import LOSS_FOR_ARCH
-
         if self.model.arch not in ARCHS:
             raise ConfigError(f"model.arch '{self.model.arch}' is not one of {', '.join(ARCHS)}")
         if self.model.size not in SIZES:
@@ -127,37 +122,6 @@ class TrainConfig:
         return asdict(self)
 
 
-def _fill(cls, data: dict, where: str):
-    hints = get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    unknown = set(data) - known
-    if unknown:
-        raise ConfigError(f"unknown setting(s) {', '.join(sorted(where + k for k in unknown))}")
-    kwargs = {}
-    for k, v in data.items():
-        t = hints[k]
-        if is_dataclass(t):
-            if not isinstance(v, dict):
-                raise ConfigError(f"[{where}{k}] must be a table")
-            kwargs[k] = _fill(t, v, f"{where}{k}.")
-        else:
-            kwargs[k] = _coerce(v, t, where + k)
-    return cls(**kwargs)
-
-
-def _coerce(v, t, name: str):
-    origin = getattr(t, "__origin__", None)
-    if t is float and isinstance(v, int | float) and not isinstance(v, bool):
-        return float(v)
-    if t in (int, str, bool) and type(v) is not t:
-        raise ConfigError(f"{name} must be {t.__name__}, got {v!r}")
-    if origin is list and not isinstance(v, list):
-        raise ConfigError(f"{name} must be a list, got {v!r}")
-    if origin is dict and not isinstance(v, dict):
-        raise ConfigError(f"{name} must be a table, got {v!r}")
-    return v
-
-
 def parse_overrides(pairs: list[str]) -> dict:
     """["optim.lr=3e-4", "model.arch=einv2"] -> nested dict; values are TOML (bare words are strings)."""
     out: dict = {}
@@ -171,8 +135,10 @@ def parse_overrides(pairs: list[str]) -> dict:
             value = raw
         node = out
         parts = key.strip().split(".")
-        for part in parts[:-1]:
+        for i, part in enumerate(parts[:-1]):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override '{p}': {'.'.join(parts[: i + 1])} is set to a value, not a table")
         node[parts[-1]] = value
     return out
 
@@ -192,11 +158,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"config file not found: {p}")
         try:
             data = tomllib.loads(p.read_text())
-        except tomllib.TOMLDecodeError as e:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise ConfigError(f"{p}: not valid TOML: {e}") from None
     data = _merge(data, parse_overrides(overrides or []))
-    return _fill(TrainConfig, data, "")
+    return config_from_dict(data)
 
 
 def config_from_dict(d: dict) -> TrainConfig:
-    return _fill(TrainConfig, d, "")
+    """Every key and value checked (``seld_live.config_dict``): a wrong one is named in a one-line ConfigError."""
+    return dataclass_from_dict(TrainConfig, d)

@@ -41,14 +41,18 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional
 
+from seld_live.models.config import OUTPUT_KINDS_FOR_ARCH
+
 NUM_TRACKS = 3
 PERMUTATIONS = tuple(itertools.permutations(range(NUM_TRACKS)))  # 6, in itertools order
 
+# the decoder output kind a network trained with each loss has (stored in its checkpoint)
+OUTPUT_KIND_FOR_LOSS = {"multitask": "trackwise", "agg1": "agg1", "agg2": "agg2", "accdoa": "accdoa",
+                        "adpit": "maccdoa"}
+# the losses each architecture can be trained with: those whose output kind it has, in OUTPUT_KIND_FOR_LOSS order
 LOSS_FOR_ARCH: dict[str, tuple[str, ...]] = {
-    "einv2": ("multitask", "agg1", "agg2"),
-    "seddoa": ("multitask", "agg1", "agg2"),
-    "accdoa": ("accdoa",),
-    "maccdoa": ("adpit",),
+    arch: tuple(loss for loss, kind in OUTPUT_KIND_FOR_LOSS.items() if kind in kinds)
+    for arch, kinds in OUTPUT_KINDS_FOR_ARCH.items()
 }
 
 # ADPIT arrangements as (B dummy, C dummy) per output track; A0 is in every track target. Dummy tracks in the
