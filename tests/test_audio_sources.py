@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -229,3 +230,14 @@ def test_parse_speed_and_channels():
     for bad in ("0,1", "a,b", "1,1", ""):
         with pytest.raises(AudioInputError):
             parse_channels(bad)
+
+
+def test_a_file_with_more_channels_says_which_are_used(tmp_path, caplog):
+    eight = _write(tmp_path / "eight.wav", np.zeros((2400, 8), np.float32), 24000)
+    with caplog.at_level(logging.INFO, logger="seld_live"):
+        src = FileSource(eight, 24000, 4, fallback_channels=(1, 2, 3, 4))
+    assert src.channels == (1, 2, 3, 4)
+    assert "channels 1,2,3,4 of 8" in src.description
+    assert any("has 8 channels; using 1,2,3,4 (the array preset's" in r.getMessage() for r in caplog.records)
+    src = FileSource(eight, 24000, 4, channels=(5, 6, 7, 8))
+    assert "channels 5,6,7,8 of 8" in src.description
