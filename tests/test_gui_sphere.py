@@ -8,12 +8,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 from helpers import make_checkpoint
 
-HERE = Path(__file__).parent
+TOOL = Path(__file__).parent.parent / "bench" / "gui_screenshot.py"  # the README screenshots' tool
 
 
+@pytest.mark.slow
 def test_sphere_view_renders_markers_at_the_tracks_under_xvfb(tmp_path):
     model = make_checkpoint(tmp_path / "tiny.pt", threshold=0.3)
     rng = np.random.default_rng(3)
@@ -28,11 +30,11 @@ def test_sphere_view_renders_markers_at_the_tracks_under_xvfb(tmp_path):
     out = tmp_path / "sphere.png"
     xvfb = shutil.which("xvfb-run")
     assert xvfb, "xvfb-run (Debian xvfb) is needed for the 3D view test"
-    p = subprocess.run([xvfb, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, str(HERE / "gui_sphere_check.py"),
+    p = subprocess.run([xvfb, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, str(TOOL),
                         str(model), str(scene), str(out), "--view", "sphere", "--speed", "2", "--hops", "25"],
-                       capture_output=True, text=True, timeout=180)
+                       capture_output=True, text=True, timeout=400)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "gui_sphere_check: ok" in p.stdout
+    assert "gui_screenshot: ok" in p.stdout
     head = out.read_bytes()[:24]
     assert head[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
