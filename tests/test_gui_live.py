@@ -18,9 +18,9 @@ import torch
 from helpers import make_checkpoint
 from PySide6 import QtCore
 
-from seld_live.cli import build_engine, build_parser
-from seld_live.gui.app import EngineFactory
+from seld_live.cli import build_parser
 from seld_live.gui.window import MainWindow
+from seld_live.launch import EngineFactory, RunOptions, build_engine
 
 CHANNEL_MAP = "front-left,front-right,rear-left,rear-right"
 
@@ -53,6 +53,7 @@ def pulse(tmp_path, monkeypatch):
             server.wait(5)
 
 
+@pytest.mark.slow
 def test_live_device_markers_then_lost_device_banner(pulse, qtbot, tmp_path):
     env, server = pulse
     before = torch.get_num_threads()
@@ -69,7 +70,7 @@ def test_live_device_markers_then_lost_device_banner(pulse, qtbot, tmp_path):
     player = subprocess.Popen(["paplay", "--device=seld4", f"--channel-map={CHANNEL_MAP}", str(wav)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        args = build_parser().parse_args(["--device", "pulse", "--model", str(model), "--cpu"])
+        args = RunOptions.from_args(build_parser().parse_args(["--device", "pulse", "--model", str(model), "--cpu"]))
         engine = build_engine(args)
         from seld_live.audio.devices import list_input_devices
 
@@ -78,27 +79,30 @@ def test_live_device_markers_then_lost_device_banner(pulse, qtbot, tmp_path):
         win = MainWindow(engine, EngineFactory(args), devices=list_input_devices(), settings=settings)
         qtbot.addWidget(win)
         win.show()
+        qtbot.waitExposed(win)
+        win.activateWindow()
+        qtbot.waitUntil(win.isActiveWindow, timeout=30000)  # keyboard shortcuts reach the active window only
         assert win.engine.running and not win.replay and win.transport is None
         # the picker lists the devices with at least 4 input channels, the one in use selected
         assert "pulse" in win.controls.device_combo.currentText()
         assert all(d.max_input_channels >= 4 for d in win.devices)
 
-        qtbot.waitUntil(lambda: win.hops_seen >= 15 and bool(win.tracks), timeout=20000)
+        qtbot.waitUntil(lambda: win.hops_seen >= 15 and bool(win.tracks), timeout=30000)
         r = win.last_result
         want = np.array([(t.azimuth, t.elevation) for t in r.tracks])
         np.testing.assert_allclose(win.map_view.marker_positions(), want, atol=1e-9)
-        assert np.max(win.meters.level) > -30  # the meters see the tone
+        qtbot.waitUntil(lambda: np.max(win.meters.level) > -30, timeout=30000)  # the meters see the tone
         assert "pulse" in win.status_labels["device"].text()
 
         qtbot.keyClick(win, QtCore.Qt.Key.Key_R)
         assert win.engine.recording is not None
         hops = win.engine.stats.hops
-        qtbot.waitUntil(lambda: win.engine.stats.hops >= hops + 5, timeout=10000)
+        qtbot.waitUntil(lambda: win.engine.stats.hops >= hops + 5, timeout=30000)
 
         # the sound server goes away, as an unplugged USB array would
         server.terminate()
         server.wait(5)
-        qtbot.waitUntil(lambda: win.banner.level == "error", timeout=15000)
+        qtbot.waitUntil(lambda: win.banner.level == "error", timeout=30000)
         assert "input device lost" in win.banner.text and "recording was kept" in win.banner.text
         assert win.isVisible() and not win.engine.running
         assert win.status_labels["state"].text() == "input lost"

@@ -2,17 +2,18 @@
 
 The window only reads what the engine publishes: it subscribes to the engine's bounded result queue and
 drains it from a ~30 Hz timer, so a slow repaint never holds up the audio path (the engine drops the oldest
-results when the queue is full). Controls call the engine's own methods (start/stop, threshold, recording)
-and the replay source's (pause, seek, speed); nothing here computes results of its own.
+results when the queue is full). Nothing here computes results of its own. The roles live apart:
 
-An engine starts once, so the window is given a factory for later runs: ``make_engine(device)`` builds a
-fresh engine for the chosen input device (or for the same file, in replay, when ``device`` is None).
+- ``run_controller.RunController`` (no Qt): the engine's lifecycle: start/stop, pause, seek, speed, another
+  input device, recordings, the threshold, noticing that the engine ended or failed. An engine starts once;
+  later runs get a fresh one from the factory ``make_engine(device)``.
+- ``status.StatusBar``: the status bar, fed with the engine's ``EngineStats``.
+- ``shortcuts.SHORTCUTS``: the one table of keys, bound here and listed by F1.
+- this module: the layout, the wiring of controls to the controller, and the refresh loop.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import queue
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,10 +24,13 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from seld_live.audio.devices import DeviceInfo
 from seld_live.errors import SeldError
-from seld_live.gui.controls import ControlBar, TransportBar, fmt_time
+from seld_live.gui.controls import ControlBar, TransportBar
 from seld_live.gui.history import ActivityBuffer, TrailBuffer, frames_for
 from seld_live.gui.map_view import MapView
 from seld_live.gui.palette import class_colors
+from seld_live.gui.run_controller import RunController
+from seld_live.gui.shortcuts import bind_shortcuts, help_html
+from seld_live.gui.status import StatusBar
 from seld_live.gui.theme import apply_theme
 from seld_live.gui.timeline import TimelineView
 from seld_live.gui.widgets import Banner, Legend, LevelMeters, TrackTable
@@ -37,23 +41,10 @@ STATUS_EVERY_S = 0.25
 TABLE_EVERY_S = 0.2  # numbers changing faster than this cannot be read anyway
 PANELS_EVERY_S = 0.06  # timeline, legend, meters: results come at 10 Hz; the views alone redraw at every frame
 SEEK_STEP_S = 5.0
+SEEK_FAR_S = 30.0
+THRESHOLD_STEP = 0.05
 TRAIL_SECONDS = 10.0
 TIMELINE_SECONDS = 20.0
-
-SHORTCUTS = (
-    ("Space", "pause / resume the replay (live: start / stop)"),
-    ("S", "start / stop"),
-    ("R", "record the input to FLAC on / off"),
-    ("1 / 2", "azimuth-elevation map / 3D sphere"),
-    ("+ / −", "detection threshold up / down by 0.05"),
-    ("← / →", "seek back / forward 5 s (Shift: 30 s)"),
-    ("Home", "back to the start of the file"),
-    ("[ / ]", "slower / faster replay"),
-    ("C", "clear trails and timeline"),
-    ("F11", "full screen"),
-    ("F1", "this list"),
-    ("Ctrl+Q", "quit"),
-)
 
 
 def default_settings() -> QtCore.QSettings:
@@ -76,28 +67,17 @@ class MainWindow(QtWidgets.QMainWindow):
         app = QtWidgets.QApplication.instance()
         if isinstance(app, QtWidgets.QApplication):
             apply_theme(app)
-        self.engine = engine
-        self.make_engine = make_engine
+        self.run = RunController(engine, make_engine)
+        self.run.on_recording_saved = self._recording_saved
+        self.replay = self.run.replay
         self.detector = det = engine.detector
-        self.replay = bool(getattr(engine.source, "seekable", False))
         self.settings = settings if settings is not None else default_settings()
-        self.results: queue.Queue[HopResult] | None = None
-        self.started_once = False
         self.last_result: HopResult | None = None
         self.tracks: list[TrackState] = []
         self.hops_seen = 0
         self.view_updates = 0
-        self.last_recording: Path | None = None
-        self._ignore_before = -1  # frames published before a seek landed are dropped
-        self._error_shown: str | None = None
-        self._finished_shown = False
-        self._record_path: Path | None = None
-        self._record_t0 = 0.0
-        self._status_t = 0.0
-        self._table_t = 0.0
-        self._panels_t = 0.0
-        self._lost_shown = False
-        self._panels_dirty = False
+        self._status_t = self._table_t = self._panels_t = 0.0
+        self._panels_dirty = self._table_dirty = False
         self._banner_do: Callable[[], Any] | None = None
 
         self.classes = list(det.classes)
@@ -121,30 +101,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.banner = Banner()
         self.banner.action_clicked.connect(self._banner_action)
         self._layout()
-
-        min_channels = max(self.array.channels) if len(self.array.channels) else det.num_channels
-        self.controls = ControlBar(live=not self.replay, min_channels=min_channels)
-        self.addToolBar(self.controls)
-        self.devices = self.controls.set_devices(devices, getattr(engine.source, "info", None))
-        self.controls.start_toggled.connect(lambda on: self.start() if on else self.stop())
-        self.controls.record_toggled.connect(self.set_recording)
-        self.controls.record_folder_requested.connect(self.choose_record_dir)
-        self.controls.act_record.setToolTip(f"Record the raw input to FLAC in {self.record_dir} (R)")
-        self.controls.device_chosen.connect(self.switch_device)
-        self.controls.threshold_changed.connect(self._threshold_changed)
-        self.controls.view_chosen.connect(self.set_view)
-        self.controls.help_requested.connect(self.show_shortcuts)
-        self.transport: TransportBar | None = None
-        if self.replay:
-            self.addToolBarBreak()
-            self.transport = TransportBar()
-            self.addToolBar(self.transport)
-            self.transport.pause_toggled.connect(self.set_paused)
-            self.transport.seek_requested.connect(lambda f: self.seek_to(f * engine.source.duration_s))
-            self.transport.speed_chosen.connect(self.set_speed)
-        self._shortcuts()
-        self._build_status()
+        self._build_bars(devices)
+        self.shortcuts = bind_shortcuts(self, self.shortcut_actions())
+        self.status = StatusBar(det.sample_rate, f"{self.model_name} · {det.output_kind}", str(det.device))
+        self.setStatusBar(self.status)
         self._restore_settings(threshold, speed)
+        self.run.threshold = self.controls.threshold
+        self.run.speed = self.transport.speed if self.transport is not None else None
 
         self.timer = QtCore.QTimer(self)
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
@@ -158,7 +121,24 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             self._sync_controls()
 
-    # ------------------------------------------------------------------ layout
+    # ------------------------------------------------------------------ what the rest reads
+    @property
+    def engine(self) -> Any:
+        return self.run.engine
+
+    @property
+    def running(self) -> bool:
+        return self.run.running
+
+    @property
+    def last_recording(self) -> Path | None:
+        return self.run.last_recording
+
+    @property
+    def status_labels(self) -> dict[str, QtWidgets.QLabel]:
+        return self.status.labels
+
+    # ------------------------------------------------------------------ layout and wiring
     def _layout(self) -> None:
         def group(title: str, widget: QtWidgets.QWidget) -> QtWidgets.QGroupBox:
             box = QtWidgets.QGroupBox(title)
@@ -193,58 +173,54 @@ class MainWindow(QtWidgets.QMainWindow):
         lay.addWidget(main, 1)
         self.setCentralWidget(central)
 
-    def _shortcuts(self) -> None:
-        def add(keys: str, slot: Callable[[], Any]) -> None:
-            sc = QtGui.QShortcut(QtGui.QKeySequence(keys), self)
-            sc.activated.connect(slot)
+    def _build_bars(self, devices: Sequence[DeviceInfo]) -> None:
+        min_channels = max(self.array.channels) if len(self.array.channels) else self.detector.num_channels
+        self.controls = ControlBar(live=not self.replay, min_channels=min_channels)
+        self.addToolBar(self.controls)
+        self.devices = self.controls.set_devices(devices, getattr(self.engine.source, "info", None))
+        self.controls.start_toggled.connect(lambda on: self.start() if on else self.stop())
+        self.controls.record_toggled.connect(self.set_recording)
+        self.controls.record_folder_requested.connect(self.choose_record_dir)
+        self.controls.act_record.setToolTip(f"Record the raw input to FLAC in {self.record_dir} (R)")
+        self.controls.device_chosen.connect(self.switch_device)
+        self.controls.threshold_changed.connect(self.run.set_threshold)
+        self.controls.view_chosen.connect(self.set_view)
+        self.controls.help_requested.connect(self.show_shortcuts)
+        self.transport: TransportBar | None = None
+        if self.replay:
+            self.addToolBarBreak()
+            self.transport = TransportBar()
+            self.addToolBar(self.transport)
+            self.transport.pause_toggled.connect(self.set_paused)
+            self.transport.seek_requested.connect(lambda f: self.seek_to(f * self.engine.source.duration_s))
+            self.transport.speed_chosen.connect(self.set_speed)
 
-        add("S", self.toggle_start)
-        add("Space", self._space)
-        add("R", lambda: self.set_recording(self._record_path is None))
-        add("1", lambda: self.set_view("map"))
-        add("2", lambda: self.set_view("sphere"))
-        for k in ("+", "="):
-            add(k, lambda: self.controls.set_threshold(self.controls.threshold + 0.05))
-        add("-", lambda: self.controls.set_threshold(self.controls.threshold - 0.05))
-        add("Left", lambda: self.seek_by(-SEEK_STEP_S))
-        add("Right", lambda: self.seek_by(SEEK_STEP_S))
-        add("Shift+Left", lambda: self.seek_by(-30.0))
-        add("Shift+Right", lambda: self.seek_by(30.0))
-        add("Home", lambda: self.seek_to(0.0))
-        add("[", lambda: self.transport and self.transport.step_speed(-1))
-        add("]", lambda: self.transport and self.transport.step_speed(+1))
-        add("C", self.clear_history)
-        add("F11", self.toggle_fullscreen)
-        add("F1", self.show_shortcuts)
-        add("Ctrl+Q", self.close)
-
-    def _build_status(self) -> None:
-        sb = self.statusBar()
-        sb.setSizeGripEnabled(False)
-        tips = {
-            "state": "stream state",
-            "record": "recording the input",
-            "device": "input: device or file",
-            "rate": "model sample rate",
-            "model": "model file and its output kind",
-            "compute": "where the network runs",
-            "latency": "captured sample → result published: median / 95th percentile",
-            "rtf": "real-time factor: compute time / audio time (below 1 keeps up)",
-            "overflows": "input overflows (audio lost by the driver) · hops processed late · hops dropped",
+    def shortcut_actions(self) -> dict[str, Callable[[], Any]]:
+        """What each action of the shortcut table does (shortcuts.SHORTCUTS binds keys to these names)."""
+        c, t = self.controls, self.transport
+        return {
+            "space": self._space,
+            "toggle_start": self.toggle_start,
+            "toggle_recording": lambda: self.set_recording(self.run.record_path is None),
+            "view_map": lambda: self.set_view("map"),
+            "view_sphere": lambda: self.set_view("sphere"),
+            "threshold_up": lambda: c.set_threshold(c.threshold + THRESHOLD_STEP),
+            "threshold_down": lambda: c.set_threshold(c.threshold - THRESHOLD_STEP),
+            "seek_back": lambda: self.seek_by(-SEEK_STEP_S),
+            "seek_forward": lambda: self.seek_by(SEEK_STEP_S),
+            "seek_back_far": lambda: self.seek_by(-SEEK_FAR_S),
+            "seek_forward_far": lambda: self.seek_by(SEEK_FAR_S),
+            "seek_start": lambda: self.seek_to(0.0),
+            "slower": lambda: t and t.step_speed(-1),
+            "faster": lambda: t and t.step_speed(+1),
+            "clear": self.clear_history,
+            "fullscreen": self.toggle_fullscreen,
+            "help": self.show_shortcuts,
+            "quit": self.close,
         }
-        self.status_labels: dict[str, QtWidgets.QLabel] = {}
-        for key, tip in tips.items():
-            lab = QtWidgets.QLabel("")
-            lab.setToolTip(tip)
-            lab.setContentsMargins(6, 0, 6, 0)
-            self.status_labels[key] = lab
-            sb.addPermanentWidget(lab, 1 if key == "device" else 0)
-        self.status_labels["record"].setStyleSheet("color: #ff6070; font-weight: bold;")
-        self.status_labels["record"].setVisible(False)
-        det = self.detector
-        self.status_labels["rate"].setText(f"{det.sample_rate / 1000:g} kHz")
-        self.status_labels["model"].setText(f"{self.model_name} · {det.output_kind}")
-        self.status_labels["compute"].setText(str(det.device))
+
+    def show_shortcuts(self) -> None:
+        QtWidgets.QMessageBox.information(self, "Keyboard shortcuts", help_html())
 
     # ------------------------------------------------------------------ settings
     def _restore_settings(self, threshold: float | None, speed: float | str | None) -> None:
@@ -293,79 +269,39 @@ class MainWindow(QtWidgets.QMainWindow):
     def record_dir(self, path: str | Path) -> None:
         self.settings.setValue("record_dir", str(path))
 
-    # ------------------------------------------------------------------ engine lifecycle
-    @property
-    def running(self) -> bool:
-        return bool(self.engine is not None and self.engine.running)
-
-    def current_device(self) -> DeviceInfo | None:
-        info = getattr(self.engine.source, "info", None) if self.engine is not None else None
-        return info if isinstance(info, DeviceInfo) else None
-
+    # ------------------------------------------------------------------ start, stop, device
     def start(self, device: DeviceInfo | None = None) -> bool:
-        """Start streaming: the first time with the engine given, later with a fresh one from the factory."""
-        if self.running and device is None:
-            return True
-        if self.started_once or device is not None:
-            self._drop_engine()
-            try:
-                self.engine = self.make_engine(device if device is not None else self.current_device_choice())
-            except SeldError as e:
-                self.banner.show_message(str(e), "error", "Retry")
-                self._banner_do = self.start
-                self._sync_controls()
-                return False
-        engine = self.engine
-        self.results = engine.subscribe(maxsize=64)
-        engine.set_threshold(self.controls.threshold)
-        if self.transport is not None:
-            engine.source.set_speed(self.transport.speed)
+        """Start streaming (a fresh engine after the first run); True when it runs."""
         try:
-            engine.start()
+            if not self.run.start(device, default_device=self.current_device_choice()):
+                return True  # running already
         except SeldError as e:
-            self.banner.show_message(str(e), "error", "Retry")
-            self._banner_do = self.start
-            self._sync_controls()
+            self._show_error(str(e))
             return False
-        self.started_once = True
-        self._ignore_before = -1
         self.clear_history()
-        self._error_shown = None
-        self._finished_shown = False
-        if engine.recording is not None:  # --record on the command line
-            self._recording_started(Path(engine.recording))
+        self.status.show_recording_error(None)
         if self.banner.level in ("error", "info"):
             self.banner.hide()
-        self.setWindowTitle(f"seld-live — {self.model_name} — {engine.source.description}")
+        self.setWindowTitle(f"seld-live — {self.model_name} — {self.engine.source.description}")
         self._sync_controls()
         return True
 
-    def current_device_choice(self) -> DeviceInfo | None:
-        if self.replay or not self.devices:
-            return None
-        idx = self.controls.device_combo.currentData()
-        return next((d for d in self.devices if d.index == idx), None)
-
     def stop(self) -> None:
         """Stop the stream; the engine finishes its outputs and any recording."""
-        if self.engine is not None:
-            self.engine.stop()
-        self._recording_stopped()
+        self.run.stop()
         self._sync_controls()
-
-    def _drop_engine(self) -> None:
-        if self.engine is not None:
-            self.engine.stop()
-            if self.results is not None:
-                self.engine.unsubscribe(self.results)
-        self.results = None
-        self._recording_stopped()
 
     def toggle_start(self) -> None:
         if self.running:
             self.stop()
         else:
             self.start()
+
+    def current_device_choice(self) -> DeviceInfo | None:
+        if self.replay or not self.devices:
+            return None
+        idx = self.controls.device_combo.currentData()
+        return next((d for d in self.devices if d.index == idx), None)
 
     def switch_device(self, index: int) -> None:
         """Restart on another input device (the old engine finishes its files first)."""
@@ -382,37 +318,32 @@ class MainWindow(QtWidgets.QMainWindow):
     def _sync_controls(self) -> None:
         running = self.running
         self.controls.set_running(running)
-        self.controls.set_recording(self._record_path is not None)
+        self.controls.set_recording(self.run.record_path is not None)
         if self.transport is not None:
-            self.transport.set_state(running, running and bool(self.engine.source.paused))
+            self.transport.set_state(running, self.run.paused)
         self._update_status(force=True)
 
-    # ------------------------------------------------------------------ threshold and recording
-    def _threshold_changed(self, value: float) -> None:
-        if self.engine is not None:
-            self.engine.set_threshold(value)
+    def _show_error(self, text: str, retry: Callable[[], Any] | None = None) -> None:
+        self.banner.show_message(text, "error", "Retry")
+        self._banner_do = retry or self.start
+        self._sync_controls()
 
+    def _banner_action(self) -> None:
+        do, self._banner_do = self._banner_do, None
+        if do is not None:
+            do()
+
+    # ------------------------------------------------------------------ recording
     def set_recording(self, on: bool) -> None:
         if not on:
-            if self._record_path is not None and self.engine is not None:
-                self.engine.stop_recording()
-            self._recording_stopped()
-            return
-        if self._record_path is not None:
-            return
-        if not self.running:
-            self.controls.set_recording(False)
-            return
-        folder = self.record_dir
-        path = folder / f"seld-live-{_dt.datetime.now():%Y%m%d-%H%M%S}.flac"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            self.engine.start_recording(path)
-        except (OSError, SeldError) as e:
-            self.controls.set_recording(False)
-            self.banner.show_message(f"cannot record to {path}: {e}", "error")
-            return
-        self._recording_started(path)
+            self.run.stop_recording()
+        else:
+            try:
+                if self.run.start_recording(self.record_dir) is not None:
+                    self.status.show_recording_error(None)
+            except SeldError as e:
+                self.banner.show_message(str(e), "error")
+        self._sync_controls()
 
     def choose_record_dir(self) -> None:
         d = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder for recordings", str(self.record_dir))
@@ -421,63 +352,37 @@ class MainWindow(QtWidgets.QMainWindow):
             self.controls.act_record.setToolTip(f"Record the raw input to FLAC in {d} (R)")
             self.statusBar().showMessage(f"recordings go to {d}", 5000)
 
-    def _recording_started(self, path: Path) -> None:
-        self._record_path = path
-        self._record_t0 = time.monotonic()
-        self.status_labels["record"].setVisible(True)
-        self.controls.set_recording(True)
-        self._update_status(force=True)
-
-    def _recording_stopped(self) -> None:
-        if self._record_path is not None:
-            self.last_recording = self._record_path
-            self.statusBar().showMessage(f"recording saved: {self._record_path}", 10000)
-        self._record_path = None
-        self.controls.set_recording(False)
-        self.status_labels["record"].setVisible(False)
+    def _recording_saved(self, path: Path) -> None:
+        self.statusBar().showMessage(f"recording saved: {path}", 10000)
 
     # ------------------------------------------------------------------ replay
     def set_paused(self, paused: bool) -> None:
-        if not self.replay or not self.running:
-            self._sync_controls()
-            return
-        src = self.engine.source
-        if paused and not src.paused:
-            src.pause()
-        elif not paused and src.paused:
-            src.resume()
+        self.run.set_paused(paused)
         self._sync_controls()
 
     def set_speed(self, speed: float | str) -> None:
         if self.transport is not None and self.transport.speed != speed:
             self.transport.set_speed(speed, emit=False)
-        if self.replay and self.engine is not None:
-            self.engine.source.set_speed(speed)
+        self.run.set_speed(speed)
 
     def seek_to(self, seconds: float) -> None:
         if not self.replay:
             return
         if not self.running and not self.start():  # a finished replay starts again, then jumps
             return
-        src = self.engine.source
-        # results already queued, or from the hop in flight, still show the old position
-        self._ignore_before = self.engine.frame + 1
-        src.seek(min(max(0.0, seconds), src.duration_s))
-        self._drain()
+        self.run.seek(seconds)
         self.clear_history()
-        self._finished_shown = False
         if self.banner.level == "info":
             self.banner.hide()
         self._update_position()
 
     def seek_by(self, delta: float) -> None:
         if self.replay and self.engine is not None:
-            self.seek_to(self.engine.source.position_s + delta)
+            self.seek_to(self.run.position_s + delta)
 
     def _update_position(self) -> None:
         if self.transport is not None and self.engine is not None:
-            src = self.engine.source
-            self.transport.set_position(src.position_s, src.duration_s)
+            self.transport.set_position(self.run.position_s, self.engine.source.duration_s)
 
     # ------------------------------------------------------------------ views
     @property
@@ -511,6 +416,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._redraw_views()
         self.timeline.update_view(self.activity)
         self.table.set_tracks([])
+        self._table_dirty = False
         self.legend.set_active(set())
 
     def toggle_fullscreen(self) -> None:
@@ -519,53 +425,41 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             self.showFullScreen()
 
-    def show_shortcuts(self) -> None:
-        rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in SHORTCUTS)
-        QtWidgets.QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>")
-
     def _redraw_views(self) -> None:
         self.view_stack.currentWidget().update_view(self.tracks, self.trails)
         self.view_updates += 1
 
     # ------------------------------------------------------------------ the refresh loop
-    def _drain(self) -> list[HopResult]:
-        out: list[HopResult] = []
-        q = self.results
-        while q is not None:
-            try:
-                out.append(q.get_nowait())
-            except queue.Empty:
-                break
-        return out
-
     def refresh(self) -> None:
         """One GUI frame: take what the engine published since the last frame and redraw what changed."""
-        self.apply(self._drain())
+        self.apply(self.run.drain())
         self._check_engine()
         self._update_position()
         self._update_status()
 
     def apply(self, results: Sequence[HopResult]) -> None:
         """Fold published hops into the history, then redraw the views and panels once."""
-        fresh = [r for r in results if r.frame >= self._ignore_before]
+        fresh = [r for r in results if r.frame >= self.run.ignore_before]
         for r in fresh:
             self.ingest(r)
         now = time.monotonic()
         if fresh:
             self._redraw_views()
-            self._panels_dirty = True
+            self._panels_dirty = self._table_dirty = True
         if self._panels_dirty and now - self._panels_t >= PANELS_EVERY_S:
             self._panels_t = now
             self._panels_dirty = False
             self.timeline.update_view(self.activity)
             self.legend.set_active({t.class_index for t in self.tracks})
             self.meters.update()
-            if now - self._table_t >= TABLE_EVERY_S or len(self.tracks) != self.table.rowCount():
-                self._table_t = now
-                self.table.set_tracks(self.tracks)
         elif not fresh:
             self.meters.decay()
             self.meters.update()
+        # the table follows at its own slower pace, and always catches up with the newest hop
+        if self._table_dirty and (now - self._table_t >= TABLE_EVERY_S or len(self.tracks) != self.table.rowCount()):
+            self._table_t = now
+            self._table_dirty = False
+            self.table.set_tracks(self.tracks)
 
     def ingest(self, r: HopResult) -> None:
         """Fold one published hop into the window's history (no drawing)."""
@@ -580,68 +474,37 @@ class MainWindow(QtWidgets.QMainWindow):
             self.statusBar().showMessage(f"{r.t:.1f} s: the input held NaN/Inf samples; that hop was skipped", 4000)
 
     def _check_engine(self) -> None:
-        e = self.engine
-        if e is None:
+        ended = self.run.poll()
+        if ended is None:
             return
-        if e.error and e.error != self._error_shown:
-            self._error_shown = e.error
-            kept = f" The recording was kept: {self._record_path}." if self._record_path else ""
-            self._recording_stopped()
+        if ended.why == "error":
+            kept = f" The recording was kept: {ended.kept_recording}." if ended.kept_recording else ""
             what = "Pick another input or retry." if not self.replay else "Retry to replay again."
-            self.banner.show_message(f"{e.error}.{kept} {what}", "error", "Retry")
-            self._banner_do = self.start
-            self._sync_controls()
-        elif e.finished and self.replay and not self._finished_shown:
-            self._finished_shown = True
-            self._recording_stopped()
+            self._show_error(f"{ended.message}.{kept} {what}")
+            return
+        if ended.why == "finished":
             self.banner.show_message("End of the file.", "info", "Replay from the start")
             self._banner_do = lambda: self.seek_to(0.0)
-            self._sync_controls()
-        elif not e.running and self.controls.act_start.isChecked():
-            self._recording_stopped()
-            self._sync_controls()
-
-    def _banner_action(self) -> None:
-        do, self._banner_do = self._banner_do, None
-        if do is not None:
-            do()
+        self._sync_controls()
 
     def _update_status(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._status_t < STATUS_EVERY_S:
             return
         self._status_t = now
-        lab = self.status_labels
-        e = self.engine
-        if e.error:
-            state = "input lost" if e.error.startswith("input device lost") else "error"
-        elif e.running:
-            state = "paused" if self.replay and e.source.paused else "running"
-        else:
-            state = "finished" if e.finished else "stopped"
-        lab["state"].setText(state)
-        lab["device"].setText(e.source.description)
-        st = e.stats
-        if st.hops:
-            lab["latency"].setText(f"latency {st.latency_median_s * 1e3:.0f} / {st.latency_p95_s * 1e3:.0f} ms")
-            lab["rtf"].setText(f"RTF {st.rtf:.3f}")
-        else:
-            lab["latency"].setText("latency –")
-            lab["rtf"].setText("RTF –")
-        lab["overflows"].setText(f"overflows {st.overflows} · late {st.late_hops} · dropped {st.dropped_hops}")
-        lost = st.overflows > 0 or st.dropped_hops > 0  # audio was lost: make it visible
-        if lost != self._lost_shown:
-            self._lost_shown = lost
-            lab["overflows"].setStyleSheet("color: #ff7070; font-weight: bold;" if lost else "")
-        if self._record_path is not None:
-            lab["record"].setText(f"● REC {fmt_time(now - self._record_t0)}  {self._record_path.name}")
+        st = self.engine.stats
+        failed = self.run.recording_failed(st)
+        if failed:  # named as it happens; the engine keeps running
+            self.banner.show_message(f"{failed}. The file keeps what was written before.", "warning")
+            self.controls.set_recording(False)
+        self.status.show_state(self.run.state(), self.engine.source.description)
+        self.status.show_stats(st)
+        self.status.show_recording(self.run.record_path, self.run.recording_elapsed())
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.timer.stop()
-        if self.engine is not None:
-            self.engine.stop()  # finishes the outputs and the recording
-        self._recording_stopped()
+        self.run.stop()  # finishes the outputs and the recording
         self.save_settings()
         event.accept()
 
