@@ -36,6 +36,11 @@ def _render(widget) -> QtGui.QImage:
     return widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
 
 
+def eventually(qtbot, check, timeout: float = 30.0) -> None:
+    """Run ``check`` (which asserts) until it passes: layout and paint events come when a busy machine lets them."""
+    qtbot.waitUntil(check, timeout=int(timeout * 1000))
+
+
 @pytest.fixture
 def map_view(qtbot):
     v = MapView(CLASSES, class_colors(len(CLASSES)), trail_frames=100)
@@ -54,11 +59,14 @@ def test_markers_are_drawn_at_track_directions(map_view, qtbot):
     map_view.update_view(tracks, trails)
     np.testing.assert_allclose(map_view.marker_positions(), [[30, 20], [-120, -40], [170, 60]])
     assert sorted(map_view.labels.visible_texts()) == ["dog 0.90", "phone 0.90", "speech 0.90"]
-    qtbot.wait(20)
-    img = _render(map_view)
-    for t in tracks:
-        p = _pixel_of(map_view, t.azimuth, t.elevation)
-        assert has_color_near(img, p, colors[t.class_index]), (t, p)
+
+    def painted():
+        img = _render(map_view)
+        for t in tracks:
+            p = _pixel_of(map_view, t.azimuth, t.elevation)
+            assert has_color_near(img, p, colors[t.class_index]), (t, p)
+
+    eventually(qtbot, painted)
     # left of the listener is on the left of the map (positive azimuth counter-clockwise)
     assert _pixel_of(map_view, 90, 0).x() < _pixel_of(map_view, 0, 0).x() < _pixel_of(map_view, -90, 0).x()
     # markers leave with their tracks; labels are hidden, not recreated
@@ -78,13 +86,16 @@ def test_trail_across_the_back_wraps_instead_of_crossing_the_map(map_view, qtbot
     seg = map_view.trails.segments
     assert np.all(np.abs(seg.x1 - seg.x0) <= 1.5 + 1e-9)
     assert np.any(np.isclose(seg.x1, 180.0)) and np.any(np.isclose(seg.x0, -180.0))
-    qtbot.wait(20)
-    img = _render(map_view)
-    # trail pixels near both edges of the map, none across the middle of the row
-    assert has_color_near(img, _pixel_of(map_view, 175.0, 10.0), colors[1], tol=140)
-    assert has_color_near(img, _pixel_of(map_view, -155.0, 10.0), colors[1], tol=140)
-    for a in range(-120, 121, 20):
-        assert not has_color_near(img, _pixel_of(map_view, float(a), 10.0), colors[1], radius=1, tol=140), a
+
+    def painted():
+        img = _render(map_view)
+        # trail pixels near both edges of the map, none across the middle of the row
+        assert has_color_near(img, _pixel_of(map_view, 175.0, 10.0), colors[1], tol=140)
+        assert has_color_near(img, _pixel_of(map_view, -155.0, 10.0), colors[1], tol=140)
+        for a in range(-120, 121, 20):
+            assert not has_color_near(img, _pixel_of(map_view, float(a), 10.0), colors[1], radius=1, tol=140), a
+
+    eventually(qtbot, painted)
 
 
 def test_trails_fade_with_age(map_view, qtbot):
@@ -92,18 +103,21 @@ def test_trails_fade_with_age(map_view, qtbot):
     for f in range(100):
         trails.push(f, [_track(1, 0, -150.0 + 3.0 * f, 15.0)])  # off the graticule lines
     map_view.update_view([], trails)
-    qtbot.wait(20)
-    img = _render(map_view)
-    bg = img.pixelColor(_pixel_of(map_view, -15.0, -75.0))  # plain background
 
-    def contrast(az):
-        p = _pixel_of(map_view, az, 15.0)
-        c = max((img.pixelColor(p.x(), p.y() + dy) for dy in (-1, 0, 1)),
-                key=lambda c: abs(c.red() - bg.red()) + abs(c.green() - bg.green()) + abs(c.blue() - bg.blue()))
-        return abs(c.red() - bg.red()) + abs(c.green() - bg.green()) + abs(c.blue() - bg.blue())
+    def fading():
+        img = _render(map_view)
+        bg = img.pixelColor(_pixel_of(map_view, -15.0, -75.0))  # plain background
 
-    old, mid, new = contrast(-140.0), contrast(-15.0), contrast(135.0)  # off the grid lines
-    assert old < mid < new
+        def contrast(az):
+            p = _pixel_of(map_view, az, 15.0)
+            c = max((img.pixelColor(p.x(), p.y() + dy) for dy in (-1, 0, 1)),
+                    key=lambda c: abs(c.red() - bg.red()) + abs(c.green() - bg.green()) + abs(c.blue() - bg.blue()))
+            return abs(c.red() - bg.red()) + abs(c.green() - bg.green()) + abs(c.blue() - bg.blue())
+
+        old, mid, new = contrast(-140.0), contrast(-15.0), contrast(135.0)  # off the grid lines
+        assert old < mid < new, (old, mid, new)
+
+    eventually(qtbot, fading)
 
 
 def test_timeline_rows_show_class_activity(qtbot):
@@ -179,12 +193,16 @@ def test_labels_of_close_markers_are_stacked_on_the_map(map_view, qtbot):
     trails = TrailBuffer(100)
     trails.push(0, tracks)
     map_view.update_view(tracks, trails)
-    qtbot.wait(20)
-    items = [it for it in map_view.labels._items if it.isVisible()]
-    # the glyphs' boxes: the text item's rectangle less its document margin
-    margin = items[0].textItem.document().documentMargin()
-    rects = [it.textItem.mapRectToScene(it.textItem.boundingRect()).adjusted(0, margin, 0, -margin) for it in items]
-    assert len(rects) == 4
-    for i in range(4):
-        for j in range(i + 1, 4):
-            assert rects[i].intersected(rects[j]).height() < 1.0, (i, j)
+
+    def stacked():
+        items = [it for it in map_view.labels._items if it.isVisible()]
+        # the glyphs' boxes: the text item's rectangle less its document margin
+        margin = items[0].textItem.document().documentMargin()
+        rects = [it.textItem.mapRectToScene(it.textItem.boundingRect()).adjusted(0, margin, 0, -margin)
+                 for it in items]
+        assert len(rects) == 4
+        for i in range(4):
+            for j in range(i + 1, 4):
+                assert rects[i].intersected(rects[j]).height() < 1.0, (i, j)
+
+    eventually(qtbot, stacked)
