@@ -15,19 +15,21 @@ import csv
 import json
 import math
 import os
+import pickle
 import random
 import shutil
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from seld_live.atomic import atomic_path
+from seld_live.atomic import atomic_path, write_text_atomic
 from seld_live.checkpoint import CheckpointMeta, load_model, read_checkpoint, save_checkpoint
 from seld_live.decode import DecodeConfig
 from seld_live.detector import Detector, pick_device
@@ -201,10 +203,6 @@ class Validator:
         return sum(len(ds.clips) for ds in self.datasets)
 
 
-def _unwrap(model):
-    return model.module if hasattr(model, "module") else model
-
-
 @dataclass
 class TrainResult:
     best_path: Path  # the deployable checkpoint (rank 0 writes it)
@@ -212,8 +210,73 @@ class TrainResult:
     history: list[dict]
 
 
+@dataclass
+class _Run:
+    """A training set up (``_setup``): the data, the network, the optimisation, and where its files go."""
+
+    cfg: TrainConfig
+    info: DistInfo
+    device: torch.device
+    out: Path
+    train_ds: Dataset
+    train_parts: list
+    validator: Validator | None  # rank 0 with validation data only
+    model: SeldNet
+    meta: CheckpointMeta  # of best.pt; its decoding follows the latest validation
+    data_summary: dict
+    loss_fn: Callable
+    warm_fn: Callable  # the multi-task loss of the warm-up epochs
+    warm_epochs: int
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+    use_amp: bool
+    sampler: EpochSampler
+    loader: DataLoader
+    progress: bool
+    net: torch.nn.Module | None = None  # the model, or its DistributedDataParallel wrapper (``_start``)
+
+    @property
+    def state_path(self) -> Path:
+        return self.out / "last.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.out / "best.pt"
+
+
+@dataclass
+class _Progress:
+    """Where a training stands: the next epoch, the best validation score so far, the log rows."""
+
+    start_epoch: int = 0
+    best_seld: float = math.inf
+    history: list[dict] = field(default_factory=list)
+
+
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> TrainResult:
     """Run a training (one process, or one rank of a torchrun launch)."""
+    run = _setup(cfg, resume, progress)
+    state = _resume(run, resume)
+    _start(run, state)
+    for epoch in range(state.start_epoch, cfg.optim.epochs):
+        row = _train_epoch(run, epoch)
+        if run.info.main:
+            score = _validate(run, row)
+            _keep_best(run, state, epoch, row, score)
+            _end_epoch(run, state, epoch, row)
+        if run.info.world > 1:
+            dist.barrier()
+    if run.info.main:
+        _finalise(run.best_path, run.validator, cfg, state.history, run.device)
+    if run.info.world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return TrainResult(run.best_path, run.model, state.history)
+
+
+def _setup(cfg: TrainConfig, resume: bool, progress: bool) -> _Run:
+    """Datasets (features cached), the network with its normalisation, augmentation, losses, optimiser."""
     cfg.validate()
     info = init_distributed()
     device = pick_device(cfg.device) if info.world == 1 or not torch.cuda.is_available() else \
@@ -256,123 +319,222 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
     per_rank_batch = max(1, cfg.optim.batch_size // info.world)
     loader = DataLoader(train_ds, batch_size=per_rank_batch, sampler=sampler, collate_fn=collate,
                         num_workers=cfg.data.workers, drop_last=len(sampler) >= per_rank_batch)
-    steps_per_epoch = max(1, len(loader))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, steps_per_epoch))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, max(1, len(loader))))
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
     meta = CheckpointMeta(model=mcfg, features=fcfg, classes=classes, array=array,
                           output_kind=cfg.output_kind, decode=DecodeConfig())
-    data_summary = describe_data(train_parts, val_sets)
-    start_epoch, best_seld, history = 0, math.inf, []
-    state_path, best_path = out / "last.pt", out / "best.pt"
-    if resume and state_path.exists():
-        st = torch.load(state_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["optimizer"])
-        sched.load_state_dict(st["scheduler"])
-        # a state copied into a new run folder (a branch of another run) selects its own best epoch
-        start_epoch, best_seld = int(st["epoch"]) + 1, float(st["best_seld"]) if best_path.exists() else math.inf
+    return _Run(cfg=cfg, info=info, device=device, out=out, train_ds=train_ds, train_parts=train_parts,
+                validator=Validator(val_sets) if (info.main and val_sets) else None, model=model, meta=meta,
+                data_summary=describe_data(train_parts, val_sets), loss_fn=loss_fn, warm_fn=warm_fn,
+                warm_epochs=warm_epochs, opt=opt, sched=sched, scaler=scaler, use_amp=use_amp, sampler=sampler,
+                loader=loader, progress=progress)
+
+
+def _resume(run: _Run, resume: bool) -> _Progress:
+    """The state after the last finished epoch of the run in ``--out`` (``last.pt``), or a fresh start."""
+    path = run.state_path
+    if not (resume and path.exists()):
+        if resume and run.info.main:
+            print(f"nothing to resume in {run.out}; starting afresh")
+        return _Progress()
+    _check_same_network(run)
+    st = read_train_state(path)
+    try:
+        run.model.load_state_dict(st["model"])
+    except RuntimeError:
+        m = run.cfg.model
+        raise SeldError(f"{path}: its weights do not fit this run's network ({m.arch}, size {m.size}); resume "
+                        "with the settings the run was started with") from None
+    try:
+        run.opt.load_state_dict(st["optimizer"])
+        run.sched.load_state_dict(st["scheduler"])
         history = json.loads(st["history_json"])
         torch.set_rng_state(st["torch_rng"])
-        if info.main:
-            print(f"resuming {out} after epoch {start_epoch}")
-    elif resume and info.main:
-        print(f"nothing to resume in {out}; starting afresh")
-    net = model
+    except (ValueError, KeyError, TypeError, RuntimeError) as e:
+        raise SeldError(f"{path}: damaged training state ({type(e).__name__}: {str(e)[:120]})") from None
+    # a state copied into a new run folder (a branch of another run) selects its own best epoch
+    state = _Progress(int(st["epoch"]) + 1, float(st["best_seld"]) if run.best_path.exists() else math.inf, history)
+    if run.info.main:
+        print(f"resuming {run.out} after epoch {state.start_epoch}")
+    return state
+
+
+def _check_same_network(run: _Run) -> None:
+    """Refuse to resume a run with another network than the one its ``config.json`` records."""
+    saved = run.out / "config.json"
+    try:
+        old = json.loads(saved.read_text())["model"]
+        was = (old["arch"], old["size"], old.get("overrides", {}))
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no record (a state copied into a new folder): the weights themselves are checked
+    m = run.cfg.model
+    if was != (m.arch, m.size, json.loads(json.dumps(m.overrides))):
+        raise SeldError(f"{run.out} is a run of a {was[0]} network (size {was[1]}"
+                        f"{', overrides ' + json.dumps(was[2]) if was[2] else ''}), not {m.arch} (size {m.size}"
+                        f"{', overrides ' + json.dumps(m.overrides) if m.overrides else ''}); resume it with its "
+                        "own --arch and config, or use another --out")
+
+
+def _start(run: _Run, state: _Progress) -> None:
+    """The data-parallel wrapper, the run's config.json and banner, and the untrained model's validation."""
+    cfg, info, model = run.cfg, run.info, run.model
+    run.net = model
     if info.world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[info.local_rank] if device.type == "cuda" else None)
-
-    validator = Validator(val_sets) if (info.main and val_sets) else None
-    if info.main:
-        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-        print(f"{cfg.model.arch}/{cfg.loss.name}: {count_parameters(model):,} parameters, "
-              f"{len(train_ds)} training chunks, {validator.num_clips if validator else 0} validation clips, "
-              f"device {device}, {info.world} process(es)")
-
-    if info.main and validator is not None and start_epoch == 0:  # the untrained baseline, for the log
-        det = Detector(model, meta, device)
+        run.net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[info.local_rank] if run.device.type == "cuda" else None)
+    if not info.main:
+        return
+    write_text_atomic(run.out / "config.json", json.dumps(cfg.to_dict(), indent=2))
+    validator = run.validator
+    print(f"{cfg.model.arch}/{cfg.loss.name}: {count_parameters(model):,} parameters, "
+          f"{len(run.train_ds)} training chunks, {validator.num_clips if validator else 0} validation clips, "
+          f"device {run.device}, {info.world} process(es)")
+    if validator is not None and state.start_epoch == 0:  # the untrained baseline, for the log
+        det = Detector(model, run.meta, run.device)
         m = score_predictions(det, validator.predictions(det))
         row0 = {"epoch": 0}
         row0.update({f"val_{k}": float(m[k]) for k in SELD_KEYS})
-        history.append(row0)
+        state.history.append(row0)
         print(" ".join(f"{k}={_fmt(v)}" for k, v in row0.items()), flush=True)
         model.train()
 
-    for epoch in range(start_epoch, cfg.optim.epochs):
-        sampler.set_epoch(epoch)
-        epoch_loss = warm_fn if epoch < warm_epochs else loss_fn
-        for ds in train_parts:
-            ds.epoch = epoch
-        net.train()
-        t0 = time.perf_counter()
-        sums: dict[str, float] = {}
-        n_batches = 0
-        audio_s = 0.0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", disable=not (progress and info.main),
-                   leave=False)
-        for batch in bar:
-            feats = batch["features"].to(device, non_blocking=True)
-            targets = {k: v.to(device, non_blocking=True) for k, v in batch.items() if isinstance(v, torch.Tensor)
-                       and k != "features"}
-            with torch.autocast(device.type, enabled=use_amp):
-                outputs = net(feats)
-            res = epoch_loss(outputs, targets)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(res.total).backward()
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.clip_norm)
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
-            n_batches += 1
-            sums["loss"] = sums.get("loss", 0.0) + float(res.total.detach())
-            for k, v in res.parts.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-            audio_s += feats.shape[0] * feats.shape[2] * fcfg.hop / fcfg.sample_rate
-            bar.set_postfix(loss=f"{sums['loss'] / n_batches:.4f}",
-                            speed=f"{audio_s * info.world / (time.perf_counter() - t0):.0f}x")
-        train_time = time.perf_counter() - t0
-        if info.world > 1:
-            average_buffers(model, info.world)
-        row = {"epoch": epoch + 1, "best": 0, "loss": epoch_loss.name, "lr": sched.get_last_lr()[0],
-               "train_s": round(train_time, 1), "steps_per_s": round(n_batches / max(train_time, 1e-9), 3),
-               "audio_per_s": round(audio_s * info.world / max(train_time, 1e-9), 1)}
-        row.update({f"train_{k}": v / max(1, n_batches) for k, v in sums.items()})
-        if info.main:
-            if validator is not None:
-                # scored at its best threshold, so that selection does not depend on calibration
-                det = Detector(model, meta, device)
-                thr, m = tune_threshold(det, validator.predictions(det), extras=False)
-                meta.decode = det.decode_config
-                model.train()
-                row["val_threshold"] = thr
-                row.update({f"val_{k}": float(m[k]) for k in SELD_KEYS})
-                score = float(m["SELD"])
-            else:
-                score = row["train_loss"]
-            if score < best_seld:
-                best_seld = score
-                meta.training = {"loss": cfg.loss.name, "epoch": epoch + 1, "val": _val_summary(row),
-                                 "data": data_summary}
-                save_checkpoint(best_path, model, meta)
-                row["best"] = 1
-            history.append(row)
-            _append_csv(out / "log.csv", row)
-            print(" ".join(f"{k}={_fmt(v)}" for k, v in row.items()), flush=True)
-            save_train_state(state_path, model, opt, sched, epoch, best_seld, history)
-            if epoch + 1 in cfg.keep_epochs:
-                shutil.copyfile(state_path, out / f"epoch{epoch + 1}.pt")
-        if info.world > 1:
-            dist.barrier()
 
-    if info.main:
-        _finalise(best_path, validator, cfg, history, device)
+def _train_epoch(run: _Run, epoch: int) -> dict:
+    """One pass over the training chunks; the epoch's log row (losses, learning rate, speed)."""
+    cfg, info, device = run.cfg, run.info, run.device
+    fcfg = run.meta.features
+    run.sampler.set_epoch(epoch)
+    epoch_loss = run.warm_fn if epoch < run.warm_epochs else run.loss_fn
+    for ds in run.train_parts:
+        ds.epoch = epoch
+    run.net.train()
+    t0 = time.perf_counter()
+    sums: dict[str, float] = {}
+    n_batches = 0
+    audio_s = 0.0
+    bar = tqdm(run.loader, desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", disable=not (run.progress and info.main),
+               leave=False)
+    for batch in bar:
+        feats = batch["features"].to(device, non_blocking=True)
+        targets = {k: v.to(device, non_blocking=True) for k, v in batch.items() if isinstance(v, torch.Tensor)
+                   and k != "features"}
+        with torch.autocast(device.type, enabled=run.use_amp):
+            outputs = run.net(feats)
+        res = epoch_loss(outputs, targets)
+        loss = float(res.total.detach())
+        _stop_unless_finite(run, loss, epoch, n_batches + 1)
+        run.opt.zero_grad(set_to_none=True)
+        run.scaler.scale(res.total).backward()
+        run.scaler.unscale_(run.opt)
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.optim.clip_norm)
+        run.scaler.step(run.opt)
+        run.scaler.update()
+        run.sched.step()
+        n_batches += 1
+        sums["loss"] = sums.get("loss", 0.0) + loss
+        for k, v in res.parts.items():
+            sums[k] = sums.get(k, 0.0) + float(v)
+        audio_s += feats.shape[0] * feats.shape[2] * fcfg.hop / fcfg.sample_rate
+        bar.set_postfix(loss=f"{sums['loss'] / n_batches:.4f}",
+                        speed=f"{audio_s * info.world / (time.perf_counter() - t0):.0f}x")
+    train_time = time.perf_counter() - t0
     if info.world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
-    return TrainResult(best_path, model, history)
+        average_buffers(run.model, info.world)
+    _stop_unless_finite_weights(run, epoch)
+    row = {"epoch": epoch + 1, "best": 0, "loss": epoch_loss.name, "lr": run.sched.get_last_lr()[0],
+           "train_s": round(train_time, 1), "steps_per_s": round(n_batches / max(train_time, 1e-9), 3),
+           "audio_per_s": round(audio_s * info.world / max(train_time, 1e-9), 1)}
+    row.update({f"train_{k}": v / max(1, n_batches) for k, v in sums.items()})
+    return row
+
+
+def _validate(run: _Run, row: dict) -> float:
+    """The validation scores into ``row`` (each epoch at its best threshold, so that the selection does not
+    depend on calibration); the score that selects the best epoch (the training loss without validation)."""
+    if run.validator is None:
+        return row["train_loss"]
+    det = Detector(run.model, run.meta, run.device)
+    thr, m = tune_threshold(det, run.validator.predictions(det), extras=False)
+    run.meta.decode = det.decode_config
+    run.model.train()
+    row["val_threshold"] = thr
+    row.update({f"val_{k}": float(m[k]) for k in SELD_KEYS})
+    return float(m["SELD"])
+
+
+def _keep_best(run: _Run, state: _Progress, epoch: int, row: dict, score: float) -> None:
+    if score < state.best_seld:
+        state.best_seld = score
+        run.meta.training = {"loss": run.cfg.loss.name, "epoch": epoch + 1, "val": _val_summary(row),
+                             "data": run.data_summary}
+        save_checkpoint(run.best_path, run.model, run.meta)
+        row["best"] = 1
+
+
+def _end_epoch(run: _Run, state: _Progress, epoch: int, row: dict) -> None:
+    """The epoch's row logged (history, log.csv, stdout) and the training state saved (last.pt, kept epochs)."""
+    state.history.append(row)
+    _append_csv(run.out / "log.csv", row)
+    print(" ".join(f"{k}={_fmt(v)}" for k, v in row.items()), flush=True)
+    save_train_state(run.state_path, run.model, run.opt, run.sched, epoch, state.best_seld, state.history)
+    if epoch + 1 in run.cfg.keep_epochs:
+        shutil.copyfile(run.state_path, run.out / f"epoch{epoch + 1}.pt")
+
+
+def _stop_unless_finite(run: _Run, loss: float, epoch: int, step: int) -> None:
+    """A NaN or infinite loss stops the training before it reaches the weights; the checkpoints of the epochs
+    before stay as they are. Every rank takes the same decision (one rank stopping alone would leave the
+    others waiting for it)."""
+    bad = not math.isfinite(loss)
+    if run.info.world > 1:
+        flag = torch.tensor(float(bad), device=run.device)
+        dist.all_reduce(flag)
+        bad = bool(flag.item() > 0)
+    if bad:
+        raise SeldError(f"epoch {epoch + 1}, step {step}: the training loss is not finite ({loss}); training "
+                        f"stopped. {_kept(run, epoch)} (check the data, or lower optim.lr)")
+
+
+def _stop_unless_finite_weights(run: _Run, epoch: int) -> None:
+    bad = [k for k, v in run.model.state_dict().items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise SeldError(f"epoch {epoch + 1}: the weights became NaN or infinite ({', '.join(bad[:3])}); training "
+                        f"stopped. {_kept(run, epoch)} (lower optim.lr or optim.clip_norm)")
+
+
+def _kept(run: _Run, epoch: int) -> str:
+    if epoch == 0 or not run.state_path.exists():
+        return "No epoch had finished: no checkpoint was written"
+    return f"{run.state_path} holds epoch {epoch} and {run.best_path} the best epoch up to it"
+
+
+def read_train_state(path: Path) -> dict:
+    """``last.pt`` read the way checkpoints are (``seld_live.checkpoint.read_checkpoint``): a PyTorch archive,
+    loaded with ``weights_only`` so that a crafted file cannot run code; anything else is one-line SeldError."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise SeldError(f"cannot read the training state {path}: {e.strerror}") from None
+    if magic != b"PK\x03\x04":  # torch.save writes a zip archive
+        raise SeldError(f"{path}: not a training state ({'an empty file' if not magic else 'not a PyTorch file'}); "
+                        "remove it to start afresh")
+    try:
+        st = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise SeldError(f"{path}: refused: the file holds pickled objects other than tensors and plain data, which "
+                        f"could run code ({first[:120]})") from None
+    except Exception as e:  # any other failure of the restricted unpickler on untrusted bytes
+        raise SeldError(f"{path}: damaged or truncated training state ({type(e).__name__}: {str(e)[:120]})") from None
+    kinds = {"model": dict, "optimizer": dict, "scheduler": dict, "epoch": int, "best_seld": float,
+             "history_json": str, "torch_rng": torch.Tensor}
+    wrong = list(kinds) if not isinstance(st, dict) else [k for k, t in kinds.items() if not isinstance(st.get(k), t)]
+    if wrong:
+        raise SeldError(f"{path}: not a seld-train training state (missing or mistyped: {', '.join(wrong)})")
+    return st
 
 
 def init_from(model: SeldNet, mcfg, classes: list[str], path: str) -> None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
-from seld_live.errors import SeldError
+from seld_live.command import run_command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,19 +35,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         v = getattr(args, flag)
         if v is not None:
             sets.append(f"{key}={json.dumps(v)}")
-    try:
+    started = time.time()
+    out: list[Path] = []  # the run folder, once the config is read
+
+    def body() -> int:
         from training.config import load_config
         from training.train import train
 
         cfg = load_config(args.config, sets)
+        out.append(Path(cfg.out))
         train(cfg, resume=args.resume, progress=not args.quiet)
-    except SeldError as e:
-        print(f"seld-train: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("seld-train: interrupted; the last finished epoch is in last.pt (--resume continues)", file=sys.stderr)
-        return 130
-    return 0
+        return 0
+
+    def interrupted() -> str:
+        state = out[0] / "last.pt" if out else None
+        if state is not None and state.exists() and (args.resume or state.stat().st_mtime >= started):
+            return f"the last finished epoch is in {state} (--resume continues)"
+        return "no epoch of this run had finished (nothing to resume)"
+
+    return run_command("seld-train", body, interrupted=interrupted)
 
 
 if __name__ == "__main__":
