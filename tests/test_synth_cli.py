@@ -77,7 +77,7 @@ def test_resume_remakes_only_missing_clips(made, tmp_path, capsys):
 def test_other_settings_in_the_same_folder_are_refused(made, capsys):
     root, _ = made
     capsys.readouterr()
-    assert main(["--out", str(root), "--clips", "3", "--duration", "2.0", "--seed", "6", "--quiet"]) == 2
+    assert main(["--out", str(root), "--clips", "3", "--duration", "2.0", "--seed", "6", "--quiet"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "other settings" in err[0] and "seed" in err[0]
 
@@ -92,7 +92,7 @@ def test_other_settings_in_the_same_folder_are_refused(made, capsys):
 ])
 def test_bad_options_give_one_line(tmp_path, capsys, extra, message):
     argv = ["--out", str(tmp_path / "x"), "--clips", "1", "--duration", "1.0", "--quiet", *extra]
-    assert main(argv) == 2
+    assert main(argv) == 1  # an error (usage errors, from argparse, exit 2)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
 
@@ -100,7 +100,7 @@ def test_bad_options_give_one_line(tmp_path, capsys, extra, message):
 def test_config_file(tmp_path, capsys):
     cfg = tmp_path / "scene.toml"
     cfg.write_text("duration = 1.0\nrt60 = [0.3, 0.3]\nbogus = 1\n")
-    assert main(["--out", str(tmp_path / "o"), "--config", str(cfg), "--clips", "1", "--quiet"]) == 2
+    assert main(["--out", str(tmp_path / "o"), "--config", str(cfg), "--clips", "1", "--quiet"]) == 1
     assert "unknown setting(s) bogus" in capsys.readouterr().err
     cfg.write_text("duration = 1.0\nrt60 = [0.3, 0.3]\nsnr_db = [20.0, 20.0]\n")
     out = tmp_path / "o2"
@@ -108,3 +108,37 @@ def test_config_file(tmp_path, capsys):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["rt60"] == [0.3, 0.3] and manifest["audio"]["dir"] == "foa"
     assert (out / "foa" / "train_00000.flac").exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ('duration = "long"\n', "duration must be a number, got 'long'"),
+    ("rt60 = 5\n", "rt60 must be a list, got 5"),
+    ("rt60 = [0.3]\n", "rt60 must have 2 values"),
+    ('speed_deg = [10, "fast"]\n', "speed_deg[1] must be a number, got 'fast'"),
+    ("max_overlap = 2.5\n", "max_overlap must be an integer, got 2.5"),
+    ("duration = \n", "not valid TOML"),
+    ("[room]\nsize = 3\n", "unknown setting(s) room"),
+])
+def test_config_file_errors_name_the_file_and_key(tmp_path, capsys, text, message):
+    cfg = tmp_path / "scene.toml"
+    cfg.write_text(text)
+    assert main(["--out", str(tmp_path / "o"), "--config", str(cfg), "--clips", "1", "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"seld-synth: error: {cfg}: {message}"), err
+    assert not (tmp_path / "o").exists()  # refused before anything is written
+
+
+def test_a_range_out_of_bounds_is_named(tmp_path, capsys):
+    cfg = tmp_path / "scene.toml"
+    cfg.write_text("rt60 = [0.3, 9.0]\n")
+    assert main(["--out", str(tmp_path / "o"), "--config", str(cfg), "--clips", "1", "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "RT60 must be [min, max]" in err[0]
+
+
+def test_a_rate_without_a_whole_10_ms_hop_is_refused(tmp_path, capsys):
+    """22.05 kHz: 10 ms is not a whole number of samples, so no network could be trained on it (16 and 48 kHz
+    train end to end: tests/test_train_rates.py)."""
+    assert main(["--out", str(tmp_path / "a"), "--sample-rate", "22050", "--clips", "1", "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "multiple of 100 Hz" in err[0] and not (tmp_path / "a").exists()

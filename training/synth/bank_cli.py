@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
-from seld_live.errors import SeldError
+from seld_live.atomic import write_text_atomic
+from seld_live.command import run_command
+from seld_live.errors import SeldError, UsageError
 from training.synth.bank import DEFAULT_BANK, SPLIT_SHARE, BankReport, Recording, build_bank, split_key, subset_bank
 
 
@@ -52,32 +55,38 @@ def format_summary(table: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
     packages = [p.strip() for p in args.packages.split(",")] if args.packages else None
+    if args.licence and not args.subset_of:
+        raise UsageError("--licence goes with --subset-of")
     try:
         if args.subset_of:
             n = subset_bank(args.subset_of, args.out, args.licence or ".")
             print(f"seld-bank: {n} recordings of {args.subset_of} with licences matching {args.licence!r} "
                   f"in {args.out}")
             return 0
+        if not 8000 <= args.sample_rate <= 96000 or args.sample_rate % 100:
+            raise SeldError(f"--sample-rate must be a multiple of 100 Hz within 8000..96000 (scenes need a whole "
+                            f"number of samples per 10 ms), got {args.sample_rate}")
         report: BankReport = build_bank(args.out, sample_rate=args.sample_rate, packages=packages,
                                         log=lambda m: print(m, file=sys.stderr))
-    except (SeldError, json.JSONDecodeError) as e:
-        print(f"seld-bank: error: {e}", file=sys.stderr)
-        return 1
-    except OSError as e:
-        print(f"seld-bank: error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("seld-bank: interrupted; run the same command again (downloads are kept)", file=sys.stderr)
-        return 130
+    except json.JSONDecodeError as e:  # a damaged manifest.json
+        raise SeldError(f"a bank manifest is not valid JSON: {e}") from None
+    except re.error as e:
+        raise SeldError(f"--licence {args.licence!r} is not a regular expression: {e}") from None
     table = summary(report.recordings)
-    (Path(args.out) / "summary.json").write_text(json.dumps(table, indent=1) + "\n")
+    write_text_atomic(Path(args.out) / "summary.json", json.dumps(table, indent=1) + "\n")
     print(format_summary(table))
     print(f"seld-bank: {len(report.recordings)} recordings, {report.duplicates} duplicates dropped, "
           f"{len(report.skipped)} skipped (listed in {args.out}/manifest.json)")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit status as every command (``seld_live.command``): 1 error, 2 usage, 130 interrupted."""
+    args = build_parser().parse_args(argv)
+    return run_command("seld-bank", lambda: run(args),
+                       interrupted="run the same command again (downloads are kept)")
 
 
 if __name__ == "__main__":

@@ -13,10 +13,11 @@ import argparse
 import json
 import sys
 import tomllib
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
-from seld_live.errors import SeldError
+from seld_live.command import run_command
+from seld_live.errors import ConfigError, SeldError
 from seld_live.geometry import load_array
 from training.synth.classes import KINDS, load_class_list
 from training.synth.runner import default_workers, synthesize
@@ -60,18 +61,16 @@ def load_config(path: str | None) -> SceneConfig:
         text = p.read_text()
     except OSError as e:
         raise SeldError(f"cannot read config {p}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise SeldError(f"{p}: not a text file") from None
     try:
         data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
         raise SeldError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'TOML'}: {e}") from None
-    known = {f.name for f in fields(SceneConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise SeldError(f"{p}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
     try:
         return SceneConfig.from_dict(data)
-    except (TypeError, ValueError) as e:
-        raise SeldError(f"{p}: {e}") from None
+    except ConfigError as e:
+        raise ConfigError(f"{p}: {e}") from None
 
 
 def config_from_args(args: argparse.Namespace) -> SceneConfig:
@@ -92,10 +91,7 @@ def config_from_args(args: argparse.Namespace) -> SceneConfig:
     if args.no_noise:
         over["snr_db"] = None
     cfg = replace(cfg, **over)
-    try:
-        cfg.validate()
-    except TypeError:
-        raise SeldError("config values have the wrong type (ranges are [min, max] lists)") from None
+    cfg.validate()
     return cfg
 
 
@@ -109,28 +105,25 @@ def parse_sources(text: str | None) -> tuple[str, ...]:
     return kinds
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        cfg = config_from_args(args)
-        spec = DatasetSpec(config=cfg, classes=load_class_list(args.classes), array=load_array(args.array),
-                           split=args.split, seed=args.seed, subtype=args.subtype,
-                           sources=parse_sources(args.sources), bank=args.bank or "")
-        workers = args.workers if args.workers is not None else default_workers()
-        report = synthesize(args.out, spec, args.clips, workers=workers, progress=not args.quiet)
-    except SeldError as e:
-        print(f"seld-synth: error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # unwritable folder, disk full: finished clips stay, the rest resumes later
-        print(f"seld-synth: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("seld-synth: interrupted; finished clips are kept, run the same command to resume", file=sys.stderr)
-        return 130
+def run(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    spec = DatasetSpec(config=cfg, classes=load_class_list(args.classes), array=load_array(args.array),
+                       split=args.split, seed=args.seed, subtype=args.subtype,
+                       sources=parse_sources(args.sources), bank=args.bank or "")
+    workers = args.workers if args.workers is not None else default_workers()
+    report = synthesize(args.out, spec, args.clips, workers=workers, progress=not args.quiet)
     rate = report.audio_seconds / report.wall_seconds if report.wall_seconds > 0 and report.made else 0.0
     print(f"seld-synth: {report.made} clips made, {report.skipped} already there, in {args.out} "
           f"({report.audio_seconds:.0f} s of audio in {report.wall_seconds:.1f} s, {rate:.1f}x real time)")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit status as every command (``seld_live.command``): 1 error, 2 usage, 130 interrupted. An unwritable
+    folder or a full disk is an error too: finished clips stay, and the same command resumes."""
+    args = build_parser().parse_args(argv)
+    return run_command("seld-synth", lambda: run(args),
+                       interrupted="finished clips are kept, run the same command to resume")
 
 
 if __name__ == "__main__":
