@@ -13,7 +13,8 @@ configuration and the channel selection; a file's name carries a hash of the aud
 (path, size, modification time), so edited audio is recomputed. Later epochs memory-map the cache.
 
 An item is one chunk of ``chunk_seconds`` starting every ``hop_seconds``; the last chunk of a clip
-is zero-padded (features and targets) rather than dropped.
+is zero-padded (features and targets) rather than dropped. A clip without audio (0 samples) is refused, unless
+``allow_empty`` (evaluation, which counts its reference events as missed).
 """
 
 from __future__ import annotations
@@ -90,6 +91,19 @@ def _audio_info(path: Path) -> sf._SoundFileInfo:
         raise AudioInputError(f"{path}: unreadable audio ({e})") from None
 
 
+def feature_config_for(format: str, sample_rate: int, num_mics: int, source: Path | str = "") -> FeatureConfig:
+    """The features a network is trained on for audio at ``sample_rate``: a 10 ms hop (ten frames per 100 ms
+    label frame, what the networks pool to one output) and the smallest power-of-two window of at least four
+    hops (1024 samples at 24 kHz, 2048 at 48 kHz). A rate whose 10 ms is not a whole number of samples
+    (22.05 kHz) is refused."""
+    if sample_rate <= 0 or sample_rate % 100:
+        raise AudioInputError(f"{source or 'audio'}: {sample_rate} Hz is not a multiple of 100 Hz, so a 10 ms "
+                              "feature hop is not a whole number of samples (use e.g. 16000, 24000 or 48000 Hz)")
+    hop = sample_rate // 100
+    return FeatureConfig(format=format, sample_rate=sample_rate, hop=hop, n_fft=1 << (4 * hop - 1).bit_length(),
+                         num_mics=num_mics)
+
+
 def is_partial_write(path: Path) -> bool:
     """A temporary of ``seld_live.atomic.atomic_path`` (``NAME.tmpPID.flac``) left by a killed writer."""
     return re.search(r"\.tmp\d+$", path.stem) is not None
@@ -114,7 +128,7 @@ class SeldDataset(Dataset):
     def __init__(self, root: str | os.PathLike, chunk_seconds: float = 5.0, hop_seconds: float | None = None,
                  feature_config: FeatureConfig | None = None, cache_dir: str | os.PathLike | None = None,
                  format: str | None = None, subsets: list[str] | tuple[str, ...] | None = None,
-                 max_tracks: int = MAX_TRACKS, max_clips: int = 0):
+                 max_tracks: int = MAX_TRACKS, max_clips: int = 0, allow_empty: bool = False):
         self.root = Path(root)
         if not self.root.is_dir():
             raise DatasetError(f"dataset folder not found: {self.root}")
@@ -145,12 +159,16 @@ class SeldDataset(Dataset):
             clips = clips[:max_clips]
         if not clips:
             raise DatasetError(f"{self.root}: no audio clips found")
+        empty = [c for c in clips if c.num_samples == 0]
+        if empty and not allow_empty:  # nothing to learn from, and a training on it ends in NaN losses
+            raise DatasetError(f"{empty[0].audio}: no audio (0 samples)"
+                               f"{f' (and {len(empty) - 1} more clips)' if len(empty) > 1 else ''}; "
+                               "remove it or make the dataset again")
         self.clips: list[ClipInfo] = clips
         self._by_name = {c.name: i for i, c in enumerate(clips)}
 
-        rate = clips[0].sample_rate
-        self.feature_config = feature_config or FeatureConfig(format=self.array.format, sample_rate=rate,
-                                                              num_mics=self.array.num_channels)
+        self.feature_config = feature_config or feature_config_for(self.array.format, clips[0].sample_rate,
+                                                                   self.array.num_channels, clips[0].audio)
         self._check_fit()
         self.frames_per_label = self.feature_config.frames_per_label
         self.chunk_frames = _frames(chunk_seconds, "chunk")

@@ -1,11 +1,16 @@
 """``seld-eval``: evaluation commands.
 
-``seld-eval model --model M --data DIR [--json OUT] [--per-class]`` runs a checkpoint over a dataset, writes
-its predictions as DCASE CSV and scores them (see ``training.evaluate``).
+``seld-eval model --model M --data DIR [--pred-out DIR] [--json OUT] [--per-class]`` runs a checkpoint over a
+dataset and scores it (see ``training.evaluate``); with ``--pred-out`` it also writes its predictions as DCASE CSV
+(nothing is written unless asked). A clip without audio is named in a warning and its reference events count as
+missed, as the DCASE scorer counts a clip without predictions.
 
 ``seld-eval score --ref REF --pred PRED [--json OUT] [--num-classes N] [--all-classes]`` scores DCASE CSV
 predictions (files, or folders paired by file name) and prints a table; with ``--json`` it also writes the
-metrics (see ``training.scoring``). Input problems print one line on stderr and exit with status 1.
+metrics (see ``training.scoring``).
+
+Exit status as every command (``seld_live.command``): input problems print one line on stderr and exit with
+status 1, usage errors 2, an interruption 130.
 
 Both print the event-onset latency after the metrics table (per class with ``--per-class`` /
 ``--all-classes``) and write it to the JSON under ``onset_latency``.
@@ -20,7 +25,27 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from seld_live.command import EXIT_USAGE, run_command
+from seld_live.decode import check_threshold
 from seld_live.errors import SeldError
+
+
+def _checked(args: argparse.Namespace) -> int:
+    """The command, once its output paths are known to be usable (checked before any work)."""
+    from pathlib import Path
+
+    json_out = getattr(args, "json", None)
+    if json_out and not Path(json_out).parent.is_dir():
+        raise SeldError(f"--json {json_out}: folder {Path(json_out).parent} not found")
+    pred_out = getattr(args, "pred_out", None)
+    if pred_out:
+        folder = Path(pred_out)
+        if folder.exists() and not folder.is_dir():
+            raise SeldError(f"--pred-out {folder}: exists and is not a folder")
+        if folder.is_dir() and not args.overwrite and any(folder.rglob("*.csv")):
+            raise SeldError(f"--pred-out {folder}: already holds CSV files (use --overwrite to replace them, or "
+                            "another folder)")
+    return args.func(args)
 
 
 def _save_json(args: argparse.Namespace, result: dict) -> None:
@@ -55,19 +80,22 @@ def add_score_command(subparsers) -> None:
     p.set_defaults(func=_run_score)
 
 
-def _run_model(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def _warn(message: str) -> None:
+    print(f"seld-eval: warning: {message}", file=sys.stderr, flush=True)
 
+
+def _run_model(args: argparse.Namespace) -> int:
     from training.evaluate import evaluate_model
     from training.scoring import format_table
 
-    pred_dir = args.pred_dir or f"seld-eval-{Path(args.model).stem}-{Path(args.data).resolve().name}"
-    result = evaluate_model(args.model, args.data, device="cpu" if args.cpu else "auto", threshold=args.threshold,
-                            pred_dir=pred_dir, progress=not args.quiet)
+    threshold = None if args.threshold is None else check_threshold(args.threshold, "--threshold")
+    result = evaluate_model(args.model, args.data, device="cpu" if args.cpu else "auto", threshold=threshold,
+                            pred_dir=args.pred_out, progress=not args.quiet, warn=_warn)
     print(f"model {result['model']['path']} ({result['model']['arch']}, {result['model']['output_kind']}, "
           f"threshold {result['model']['threshold']:g}) on {args.data}")
     print(format_table(result, all_classes=args.per_class))
-    print(f"predictions written to {pred_dir}/")
+    if args.pred_out:
+        print(f"predictions written to {args.pred_out}/")
     _save_json(args, result)
     return 0
 
@@ -79,7 +107,9 @@ def add_model_command(subparsers) -> None:
     p.add_argument("--model", required=True, help="checkpoint (a bare name looks in assets/models/)")
     p.add_argument("--data", required=True, help="dataset folder")
     p.add_argument("--json", metavar="OUT", help="also write the metrics to this JSON file")
-    p.add_argument("--pred-dir", help="where to write predictions (default ./seld-eval-MODEL-DATA/)")
+    p.add_argument("--pred-out", "--pred-dir", dest="pred_out", metavar="DIR",
+                   help="also write the predictions as DCASE CSV into this folder (default: not written)")
+    p.add_argument("--overwrite", action="store_true", help="replace prediction files already in --pred-out")
     p.add_argument("--threshold", type=float, help="detection threshold (default: the checkpoint's)")
     p.add_argument("--per-class", action="store_true", help="list every class, with its onset latency")
     _add_run_options(p)
@@ -98,7 +128,7 @@ def _run_tune(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         raise SeldError(f"{out} exists (use --overwrite to replace it)")
     det = Detector.load(args.model, device="cpu" if args.cpu else "auto")
-    preds = [p for d in args.data for p in predict_dataset(det, d, progress=not args.quiet)]
+    preds = [p for d in args.data for p in predict_dataset(det, d, progress=not args.quiet, warn=_warn)]
     record, m = tune_decoding(det, preds, class_offsets=not args.no_class_offsets)
     model, meta = load_model(det.path)
     meta.decode = det.decode_config
@@ -144,15 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
-        return 2
-    try:
-        return args.func(args)
-    except SeldError as e:
-        print(f"seld-eval: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("seld-eval: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_USAGE
+    return run_command("seld-eval", lambda: _checked(args), interrupted="")
 
 
 if __name__ == "__main__":

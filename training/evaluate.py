@@ -9,6 +9,8 @@ events through the tracker (its birth rule delays weak onsets, and its ids are t
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,10 +34,14 @@ class ClipPrediction:
 
 
 def predict_dataset(det: Detector, data: str | os.PathLike | SeldDataset, cache_dir: str | None = None,
-                    progress: bool = False) -> list[ClipPrediction]:
-    """Raw network outputs for every clip of a dataset (decode them with ``det.decode``)."""
+                    progress: bool = False, warn: Callable[[str], None] | None = None) -> list[ClipPrediction]:
+    """Raw network outputs for every clip of a dataset (decode them with ``det.decode``).
+
+    A clip without audio is scored as the DCASE scorer scores a clip without predictions: it lasts as long as
+    its reference, whose events all count as missed; ``warn`` (default: stderr) is told so, naming the clip.
+    """
     ds = data if isinstance(data, SeldDataset) else SeldDataset(data, feature_config=det.meta.features,
-                                                                 cache_dir=cache_dir)
+                                                                 cache_dir=cache_dir, allow_empty=True)
     if not ds.array.same_layout(det.array):
         raise SeldError(f"{ds.root} was recorded with '{ds.array.name}' but the model is for '{det.array.name}'")
     if ds.classes != det.classes:
@@ -45,8 +51,17 @@ def predict_dataset(det: Detector, data: str | os.PathLike | SeldDataset, cache_
     out = []
     for i in tqdm(range(len(ds.clips)), desc="clips", disable=not progress, leave=False):
         clip = ds.clip(i)
-        out.append(ClipPrediction(clip.name, clip.table, det.infer_features(clip.features), clip.num_frames))
+        num_frames = clip.num_frames
+        if num_frames == 0:
+            num_frames = int(clip.table[:, 0].max(initial=-1)) + 1
+            (warn or _warn)(f"{ds.clips[i].audio}: no audio (0 samples); its {len(clip.table)} reference label "
+                            f"row(s) over {num_frames} frame(s) count as missed")
+        out.append(ClipPrediction(clip.name, clip.table, det.infer_features(clip.features), num_frames))
     return out
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def decode_all(det: Detector, preds: list[ClipPrediction]) -> list[list[Event]]:
@@ -87,9 +102,11 @@ def write_predictions(preds: list[ClipPrediction], events: list[list[Event]], fo
 
 def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, device: str = "auto",
                    threshold: float | None = None, pred_dir: str | os.PathLike | None = None,
-                   cache_dir: str | None = None, progress: bool = False) -> dict:
+                   cache_dir: str | None = None, progress: bool = False,
+                   warn: Callable[[str], None] | None = None) -> dict:
+    """Scores of a checkpoint over a dataset; its predictions as DCASE CSV under ``pred_dir`` if given."""
     det = Detector.load(model, device=device, threshold=threshold)
-    preds = predict_dataset(det, data, cache_dir=cache_dir, progress=progress)
+    preds = predict_dataset(det, data, cache_dir=cache_dir, progress=progress, warn=warn)
     events = decode_all(det, preds)  # once, for the files, the scores and the tracker
     if pred_dir is not None:
         write_predictions(preds, events, pred_dir)
