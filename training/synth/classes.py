@@ -30,12 +30,12 @@ vocabulary that scenes use as unlabelled interfering sounds and recorded ambienc
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from seld_live.errors import SeldError
 from seld_live.paths import CLASSES
+from seld_live.tomlfile import load_preset_or_path
 from training.synth.gm import GM_DRUMS, program_defaults
 
 KINDS = ("gm", "drum", "speech", "file")
@@ -127,24 +127,10 @@ class ClassList:
         return len(self.classes)
 
 
-def list_presets() -> list[str]:
-    return sorted(p.stem for p in CLASSES.glob("*.toml"))
-
-
 def load_class_list(name_or_path: str | os.PathLike) -> ClassList:
     """A preset name (``home13``, ``gm177``) or the path of a class list TOML file."""
-    p = Path(name_or_path)
-    if not p.suffix and not p.exists():
-        p = CLASSES / f"{p.name}.toml"
-        if not p.exists():
-            raise ClassListError(f"unknown class list '{name_or_path}' (presets: {', '.join(list_presets())})")
-    if not p.exists():
-        raise ClassListError(f"class list not found: {p}")
-    try:
-        data = tomllib.loads(p.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ClassListError(f"{p}: not valid TOML: {e}") from None
-    return parse_class_list(data, str(p))
+    data, path = load_preset_or_path(name_or_path, CLASSES, "class list", error=ClassListError)
+    return parse_class_list(data, str(path))
 
 
 def parse_class_list(data: dict, source: str = "<dict>") -> ClassList:
