@@ -17,7 +17,7 @@ from seld_live.errors import AudioInputError
 from seld_live.features import FeatureConfig, FeatureExtractor
 from seld_live.geometry import load_array
 from training import data as data_mod
-from training.data import STARSS23_CLASSES, DatasetError, SeldDataset, chunk_starts, load_clip
+from training.data import STARSS23_CLASSES, DatasetError, SeldDataset, chunk_starts
 from training.synth.classes import load_class_list
 from training.synth.runner import synthesize
 from training.synth.scene import SceneConfig
@@ -137,7 +137,7 @@ def test_whole_clip_for_evaluation(synth_root, tmp_path):
     clip = ds.clip("train_00001")
     assert clip.features.shape == (10, 320, 64) and clip.num_frames == 32
     assert np.array_equal(clip.table, data_mod.read_dcase_csv(ds.clips[1].metadata, 13))
-    same = load_clip(synth_root, "train_00001", cache_dir=tmp_path)
+    same = SeldDataset(synth_root, cache_dir=tmp_path).clip("train_00001")  # a new dataset, from the cache
     assert np.array_equal(same.features, clip.features)
 
 

@@ -343,8 +343,3 @@ def chunk_starts(num_frames: int, chunk: int, hop: int) -> list[int]:
     while starts[-1] + chunk < num_frames:
         starts.append(starts[-1] + hop)
     return starts
-
-
-def load_clip(root: str | os.PathLike, name: str, **kwargs) -> ClipData:
-    """Whole-clip features and event table of one clip of a dataset (see SeldDataset for kwargs)."""
-    return SeldDataset(root, **kwargs).clip(name)

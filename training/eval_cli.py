@@ -9,14 +9,12 @@ missed, as the DCASE scorer counts a clip without predictions.
 predictions (files, or folders paired by file name) and prints a table; with ``--json`` it also writes the
 metrics (see ``training.scoring``).
 
+Both print the event-onset latency after the metrics table (per class with ``--per-class`` /
+``--all-classes``) and write it to the JSON under ``onset_latency``. ``seld-eval tune`` tunes a checkpoint's
+thresholds on validation data. Each subcommand is a function that adds its subparser and sets ``func``.
+
 Exit status as every command (``seld_live.command``): input problems print one line on stderr and exit with
 status 1, usage errors 2, an interruption 130.
-
-Both print the event-onset latency after the metrics table (per class with ``--per-class`` /
-``--all-classes``) and write it to the JSON under ``onset_latency``.
-
-Other subcommands register themselves through ``build_parser``'s subparsers (``add_score_command`` is the
-pattern: a function that adds a subparser and sets ``func``).
 """
 
 from __future__ import annotations
@@ -160,17 +158,17 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="seld-eval", description="Evaluate SELD systems.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_score_command(subparsers)
     add_model_command(subparsers)
     add_tune_command(subparsers)
-    return parser, subparsers
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, _ = build_parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)

@@ -1,6 +1,7 @@
 """``seld-train``: fit a SELD network from a TOML config (see training.config).
 
-    seld-train --config configs/home13.toml [--set optim.lr=3e-4 ...] [--out DIR] [--epochs N] [--resume]
+    seld-train --config training/configs/home13_seddoa_agg2.toml [--set optim.lr=3e-4 ...] [--out DIR]
+               [--epochs N] [--resume]
     torchrun --nproc_per_node 4 -m training.train_cli --config ...     # data-parallel
 """
 

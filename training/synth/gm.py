@@ -88,11 +88,3 @@ def program_defaults(program: int) -> tuple[int, int, str]:
         if first <= program <= last:
             return lo, min(hi, _HIGH_KEY.get(program, hi)), pattern
     raise ValueError(f"GM program {program} outside 0..127")
-
-
-def slug(name: str) -> str:
-    """A class name from a GM name: lower case, words joined by underscores."""
-    out = "".join(ch if ch.isalnum() else "_" for ch in name.lower())
-    while "__" in out:
-        out = out.replace("__", "_")
-    return out.strip("_")
