@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from seld_live.atomic import write_text_atomic
 from seld_live.events import write_dcase_csv
 from training.losses import LOSS_NAMES, make_loss
 from training.metrics import frame_metrics_2024, missing_alarm_rate, seld_metrics, tracking_metrics
@@ -146,7 +147,7 @@ def main() -> None:
         print(f"{r['what']:<40}{r['median_s']:>10.3f}{r['hours_per_s']:>11.1f}")
 
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({
+    write_text_atomic(OUT, json.dumps({
         "machine": platform.processor() or platform.machine(), "python": platform.python_version(),
         "torch": torch.__version__, "threads": args.threads, "B": B, "T": T, "C": C,
         "losses": losses, "scoring": scoring,

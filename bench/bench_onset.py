@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seld_live.atomic import write_text_atomic
 from seld_live.detector import Detector
 from seld_live.tracking import TrackerConfig
 from training.evaluate import decode_all, predict_dataset, score_predictions, score_tracked, tracked_tables
@@ -72,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                "threshold": det.threshold, "rows": rows,
                "settings": {n: c for n, c in SETTINGS}, "defaults": TrackerConfig().__dict__}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(out, indent=1, default=lambda x: float(x) if np.isscalar(x) else str(x))
-                                   + "\n")
+        write_text_atomic(args.json, json.dumps(out, indent=1, default=lambda x: float(x) if np.isscalar(x) else str(x))
+                          + "\n")
     return 0
 
 

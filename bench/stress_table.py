@@ -20,6 +20,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from seld_live.atomic import write_text_atomic
 from seld_live.geometry import load_array
 from training.evaluate import evaluate_model
 from training.synth.classes import load_class_list
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"events; onset latency after the tracker; scenes: {args.clips} x {args.duration:g} s per row")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(table, indent=1) + "\n")
+        write_text_atomic(args.json, json.dumps(table, indent=1) + "\n")
         print(f"written to {args.json}")
     return 0
 
