@@ -167,3 +167,18 @@ def test_licences_named_in_free_text_copyright_files():
     assert _dep5_licences(cc) == "Creative Commons Attribution ShareAlike licence 3.0"
     assert _dep5_licences("Files: *\nLicense: CC0-1.0\n") == "CC0-1.0"
     assert _dep5_licences("nothing here") == "see copyright file"
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m.pop("sample_rate"), "no 'sample_rate' entry"),
+    (lambda m: m["recordings"][0].update(duration="long"), "recordings[0].duration must be a number, got 'long'"),
+    (lambda m: m["recordings"][1].update(colour="red"), "unknown setting(s) recordings[1].colour"),
+])
+def test_a_damaged_bank_manifest_is_one_line(tmp_path, change, message):
+    root = write_bank(tmp_path / "bank")
+    manifest = json.loads((root / "manifest.json").read_text())
+    change(manifest)
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SeldError, match="damaged") as e:
+        RealBank(root)
+    assert message in str(e.value) and len(str(e.value).splitlines()) == 1

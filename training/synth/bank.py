@@ -39,7 +39,8 @@ import soundfile as sf
 import soxr
 
 from seld_live.atomic import write_text_atomic
-from seld_live.errors import SeldError
+from seld_live.config_dict import dataclass_from_dict
+from seld_live.errors import ConfigError, SeldError
 from training.synth.loudness import trim_and_normalise
 
 RECIPE = Path(__file__).with_name("bank_recipe.toml")
@@ -103,12 +104,12 @@ def load_recipe(path: str | os.PathLike = RECIPE) -> list[PackageRecipe]:
         if not isinstance(name, str) or source not in ("deb", "pypi"):
             raise SeldError(f"bank recipe {p}: package {i} needs a name and source = \"deb\" or \"pypi\"")
         rules = []
-        for r in pkg.get("rules", []):
+        for j, r in enumerate(pkg.get("rules", []), 1):
             try:
-                rule = Rule(**r)
+                rule = dataclass_from_dict(Rule, r, f"rule {j}.")
                 for pattern in (rule.match, rule.group, rule.speaker):
                     re.compile(pattern)
-            except (TypeError, re.error) as e:
+            except (ConfigError, re.error) as e:
                 raise SeldError(f"bank recipe {p}: package {name}: bad rule {r}: {e}") from None
             rules.append(rule)
         out.append(PackageRecipe(name, source, tuple(rules)))
@@ -529,9 +530,14 @@ class RealBank:
             data = json.loads(manifest.read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise SeldError(f"{manifest}: unreadable ({e}); rebuild the bank") from None
-        self.sample_rate = int(data["sample_rate"])
+        try:
+            self.sample_rate = int(data["sample_rate"])
+            self.recordings = [dataclass_from_dict(Recording, r, f"recordings[{i}].")
+                               for i, r in enumerate(data["recordings"])]
+        except (KeyError, TypeError, ValueError, ConfigError) as e:
+            detail = f"no {e} entry" if isinstance(e, KeyError) else str(e)
+            raise SeldError(f"{manifest}: damaged ({detail}); rebuild the bank") from None
         self.digest = hashlib.sha1(manifest.read_bytes()).hexdigest()
-        self.recordings = [Recording(**r) for r in data["recordings"]]
         # pool/split -> group -> recordings: events pick a group first, so a voice or a drum with many
         # files is not drawn more often than one with few
         self._index: dict[tuple[str, str], dict[str, list[Recording]]] = {}
