@@ -90,7 +90,7 @@ class CsvSink:
 
 
 class JsonlSink:
-    """One JSON object per event and line (schema in DESIGN.md), to a file or a stream such as stdout."""
+    """One JSON object per event and line (schema in the README's Outputs), to a file or a stream such as stdout."""
 
     def __init__(self, target: str | os.PathLike | IO[str]):
         self._file: LineFile | None = None

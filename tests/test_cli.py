@@ -159,6 +159,7 @@ def test_list_devices(capsys):
     assert "no input devices found" in out or "channels" in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_stops_cleanly_and_keeps_outputs(files, tmp_path, sig):
     _d, model, scene, audio = files
