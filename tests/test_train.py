@@ -65,7 +65,7 @@ def test_config_file_and_overrides(tmp_path):
     assert cfg.optim.decay_epochs == [5] and cfg.output_kind == "agg1"
     with pytest.raises(ConfigError, match="unknown setting"):
         load_config(p, ["optim.learning_rate=1"])
-    with pytest.raises(ConfigError, match="optim.epochs must be an integer"):
+    with pytest.raises(ConfigError, match=r"optim\.epochs must be an integer"):
         load_config(p, ["optim.epochs=ten"])
     with pytest.raises(ConfigError, match="does not fit arch"):
         load_config(p, ["loss.name=adpit"]).validate()
