@@ -151,6 +151,52 @@ def test_a_loss_that_turns_nan_stops_the_training_and_keeps_the_last_good_state(
     assert not (out / "last.pt").exists() and not (out / "best.pt").exists()
 
 
+def test_in_half_precision_a_step_with_a_non_finite_loss_is_skipped(data, tmp_path, monkeypatch, capsys):
+    """With mixed precision (CUDA) a half-precision overflow is an ordinary event: the gradient scaler skips
+    that update and lowers its scale; training goes on and says how many steps were skipped. (Emulated on the
+    CPU with the CPU gradient scaler.)"""
+    import training.train
+    from training.losses import make_loss
+
+    setup, calls = training.train._setup, {"n": 0}
+
+    def amp_setup(*a, **k):
+        run = setup(*a, **k)
+        run.use_amp, run.scaler = True, torch.amp.GradScaler("cpu")
+        return run
+
+    def nan_at_step_two(name, **params):
+        loss = make_loss(name, **params)
+
+        def f(outputs, targets):
+            res = loss(outputs, targets)
+            calls["n"] += 1
+            if calls["n"] == 2:
+                res.total = res.total * float("nan")
+            return res
+
+        f.name = loss.name
+        return f
+
+    monkeypatch.setattr(training.train, "_setup", amp_setup)
+    monkeypatch.setattr(training.train, "make_loss", nan_at_step_two)
+    out = tmp_path / "amp"
+    capsys.readouterr()
+    assert train_cli.main(args(data, out, "--epochs", "1", "--set", "optim.batch_size=1")) == 0
+    captured = capsys.readouterr()
+    assert "epoch 1: 1 of " in captured.out and "their updates were skipped" in captured.out
+    row = next(csv_rows(out / "log.csv"))
+    assert np.isfinite(float(row["train_loss"]))
+    read_checkpoint(out / "best.pt")  # finite weights
+
+
+def csv_rows(path: Path):
+    import csv
+
+    with open(path) as f:
+        yield from csv.DictReader(f)
+
+
 def test_weights_that_turn_nan_in_the_last_step_are_not_saved(data, tmp_path, monkeypatch, capsys):
     """The loss of the last step of an epoch is finite but its update is not: the epoch is not validated or
     saved."""

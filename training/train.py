@@ -412,7 +412,7 @@ def _train_epoch(run: _Run, epoch: int) -> dict:
     run.net.train()
     t0 = time.perf_counter()
     sums: dict[str, float] = {}
-    n_batches = 0
+    n_batches = n_finite = 0
     audio_s = 0.0
     bar = tqdm(run.loader, desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", disable=not (run.progress and info.main),
                leave=False)
@@ -424,7 +424,10 @@ def _train_epoch(run: _Run, epoch: int) -> dict:
             outputs = run.net(feats)
         res = epoch_loss(outputs, targets)
         loss = float(res.total.detach())
-        _stop_unless_finite(run, loss, epoch, n_batches + 1)
+        finite = _finite_on_every_rank(run, loss)
+        if not finite and not run.use_amp:  # in half precision an overflow's update is skipped by the scaler
+            raise SeldError(f"epoch {epoch + 1}, step {n_batches + 1}: the training loss is not finite ({loss}); "
+                            f"training stopped. {_kept(run, epoch)} (check the data, or lower optim.lr)")
         run.opt.zero_grad(set_to_none=True)
         run.scaler.scale(res.total).backward()
         run.scaler.unscale_(run.opt)
@@ -433,20 +436,29 @@ def _train_epoch(run: _Run, epoch: int) -> dict:
         run.scaler.update()
         run.sched.step()
         n_batches += 1
-        sums["loss"] = sums.get("loss", 0.0) + loss
-        for k, v in res.parts.items():
-            sums[k] = sums.get(k, 0.0) + float(v)
+        if finite:
+            n_finite += 1
+            sums["loss"] = sums.get("loss", 0.0) + loss
+            for k, v in res.parts.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
         audio_s += feats.shape[0] * feats.shape[2] * fcfg.hop / fcfg.sample_rate
-        bar.set_postfix(loss=f"{sums['loss'] / n_batches:.4f}",
+        bar.set_postfix(loss=f"{sums.get('loss', math.nan) / max(1, n_finite):.4f}",
                         speed=f"{audio_s * info.world / (time.perf_counter() - t0):.0f}x")
     train_time = time.perf_counter() - t0
     if info.world > 1:
         average_buffers(run.model, info.world)
     _stop_unless_finite_weights(run, epoch)
+    if n_finite < n_batches:
+        if n_finite == 0:
+            raise SeldError(f"epoch {epoch + 1}: the training loss of every step was not finite; training stopped. "
+                            f"{_kept(run, epoch)} (check the data, or lower optim.lr)")
+        if info.main:
+            print(f"epoch {epoch + 1}: {n_batches - n_finite} of {n_batches} steps had a non-finite loss in half "
+                  "precision; their updates were skipped", flush=True)
     row = {"epoch": epoch + 1, "best": 0, "loss": epoch_loss.name, "lr": run.sched.get_last_lr()[0],
            "train_s": round(train_time, 1), "steps_per_s": round(n_batches / max(train_time, 1e-9), 3),
            "audio_per_s": round(audio_s * info.world / max(train_time, 1e-9), 1)}
-    row.update({f"train_{k}": v / max(1, n_batches) for k, v in sums.items()})
+    row.update({f"train_{k}": v / max(1, n_finite) for k, v in sums.items()})
     return row
 
 
@@ -483,21 +495,21 @@ def _end_epoch(run: _Run, state: _Progress, epoch: int, row: dict) -> None:
         shutil.copyfile(run.state_path, run.out / f"epoch{epoch + 1}.pt")
 
 
-def _stop_unless_finite(run: _Run, loss: float, epoch: int, step: int) -> None:
-    """A NaN or infinite loss stops the training before it reaches the weights; the checkpoints of the epochs
-    before stay as they are. Every rank takes the same decision (one rank stopping alone would leave the
-    others waiting for it)."""
+def _finite_on_every_rank(run: _Run, loss: float) -> bool:
+    """Whether this step's loss is finite on every rank: a NaN or infinite loss stops a full-precision training
+    before it reaches the weights (the checkpoints of the epochs before stay as they are), and every rank must
+    take the same decision (one rank stopping alone would leave the others waiting for it)."""
     bad = not math.isfinite(loss)
     if run.info.world > 1:
         flag = torch.tensor(float(bad), device=run.device)
         dist.all_reduce(flag)
         bad = bool(flag.item() > 0)
-    if bad:
-        raise SeldError(f"epoch {epoch + 1}, step {step}: the training loss is not finite ({loss}); training "
-                        f"stopped. {_kept(run, epoch)} (check the data, or lower optim.lr)")
+    return not bad
 
 
 def _stop_unless_finite_weights(run: _Run, epoch: int) -> None:
+    """Weights that became NaN or infinite (an update's overflow) stop the training before they are validated
+    or saved."""
     bad = [k for k, v in run.model.state_dict().items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
         raise SeldError(f"epoch {epoch + 1}: the weights became NaN or infinite ({', '.join(bad[:3])}); training "
