@@ -88,6 +88,7 @@ def test_mixing_reproduces_cached_features_and_merges_labels(tiny_data):
     assert set(np.unique(table[:, 2])) >= set(np.unique(rows0[:, 2]))
 
 
+@pytest.mark.slow
 def test_short_training_improves_validation_and_resumes_exactly(tiny_data, tmp_path):
     torch.set_num_threads(1)
     result = train(_config(tiny_data, tmp_path / "a"), progress=False)
@@ -158,6 +159,7 @@ torch.save(res.model.state_dict(), f"{sys.argv[1]}/rank{rank}.pt")
 """
 
 
+@pytest.mark.slow
 def test_two_process_data_parallel_training(tiny_data, tmp_path):
     out = tmp_path / "ddp"
     out.mkdir()

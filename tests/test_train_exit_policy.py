@@ -127,6 +127,7 @@ def test_seld_eval_threshold_out_of_range_is_one_line(tmp_path, capsys):
         assert f"--threshold {value}: expected a value in (0, 1.5)" in one_error_line(capsys, "seld-eval")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prog", sorted(MAINS))
 def test_console_scripts_follow_the_policy(prog, tmp_path):
     """The installed commands themselves: status 1 and one line for an error, 2 for usage."""
