@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     the process id keeps concurrent writers (DataLoader workers, parallel synthesis) apart.
     """
     path = Path(path)
-    tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}{path.suffix}")
+    tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}{path.suffix}")  # is_temporary() recognises this form
     try:
         yield tmp
         os.replace(tmp, path)
@@ -28,3 +29,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def is_temporary(path: str | os.PathLike) -> bool:
+    """True for a temporary of ``atomic_path`` (``NAME.tmpPID.ext``), e.g. one left by a killed writer: never a
+    result to read."""
+    return re.search(r"\.tmp\d+$", Path(path).stem) is not None

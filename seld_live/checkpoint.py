@@ -92,21 +92,28 @@ def save_checkpoint(path: str | os.PathLike, model: SeldNet, meta: CheckpointMet
         torch.save(blob, tmp)
 
 
-def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], CheckpointMeta]:
+def load_torch_file(path: str | os.PathLike, what: str = "model", hint: str = "") -> object:
+    """The contents of a ``torch.save`` file, loaded so that a crafted file cannot run code.
+
+    ``torch.load(weights_only=True)`` refuses any pickled object beyond tensors and plain data. Every other
+    failure (missing, a folder, empty, not a PyTorch file, truncated) is a one-line CheckpointError naming
+    ``what`` the file should be; ``hint`` is added to the messages about damaged files.
+    """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"model {'is a folder, not a file' if path.is_dir() else 'file not found'}: {path}")
+        raise CheckpointError(f"{what} {'is a folder, not a file' if path.is_dir() else 'file not found'}: {path}")
     try:
         with open(path, "rb") as f:
             magic = f.read(4)
     except OSError as e:
-        raise CheckpointError(f"cannot read model {path}: {e.strerror}") from None
+        raise CheckpointError(f"cannot read {what} {path}: {e.strerror}") from None
+    tail = f"; {hint}" if hint else ""
     if not magic:
-        raise CheckpointError(f"{path}: the model file is empty")
+        raise CheckpointError(f"{path}: the {what} file is empty{tail}")
     if magic != b"PK\x03\x04":  # torch.save writes a zip archive
-        raise CheckpointError(f"{path}: not a seld-live checkpoint (not a PyTorch file)")
+        raise CheckpointError(f"{path}: not a seld-live {what} file (not a PyTorch file){tail}")
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise CheckpointError(
@@ -114,7 +121,13 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], C
             f"which could run code ({first[:120]})"
         ) from None
     except Exception as e:  # any other failure of the restricted unpickler on untrusted bytes
-        raise CheckpointError(f"{path}: damaged or truncated checkpoint ({type(e).__name__}: {str(e)[:120]})") from None
+        raise CheckpointError(f"{path}: damaged or truncated {what} file ({type(e).__name__}: {str(e)[:120]}){tail}") \
+            from None
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], CheckpointMeta]:
+    path = Path(path)
+    blob = load_torch_file(path, "model")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a seld-live checkpoint")
     if blob.get("version", 0) > VERSION:

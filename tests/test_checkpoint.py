@@ -67,10 +67,10 @@ def test_corrupt_and_missing_files(tmp_path):
         Detector.load(tmp_path / "nope.pt")
     good = make_checkpoint(tmp_path / "good.pt").read_bytes()
     (tmp_path / "trunc.pt").write_bytes(good[: len(good) // 2])
-    with pytest.raises(CheckpointError, match="damaged or truncated checkpoint"):
+    with pytest.raises(CheckpointError, match="damaged or truncated model file"):
         Detector.load(tmp_path / "trunc.pt")
     (tmp_path / "text.pt").write_text("hello")
-    with pytest.raises(CheckpointError, match=r"not a seld-live checkpoint \(not a PyTorch file\)"):
+    with pytest.raises(CheckpointError, match=r"not a seld-live model file \(not a PyTorch file\)"):
         Detector.load(tmp_path / "text.pt")
     (tmp_path / "empty.pt").write_bytes(b"")
     with pytest.raises(CheckpointError, match="the model file is empty"):

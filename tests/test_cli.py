@@ -89,7 +89,7 @@ def _bad_inputs(d, model, scene):
     base = ["--model", str(model), "--headless", "--speed", "max"]
     return [
         (["--replay", str(scene), "--model", str(d / "missing.pt"), "--headless"], "model file not found"),
-        (["--replay", str(scene), "--model", str(junk_model), "--headless"], r"not a seld-live checkpoint"),
+        (["--replay", str(scene), "--model", str(junk_model), "--headless"], r"not a seld-live model file"),
         (["--replay", str(scene), "--model", str(text_model), "--headless"], r"not a PyTorch file"),
         (["--replay", str(scene), "--model", str(empty_model), "--headless"], r"the model file is empty"),
         (["--replay", str(d), *base], "is a folder, not an audio file"),

@@ -72,8 +72,8 @@ class _Crafted:
 
 @pytest.mark.parametrize("damage, message", [
     ("truncated", "damaged or truncated training state"),
-    ("text", "not a training state (not a PyTorch file)"),
-    ("empty", "not a training state (an empty file)"),
+    ("text", "not a seld-live training state file (not a PyTorch file)"),
+    ("empty", "the training state file is empty"),
     ("crafted", "refused: the file holds pickled objects other than tensors"),
     ("foreign", "not a seld-train training state (missing or mistyped: optimizer, scheduler"),
 ])

@@ -23,7 +23,6 @@ import hashlib
 import json
 import math
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 
-from seld_live.atomic import atomic_path
+from seld_live.atomic import atomic_path, is_temporary
 from seld_live.errors import AudioInputError, SeldError
 from seld_live.events import FRAME_SECONDS, read_dcase_csv
 from seld_live.features import FeatureConfig, FeatureExtractor
@@ -104,15 +103,10 @@ def feature_config_for(format: str, sample_rate: int, num_mics: int, source: Pat
                          num_mics=num_mics)
 
 
-def is_partial_write(path: Path) -> bool:
-    """A temporary of ``seld_live.atomic.atomic_path`` (``NAME.tmpPID.flac``) left by a killed writer."""
-    return re.search(r"\.tmp\d+$", path.stem) is not None
-
-
 def _clips(audio_dir: Path, meta_dir: Path, pattern: str = "*") -> list[ClipInfo]:
     out = []
     for p in sorted(audio_dir.glob(pattern)):
-        if p.suffix.lower() not in AUDIO_EXTENSIONS or not p.is_file() or is_partial_write(p):
+        if p.suffix.lower() not in AUDIO_EXTENSIONS or not p.is_file() or is_temporary(p):
             continue
         rel = p.relative_to(audio_dir).with_suffix(".csv")
         meta = meta_dir / rel

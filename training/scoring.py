@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seld_live.atomic import write_text_atomic
+from seld_live.atomic import is_temporary, write_text_atomic
 from seld_live.errors import SeldError
 from seld_live.events import FRAME_SECONDS, read_dcase_csv
 from training.classes_tsv import CLASSES_FILE, find_classes_tsv, read_classes_tsv
@@ -33,6 +33,8 @@ from training.metrics import LATENCY_KEYS, SELD_KEYS, frame_metrics_2024, onset_
 def _csv_index(folder: Path) -> dict[str, Path]:
     index: dict[str, Path] = {}
     for path in sorted(folder.rglob("*.csv")):
+        if is_temporary(path):  # a half-written file of a killed writer
+            continue
         if path.name in index:
             raise SeldError(f"{path}: file name also used by {index[path.name]} (files are paired by name)")
         index[path.name] = path

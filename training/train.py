@@ -15,7 +15,6 @@ import csv
 import json
 import math
 import os
-import pickle
 import random
 import shutil
 import time
@@ -30,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from seld_live.atomic import atomic_path, write_text_atomic
-from seld_live.checkpoint import CheckpointMeta, load_model, read_checkpoint, save_checkpoint
+from seld_live.checkpoint import CheckpointMeta, load_model, load_torch_file, read_checkpoint, save_checkpoint
 from seld_live.decode import DecodeConfig
 from seld_live.detector import Detector, pick_device
 from seld_live.errors import SeldError
@@ -523,24 +522,9 @@ def _kept(run: _Run, epoch: int) -> str:
 
 
 def read_train_state(path: Path) -> dict:
-    """``last.pt`` read the way checkpoints are (``seld_live.checkpoint.read_checkpoint``): a PyTorch archive,
+    """``last.pt`` read the way checkpoints are (``seld_live.checkpoint.load_torch_file``): a PyTorch archive,
     loaded with ``weights_only`` so that a crafted file cannot run code; anything else is one-line SeldError."""
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(4)
-    except OSError as e:
-        raise SeldError(f"cannot read the training state {path}: {e.strerror}") from None
-    if magic != b"PK\x03\x04":  # torch.save writes a zip archive
-        raise SeldError(f"{path}: not a training state ({'an empty file' if not magic else 'not a PyTorch file'}); "
-                        "remove it to start afresh")
-    try:
-        st = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise SeldError(f"{path}: refused: the file holds pickled objects other than tensors and plain data, which "
-                        f"could run code ({first[:120]})") from None
-    except Exception as e:  # any other failure of the restricted unpickler on untrusted bytes
-        raise SeldError(f"{path}: damaged or truncated training state ({type(e).__name__}: {str(e)[:120]})") from None
+    st = load_torch_file(path, "training state", hint="remove it to start afresh")
     kinds = {"model": dict, "optimizer": dict, "scheduler": dict, "epoch": int, "best_seld": float,
              "history_json": str, "torch_rng": torch.Tensor}
     wrong = list(kinds) if not isinstance(st, dict) else [k for k, t in kinds.items() if not isinstance(st.get(k), t)]

@@ -164,7 +164,7 @@ class DatasetWriter:
 
     def write(self, index: int, clip: Clip) -> None:
         audio, meta, scene = self.paths(index)
-        with atomic_path(audio) as tmp:  # readers skip the temporary (training.data.is_partial_write)
+        with atomic_path(audio) as tmp:  # readers skip the temporary (seld_live.atomic.is_temporary)
             sf.write(tmp, clip.audio, self.spec.config.sample_rate, subtype=self.spec.subtype, format="FLAC")
         write_text_atomic(scene, json.dumps({"clip": self.spec.clip_name(index), **clip.info}, indent=1) + "\n")
         write_text_atomic(meta, "".join(format_row(r) + "\n" for r in clip.table))  # last: marks the clip done
