@@ -280,3 +280,14 @@ def test_seld_eval_model_writes_predictions_only_where_asked(data, run, tmp_path
     assert eval_cli.main(["model", "--model", model, "--data", str(data), "--cpu", "--quiet",
                           "--json", str(tmp_path / "nowhere" / "m.json")]) == 1
     assert "folder" in one_error_line(capsys, "seld-eval")
+
+
+def test_a_new_run_never_replaces_an_old_ones_checkpoints(run, data, tmp_path, capsys):
+    out = copy_run(run, tmp_path)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix == ".pt"}
+    capsys.readouterr()
+    assert train_cli.main(args(data, out, "--epochs", "1")) == 2  # a usage error: say what to do instead
+    line = one_error_line(capsys, "seld-train")
+    assert "already holds last.pt and best.pt" in line and "--resume" in line and "--overwrite" in line
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.suffix == ".pt"} == before
+    assert train_cli.main(args(data, out, "--epochs", "1", "--overwrite")) == 0

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from seld_live.command import run_command
+from seld_live.errors import UsageError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--loss", help="multitask, agg1, agg2, accdoa, adpit")
     ap.add_argument("--device", help="auto, cpu, cuda")
     ap.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    ap.add_argument("--overwrite", action="store_true", help="start afresh in a run folder that holds checkpoints")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     args = ap.parse_args(argv)
     sets = list(args.set)
@@ -45,6 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         cfg = load_config(args.config, sets)
         out.append(Path(cfg.out))
+        kept = [p.name for p in (Path(cfg.out) / "last.pt", Path(cfg.out) / "best.pt") if p.exists()]
+        if kept and not (args.resume or args.overwrite):  # a new run must not silently replace an old one's
+            raise UsageError(f"{cfg.out} already holds {' and '.join(kept)}; --resume continues that run, "
+                             f"--overwrite starts afresh (replacing them), or choose another --out")
         train(cfg, resume=args.resume, progress=not args.quiet)
         return 0
 
