@@ -9,15 +9,14 @@ elevation in degrees and radius in metres.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from seld_live.coords import sph_to_cart
 from seld_live.errors import GeometryError
 from seld_live.paths import ARRAYS
+from seld_live.tomlfile import load_preset_or_path, preset_names
 
 SPEED_OF_SOUND = 343.0
 FORMATS = ("mic", "foa")
@@ -94,22 +93,12 @@ class ArrayGeometry:
 
 
 def list_presets() -> list[str]:
-    return sorted(p.stem for p in ARRAYS.glob("*.toml"))
+    return preset_names(ARRAYS)
 
 
 def load_array(name_or_path: str | os.PathLike = DEFAULT_ARRAY) -> ArrayGeometry:
     """Load a preset by name (``dcase_mic``, ``respeaker_v2``, ``foa``) or a TOML file by path."""
-    p = Path(name_or_path)
-    if not p.suffix and not p.exists():
-        p = ARRAYS / f"{p.name}.toml"
-        if not p.exists():
-            raise GeometryError(f"unknown array preset '{name_or_path}' (presets: {', '.join(list_presets())})")
-    if not p.exists():
-        raise GeometryError(f"array file not found: {p}")
-    try:
-        data = tomllib.loads(p.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise GeometryError(f"{p}: not valid TOML: {e}") from None
+    data, p = load_preset_or_path(name_or_path, ARRAYS, "array preset", GeometryError)
     return _parse(data, str(p), key=p.stem)
 
 
