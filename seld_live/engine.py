@@ -432,7 +432,7 @@ class Engine:
             tracks=self.tracker.tracks() if self.config.tracking else [], detections=detections,
             levels_db=20 * np.log10(np.maximum(peak, 1e-10)), clipped=peak >= 0.999,
             latency_s=time.monotonic() - capture_time, compute_s=compute, rtf=self._compute_total / audio_s,
-            overflows=int(self.source.overflows), late_hops=self._late, skipped=not finite,
+            overflows=int(self.source.overflows), late_hops=self._late, skipped=not finite, audio=hop,
         )
         for sink in self.sinks:
             sink.write(result)

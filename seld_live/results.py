@@ -41,3 +41,5 @@ class HopResult:
     overflows: int = 0  # input overflows so far
     late_hops: int = 0  # hops processed behind real time so far
     skipped: bool = False  # True when the hop held NaN/Inf samples and was not run through the network
+    audio: np.ndarray | None = None  # the hop's samples (samples, channels) at the model rate, for views such as
+    # a spectrogram; shared, not copied: read it, never write it

@@ -77,6 +77,8 @@ def test_replay_at_max_speed_equals_detector_process(det, scene):
     assert eng.finished and eng.error is None
     assert [r.frame for r in res] == list(range(n_frames))
     assert_same_events(events_of(res), ref)
+    padded = np.concatenate([audio, np.zeros((n_frames * HOP - len(audio), 4), np.float32)])
+    np.testing.assert_array_equal(np.concatenate([r.audio for r in res]), padded)  # each hop's own samples
     # tracked output == the tracker run offline over the detector's per-frame events
     eng, res = run_engine(det, FileSource(path, 24000, 4, speed="max"))
     tracked = events_of(res)
