@@ -162,3 +162,83 @@ def test_class_colours_are_distinct_and_stable():
     assert np.array_equal(c[:13], class_colors(13))
     d = np.abs(c[:13, None].astype(int) - c[None, :13].astype(int)).sum(-1) + np.eye(13, dtype=int) * 999
     assert d.min() > 60  # the first classes (DCASE sets) are easy to tell apart
+
+
+def _hop_tracks(frame: int, az: float, missed: int, tid: int = 3, cls: int = 2) -> list[TrackState]:
+    return [TrackState(tid, cls, f"c{cls}", az, 10.0, 0.8, frame, missed_frames=missed)]
+
+
+def test_trail_never_extends_past_the_last_detection():
+    """A flute heard from -160° to -134°, then the tracker coasts on for 1 s, predicting out to -60°."""
+    from seld_live.gui.history import markers_for
+
+    buf = TrailBuffer(100, slots=8)
+    last_detected = None
+    for f in range(40):
+        if f <= 26:
+            az, missed = -160.0 + f, 0  # detected
+            last_detected = az
+        elif f <= 36:
+            az, missed = -134.0 + 7.4 * (f - 26), f - 26  # coasting: the prediction runs on
+        else:
+            break
+        tracks = _hop_tracks(f, az, missed)
+        buf.push(f, tracks)
+        a, e, ages, _slots = buf.ordered()
+        pts = a[np.isfinite(a)]
+        assert pts.max() <= last_detected + 1e-9, f
+        seg = map_segments(a, e, ages, max_gap=5)
+        assert np.all(np.maximum(seg.x0, seg.x1) <= last_detected + 1e-9), f
+        _c, _g, verts = sphere_segments(a, e, ages, max_gap=5)
+        if len(verts):
+            from seld_live.coords import cart_to_sph
+
+            assert cart_to_sph(verts)[0].max() <= last_detected + 1e-6
+        m = markers_for(tracks, buf)
+        assert len(m) == 1 and m.coasting[0] == (missed > 0)
+        assert m.az[0] == (az if missed == 0 else last_detected)  # coasting: at the last detection
+    assert buf.last_detected(3) == (-134.0, 10.0)
+    # the track is gone: no marker (its trail stays and fades)
+    buf.push(37, [])
+    assert len(markers_for([], buf)) == 0
+    # a coasting track never detected in the window (after a seek, say) has no marker at all
+    fresh = TrailBuffer(100)
+    fresh.push(0, _hop_tracks(0, 50.0, missed=3))
+    assert len(markers_for(_hop_tracks(0, 50.0, missed=3), fresh)) == 0
+    assert not np.isfinite(fresh.az).any()
+
+
+def test_markers_of_hidden_classes_are_left_out():
+    from seld_live.gui.history import markers_for
+
+    buf = TrailBuffer(10)
+    tracks = [_track(1, 10.0, 0.0, cls=0), _track(2, 20.0, 0.0, cls=1), _track(3, 30.0, 0.0, cls=7)]
+    buf.push(0, tracks)
+    shown = np.array([True, False, True])
+    m = markers_for(tracks, buf, shown)
+    assert [t.track_id for t in m.tracks] == [1, 3]  # class 7 is beyond the mask: shown
+
+
+def _reference_steps(az, el, max_gap):
+    out = []
+    L, K = az.shape
+    for k in range(K):
+        prev = None
+        for i in range(L):
+            if math.isfinite(az[i, k]) and math.isfinite(el[i, k]):
+                if prev is not None and i - prev <= max_gap:
+                    out.append((prev, i, k))
+                prev = i
+    return sorted(out)
+
+
+def test_trail_steps_join_short_misses_only():
+    from seld_live.gui.history import trail_steps
+
+    rng = np.random.default_rng(5)
+    for max_gap in (1, 2, 5):
+        az = rng.uniform(-50, 50, (40, 5))
+        az[rng.random((40, 5)) < 0.4] = np.nan
+        el = np.zeros_like(az)
+        i0, i1, col = trail_steps(az, el, max_gap)
+        assert sorted(zip(i0.tolist(), i1.tolist(), col.tolist(), strict=True)) == _reference_steps(az, el, max_gap)

@@ -206,3 +206,101 @@ def test_labels_of_close_markers_are_stacked_on_the_map(map_view, qtbot):
                 assert rects[i].intersected(rects[j]).height() < 1.0, (i, j)
 
     eventually(qtbot, stacked)
+
+
+def test_coasting_track_is_hollow_at_its_last_detection_and_its_trail_stops_there(map_view, qtbot):
+    colors = class_colors(len(CLASSES))
+    trails = TrailBuffer(100)
+    for f in range(37):
+        if f <= 26:
+            tracks = [TrackState(5, 2, "phone", -160.0 + f, 10.0, 0.8, f)]
+        else:  # the tracker coasts: its prediction runs on to -60°
+            tracks = [TrackState(5, 2, "phone", -134.0 + 7.4 * (f - 26), 10.0, 0.8, f, missed_frames=f - 26)]
+        trails.push(f, tracks)
+    map_view.update_view(tracks, trails)
+    np.testing.assert_allclose(map_view.marker_positions(), [[-134.0, 10.0]])
+    assert map_view.shown_markers.coasting.tolist() == [True]
+    assert map_view.markers.points()[0].brush().color().alpha() == 0  # hollow
+    seg = map_view.trails.segments
+    assert len(seg) and np.maximum(seg.x0, seg.x1).max() <= -134.0 + 1e-9
+    assert map_view.labels.visible_texts() == ["phone 0.80"]
+
+    def painted():
+        img = _render(map_view)
+        assert has_color_near(img, _pixel_of(map_view, -150.0, 10.0), colors[2], tol=140)  # the trail
+        for az in (-120.0, -100.0, -80.0, -62.0):  # where the prediction went: nothing drawn
+            assert not has_color_near(img, _pixel_of(map_view, az, 10.0), colors[2], radius=3, tol=140), az
+
+    eventually(qtbot, painted)
+    # no longer alive: the marker and its label go
+    trails.push(37, [])
+    map_view.update_view([], trails)
+    assert len(map_view.marker_positions()) == 0 and map_view.labels.visible_texts() == []
+
+
+@pytest.mark.parametrize("size", [(1024, 640), (690, 400), (560, 330), (420, 250), (360, 200)])
+def test_axis_labels_never_collide_and_keep_both_ends(qtbot, size):
+    v = MapView(CLASSES, class_colors(len(CLASSES)), trail_frames=100)
+    qtbot.addWidget(v)
+    v.resize(*size)
+    v.show()
+    qtbot.waitExposed(v)
+    widget = QtCore.QRectF(v.rect())
+
+    def fits():
+        v.viewport().repaint()
+        for axis, ends in (("bottom", ("180°", "−180°")), ("left", ("90°", "−90°"))):
+            rects = v.tick_label_rects(axis)
+            texts = [t for t, _ in rects]
+            assert texts and texts[0].split()[-1] == ends[0] and texts[-1].split()[-1] == ends[1], (axis, texts)
+            for _t, r in rects:
+                assert widget.contains(r), (axis, _t, r, widget)
+            for i in range(len(rects)):
+                for j in range(i + 1, len(rects)):
+                    assert not rects[i][1].intersects(rects[j][1]), (axis, rects[i], rects[j])
+        # ±180, ±90 and the front at every size tried
+        assert len(v.tick_label_rects("bottom")) >= 5
+
+    eventually(qtbot, fits)
+
+
+def test_fit_ticks_prefers_direction_words_and_falls_back_to_sparser_sets():
+    from seld_live.gui.map_view import az_tick_candidates, fit_ticks
+
+    def width(text):
+        return 7.0 * len(text)
+
+    def ticks_for(px):
+        return fit_ticks(az_tick_candidates(), lambda v: (180 - v) / 360 * px, px, width)
+
+    wide, mid, narrow = ticks_for(2000), ticks_for(520), ticks_for(150)
+    assert len(wide) == 13 and wide[0] == (180.0, "back 180°") and wide[-1] == (-180.0, "−180°")
+    assert [v for v, _ in mid] == [180, 90, 0, -90, -180] and "left 90°" in [t for _, t in mid]
+    assert narrow[0][0] == 180 and narrow[-1][0] == -180
+
+
+def test_array_inset_shows_the_mics_from_above_with_the_front_up(qtbot):
+    from seld_live.geometry import load_array
+    from seld_live.gui.map_view import array_top_view
+
+    geo = load_array("dcase_mic")  # M1 45°/35°, M2 -45°/-35°, M3 135°/-35°, M4 -135°/35°
+    xy, numbers, upper = array_top_view(geo)
+    assert numbers == ["1", "2", "3", "4"]
+    assert upper.tolist() == [True, False, False, True]
+    # screen y down: front (az 0) is up; left (positive azimuth) is on the left, as on the map
+    assert xy[0, 0] < 0 and xy[0, 1] < 0  # mic 1: front left -> upper left
+    assert xy[1, 0] > 0 and xy[1, 1] < 0  # mic 2: front right -> upper right
+    assert xy[2, 0] < 0 and xy[2, 1] > 0  # mic 3: back left -> lower left
+    v = MapView(CLASSES, class_colors(len(CLASSES)), array=geo)
+    qtbot.addWidget(v)
+    v.resize(900, 520)
+    v.show()
+    qtbot.waitExposed(v)
+    qtbot.waitUntil(lambda: v.inset.isVisible(), timeout=30000)
+    assert "mic 1: azimuth +45°, elevation +35°" in v.inset.toolTip() and "front" in v.inset.toolTip()
+    img = v.inset.grab().toImage()
+    for x, y in v.inset.mic_points():  # each mic dot is painted (light or grey, never the background)
+        c = img.pixelColor(round(x) + 4, round(y))
+        assert c.red() > 100, (x, y, c.name())
+    v.resize(380, 210)  # too small a map for it: hidden
+    qtbot.waitUntil(lambda: not v.inset.isVisible(), timeout=30000)

@@ -4,10 +4,15 @@ No Qt here: the buffers only store what the engine published (``HopResult``), so
 from them at any rate. Rows are indexed by frame modulo the window length; frames the GUI never saw
 (dropped by the engine's bounded queue, or a seek) leave NaN rows, which show as gaps, never as stale
 points.
+
+Trails hold detected positions only: a track that coasts (``TrackState.missed_frames > 0``: the tracker
+predicts it, nothing was detected this hop) adds no point, so a trail never extends past the last detection;
+its marker is drawn hollow at the last detected position (``markers_for``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,10 +58,12 @@ class _FrameRing:
 
 
 class TrailBuffer(_FrameRing):
-    """Positions of up to ``slots`` tracks over the last ``length`` frames.
+    """Detected positions of up to ``slots`` tracks over the last ``length`` frames.
 
-    A track keeps its slot while any of its points is in the window, so a finished track's trail
-    fades out instead of vanishing. When all slots are taken, the slot updated longest ago is reused.
+    Only hops in which a track was detected (``missed_frames == 0``) add a point; a coasting track's
+    predictions are never stored. A track keeps its slot while any of its points is in the window, so a
+    finished track's trail fades out instead of vanishing. When all slots are taken, the slot detected
+    longest ago is reused.
     """
 
     def __init__(self, length: int = 100, slots: int = 64) -> None:
@@ -64,7 +71,9 @@ class TrailBuffer(_FrameRing):
         self.el = np.full((length, slots), np.nan)
         self.slot_track = np.full(slots, -1, np.int64)
         self.slot_class = np.full(slots, -1, np.int64)
-        self.slot_last = np.full(slots, -1, np.int64)
+        self.slot_last = np.full(slots, -1, np.int64)  # frame of the last detection
+        self.slot_az = np.full(slots, np.nan)  # direction of the last detection
+        self.slot_el = np.full(slots, np.nan)
         self._slot_of: dict[int, int] = {}
         super().__init__(length)
 
@@ -77,22 +86,31 @@ class TrailBuffer(_FrameRing):
         self.slot_track[:] = -1
         self.slot_class[:] = -1
         self.slot_last[:] = -1
+        self.slot_az[:] = np.nan
+        self.slot_el[:] = np.nan
         self._slot_of.clear()
 
-    def push(self, frame: int, tracks: list[TrackState]) -> None:
+    def push(self, frame: int, tracks: Sequence[TrackState]) -> None:
         self._advance(frame)
         expired = np.nonzero((self.slot_track >= 0) & (self.slot_last <= frame - self.length))[0]
         for s in expired:
             self._free(int(s))
         row = frame % self.length
         for t in tracks:
+            if t.missed_frames > 0:
+                continue  # coasting: a prediction, not a detection
             s = self._slot_of.get(t.track_id)
             if s is None:
                 s = self._allocate(t.track_id)
-            self.az[row, s] = t.azimuth
-            self.el[row, s] = t.elevation
+            self.az[row, s] = self.slot_az[s] = t.azimuth
+            self.el[row, s] = self.slot_el[s] = t.elevation
             self.slot_class[s] = t.class_index
             self.slot_last[s] = frame
+
+    def last_detected(self, track_id: int) -> tuple[float, float] | None:
+        """(azimuth, elevation) of the track's last detection in the window, or None."""
+        s = self._slot_of.get(track_id)
+        return None if s is None else (float(self.slot_az[s]), float(self.slot_el[s]))
 
     def _allocate(self, track_id: int) -> int:
         free = np.nonzero(self.slot_track < 0)[0]
@@ -110,6 +128,7 @@ class TrailBuffer(_FrameRing):
         self.slot_track[s] = -1
         self.slot_class[s] = -1
         self.slot_last[s] = -1
+        self.slot_az[s] = self.slot_el[s] = np.nan
         self.az[:, s] = np.nan
         self.el[:, s] = np.nan
 
@@ -137,18 +156,34 @@ class Segments:
         return len(self.col)
 
 
-def map_segments(az: np.ndarray, el: np.ndarray, ages: np.ndarray) -> Segments:
+def trail_steps(az: np.ndarray, el: np.ndarray, max_gap: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of points joined by a trail: (older row [N], newer row [N], column [N]).
+
+    Each point is joined to the previous point of its column when it is at most ``max_gap`` rows older
+    (1: consecutive frames only). Points are never extrapolated: a step always ends at a stored point.
+    """
+    fin = np.isfinite(az) & np.isfinite(el)
+    rows = np.arange(az.shape[0])[:, None]
+    last = np.maximum.accumulate(np.where(fin, rows, -1), axis=0)
+    prev = np.empty_like(last)
+    prev[0] = -1
+    prev[1:] = last[:-1]
+    ok = fin & (prev >= 0) & (rows - prev <= max_gap)
+    i1, col = np.nonzero(ok)
+    return prev[i1, col], i1, col
+
+
+def map_segments(az: np.ndarray, el: np.ndarray, ages: np.ndarray, max_gap: int = 1) -> Segments:
     """Trail segments for the equirectangular map, cut where a step crosses azimuth ±180°.
 
-    ``az``/``el`` [L, K] hold K trails, oldest row first, NaN where a track had no point. A step from
-    170° to -170° is a 20° move through the back: it becomes 170→180 and -180→-170 (elevation
-    interpolated at the seam), never a line across the whole map.
+    ``az``/``el`` [L, K] hold K trails, oldest row first, NaN where a track had no point; points up to
+    ``max_gap`` rows apart are joined (``trail_steps``). A step from 170° to -170° is a 20° move through
+    the back: it becomes 170→180 and -180→-170 (elevation interpolated at the seam), never a line across
+    the whole map.
     """
-    a0, a1, e0, e1 = az[:-1], az[1:], el[:-1], el[1:]
-    ok = np.isfinite(a0) & np.isfinite(a1) & np.isfinite(e0) & np.isfinite(e1)
-    t_idx, col = np.nonzero(ok)
-    a0, a1, e0, e1 = a0[ok], a1[ok], e0[ok], e1[ok]
-    age = np.asarray(ages)[1:][t_idx]
+    i0, i1, col = trail_steps(az, el, max_gap)
+    a0, a1, e0, e1 = az[i0, col], az[i1, col], el[i0, col], el[i1, col]
+    age = np.asarray(ages)[i1]
     cross = np.abs(a1 - a0) > 180.0
     if not cross.any():
         return Segments(col, age, a0, e0, a1, e1)
@@ -167,17 +202,61 @@ def map_segments(az: np.ndarray, el: np.ndarray, ages: np.ndarray) -> Segments:
     )
 
 
-def sphere_segments(az: np.ndarray, el: np.ndarray, ages: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sphere_segments(az: np.ndarray, el: np.ndarray, ages: np.ndarray,
+                    max_gap: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Trail segments on the unit sphere: (column [N], age of the newer end [N], vertices [2N, 3])."""
-    a0, a1, e0, e1 = az[:-1], az[1:], el[:-1], el[1:]
-    ok = np.isfinite(a0) & np.isfinite(a1) & np.isfinite(e0) & np.isfinite(e1)
-    t_idx, col = np.nonzero(ok)
-    p0 = sph_to_cart(a0[ok], e0[ok])
-    p1 = sph_to_cart(a1[ok], e1[ok])
+    i0, i1, col = trail_steps(az, el, max_gap)
     verts = np.empty((2 * len(col), 3))
-    verts[0::2] = p0
-    verts[1::2] = p1
-    return col, np.asarray(ages)[1:][t_idx], verts
+    verts[0::2] = sph_to_cart(az[i0, col], el[i0, col]).reshape(-1, 3)
+    verts[1::2] = sph_to_cart(az[i1, col], el[i1, col]).reshape(-1, 3)
+    return col, np.asarray(ages)[i1], verts
+
+
+@dataclass(frozen=True)
+class Markers:
+    """What the views draw for the tracks of one hop: one entry per track shown, in track order.
+
+    A detected track sits at its direction of this hop; a coasting one (``coasting``) at its last detected
+    direction, drawn hollow. A coasting track with no detection in the trail window, and tracks of hidden
+    classes, are not shown.
+    """
+
+    tracks: list[TrackState]
+    az: np.ndarray
+    el: np.ndarray
+    confidence: np.ndarray
+    class_index: np.ndarray
+    coasting: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+
+def markers_for(tracks: Sequence[TrackState], trails: TrailBuffer, shown: np.ndarray | None = None) -> Markers:
+    """The markers of ``tracks`` (the hop's ``TrackState``s) given the trails they were pushed into.
+
+    ``shown``: per class index, whether the class is visible (None: all).
+    """
+    keep: list[TrackState] = []
+    az: list[float] = []
+    el: list[float] = []
+    for t in tracks:
+        if shown is not None and 0 <= t.class_index < len(shown) and not shown[t.class_index]:
+            continue
+        if t.missed_frames > 0:
+            last = trails.last_detected(t.track_id)
+            if last is None:
+                continue
+            a, e = last
+        else:
+            a, e = t.azimuth, t.elevation
+        keep.append(t)
+        az.append(a)
+        el.append(e)
+    return Markers(keep, np.asarray(az, np.float64), np.asarray(el, np.float64),
+                   np.asarray([t.confidence for t in keep], np.float64),
+                   np.asarray([t.class_index for t in keep], np.int64),
+                   np.asarray([t.missed_frames > 0 for t in keep], bool))
 
 
 class ActivityBuffer(_FrameRing):

@@ -3,17 +3,25 @@
 Azimuth runs from +180° on the left to -180° on the right, front at the centre, so the map reads like
 the scene seen by a listener facing front (positive azimuth is to the left, counter-clockwise).
 All items are created once; each refresh only feeds them new arrays.
+
+What is drawn follows ``style``: markers at detected directions only (a coasting track hollow, at its last
+detection), size = confidence, trails fading with age and never past the last detection. The tick spacing
+of both axes is chosen from the space the axis has, and the labels at the ends are kept inside it, so
+±180° stays readable at any width. A small inset shows the array from above with its mic numbers and the
+front, so a user knows how to point it. Classes can be hidden (``set_class_visible``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 
-from seld_live.gui.history import Segments, TrailBuffer, map_segments
+from seld_live.geometry import ArrayGeometry
+from seld_live.gui.history import Markers, Segments, TrailBuffer, map_segments, markers_for
+from seld_live.gui.style import COASTING_RING_PX, TRAIL_MAX_GAP, age_alpha, marker_size, track_label
 from seld_live.results import TrackState
 
 BACKGROUND = "#15181d"
@@ -26,14 +34,81 @@ def _deg(v: int) -> str:
     return f"{v}°".replace("-", "−")
 
 
-def _az_ticks() -> list[list[tuple[float, str]]]:
-    names = {180: "back 180°", 90: "left 90°", 0: "front 0°", -90: "right −90°", -180: "−180°"}
-    return [[(a, names.get(a, _deg(a))) for a in range(180, -181, -30)]]
+Ticks = list[tuple[float, str]]
+AZ_NAMES = {180: "back 180°", 90: "left 90°", 0: "front 0°", -90: "right −90°", -180: "−180°"}
+EL_NAMES = {90: "up 90°", -90: "down −90°"}
+TICK_GAP_PX = 10.0  # the least free space between two tick labels
 
 
-def _el_ticks() -> list[list[tuple[float, str]]]:
-    names = {90: "up 90°", -90: "down −90°"}
-    return [[(e, names.get(e, _deg(e))) for e in range(90, -91, -30)]]
+def az_tick_candidates() -> list[Ticks]:
+    """Azimuth tick sets, preferred first: the direction words (front, left, back, right) before density, and
+    every set keeps both ends (±180°)."""
+    named = [[(float(a), AZ_NAMES.get(a, _deg(a))) for a in range(180, -181, -step)] for step in (30, 45, 90)]
+    plain = [[(float(a), "front" if a == 0 else _deg(a)) for a in range(180, -181, -step)] for step in (45, 90)]
+    return [*named, *plain, [(180.0, "180°"), (0.0, "0°"), (-180.0, "−180°")]]
+
+
+def el_tick_candidates() -> list[Ticks]:
+    out = [[(float(e), EL_NAMES.get(e, _deg(e))) for e in range(90, -91, -step)] for step in (30, 45, 90)]
+    out.append([(90.0, "up"), (-90.0, "down")])
+    return out
+
+
+def _az_ticks() -> list[Ticks]:
+    return [az_tick_candidates()[0]]
+
+
+def _el_ticks() -> list[Ticks]:
+    return [el_tick_candidates()[0]]
+
+
+def clamped_spans(centres: np.ndarray, sizes: np.ndarray, length: float) -> np.ndarray:
+    """Start of each label span [N] of ``sizes`` centred at ``centres``, moved inside [0, length]."""
+    start = np.asarray(centres, float) - np.asarray(sizes, float) / 2
+    return np.clip(start, 0.0, np.maximum(length - np.asarray(sizes, float), 0.0))
+
+
+def fit_ticks(candidates: Sequence[Ticks], position: Callable[[float], float], length: float,
+              size_of: Callable[[str], float], gap: float = TICK_GAP_PX) -> Ticks:
+    """The densest tick set whose labels (kept inside the axis) leave ``gap`` pixels between neighbours.
+
+    ``position`` maps a value to pixels along the axis (0..length), ``size_of`` gives a label's extent along
+    it. When none fits, the sparsest is returned.
+    """
+    for ticks in candidates:
+        sizes = np.array([size_of(text) for _, text in ticks])
+        start = clamped_spans(np.array([position(v) for v, _ in ticks]), sizes, length)
+        order = np.argsort(start)
+        start, sizes = start[order], sizes[order]
+        if np.all(start[1:] - (start[:-1] + sizes[:-1]) >= gap) and np.all(sizes <= length):
+            return list(ticks)
+    return list(candidates[-1])
+
+
+class FittedAxis(pg.AxisItem):
+    """An axis whose tick labels never leave it: a label at an end (±180°) is moved inwards instead of being
+    cut or dropped. ``text_rects`` holds the labels drawn last (item coordinates)."""
+
+    def __init__(self, orientation: str, **kwargs) -> None:
+        super().__init__(orientation, **kwargs)
+        self.text_rects: list[tuple[str, QtCore.QRectF]] = []
+
+    def generateDrawSpecs(self, p):
+        specs = super().generateDrawSpecs(p)
+        if specs is None:
+            return None
+        axis, ticks, texts = specs
+        inner = self.mapRectFromParent(self.geometry())
+        out = []
+        for rect, flags, text in texts:
+            r = QtCore.QRectF(rect)
+            if self.orientation in ("bottom", "top"):
+                r.moveLeft(min(max(r.left(), inner.left()), inner.right() - r.width()))
+            else:
+                r.moveTop(min(max(r.top(), inner.top()), inner.bottom() - r.height()))
+            out.append((r, flags, text))
+        self.text_rects = [(text, r) for r, _, text in out]
+        return axis, ticks, out
 
 
 class TrailsItem(pg.GraphicsObject):
@@ -52,7 +127,7 @@ class TrailsItem(pg.GraphicsObject):
         pen = self._pens.get(key)
         if pen is None:
             r, g, b = (int(v) for v in self._colors[cls % len(self._colors)])
-            alpha = round(235 * (1.0 - step / FADE_STEPS) ** 1.5) + 20
+            alpha = round(255 * float(age_alpha(step / FADE_STEPS)))
             pen = QtGui.QPen(QtGui.QColor(r, g, b, alpha))
             pen.setWidthF(1.0)  # Qt's fast cosmetic stroker; 2 px lines cost 4 ms more per frame
             pen.setCosmetic(True)
@@ -60,8 +135,8 @@ class TrailsItem(pg.GraphicsObject):
         return pen
 
     def set_trails(self, az: np.ndarray, el: np.ndarray, ages: np.ndarray, classes: np.ndarray) -> None:
-        """Trails [L, K] oldest first with the class of each column."""
-        seg = map_segments(az, el, ages)
+        """Trails [L, K] oldest first with the class of each column (detected points; short misses joined)."""
+        seg = map_segments(az, el, ages, max_gap=TRAIL_MAX_GAP)
         self.segments = seg
         self._paths = []
         if len(seg):
@@ -161,12 +236,106 @@ class LabelPool:
         return [t for t, item in zip(self._texts, self._items, strict=True) if item.isVisible()]
 
 
+def array_top_view(array: ArrayGeometry) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """The array seen from above, front up and left on the left (as on the map): (xy [M, 2] in the unit disc,
+    screen x right and y down; mic numbers 1..M; whether each mic is above the horizontal plane)."""
+    p = array.positions
+    if len(p) == 0:
+        return np.zeros((0, 2)), [], np.zeros(0, bool)
+    r = max(float(np.max(np.linalg.norm(p[:, :2], axis=1))), 1e-9)
+    xy = np.stack([-p[:, 1] / r, -p[:, 0] / r], axis=1)  # world +y (left) to screen left, +x (front) up
+    return xy, [str(i + 1) for i in range(len(p))], p[:, 2] > 1e-4
+
+
+class ArrayInset(QtWidgets.QWidget):
+    """The array from above in a corner of the map: mic numbers, the front arrow, left and right."""
+
+    SIZE = 92
+
+    def __init__(self, array: ArrayGeometry, parent=None) -> None:
+        super().__init__(parent)
+        self.array = array
+        self.setFixedSize(self.SIZE, self.SIZE)
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_TranslucentBackground, True)
+        self.xy, self.numbers, self.upper = array_top_view(array)
+        rows = [f"mic {n}: azimuth {a:+.0f}°, elevation {e:+.0f}°, {r * 100:.1f} cm, device channel {c}"
+                for n, (a, e, r), c in zip(self.numbers, array.mic_spherical, array.channels, strict=False)]
+        what = "light: above the array's centre, dark: below" if self.upper.any() and not self.upper.all() else ""
+        self.setToolTip("\n".join([f"{array.name}, seen from above; front is up (azimuth 0°)", *rows, what]).strip())
+        self._pixmap: QtGui.QPixmap | None = None
+
+    def mic_points(self) -> np.ndarray:
+        """Centres of the mic dots in widget pixels [M, 2], in mic order."""
+        c, r = self.SIZE / 2, self.SIZE * 0.27
+        return np.stack([c + self.xy[:, 0] * r, c + 4 + self.xy[:, 1] * r], axis=1).reshape(-1, 2)
+
+    def _render(self) -> QtGui.QPixmap:
+        dpr = self.devicePixelRatioF()
+        pix = QtGui.QPixmap(round(self.SIZE * dpr), round(self.SIZE * dpr))
+        pix.setDevicePixelRatio(dpr)
+        pix.fill(QtGui.QColor(0, 0, 0, 0))
+        p = QtGui.QPainter(pix)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+        n = self.SIZE
+        p.setBrush(QtGui.QColor(21, 24, 29, 215))
+        p.setPen(QtGui.QPen(QtGui.QColor(*GRID, 90), 1))
+        p.drawRoundedRect(QtCore.QRectF(0.5, 0.5, n - 1, n - 1), 5, 5)
+        c, r = n / 2, n * 0.27
+        cy = c + 4
+        p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+        p.setPen(QtGui.QPen(QtGui.QColor(*GRID, 60), 1))
+        p.drawEllipse(QtCore.QPointF(c, cy), r + 6, r + 6)
+        small = QtGui.QFont(self.font())
+        small.setPointSizeF(max(6.5, small.pointSizeF() * 0.72))
+        p.setFont(small)
+        fm = QtGui.QFontMetricsF(small)
+        gold = QtGui.QColor(255, 217, 77)
+        # front: an arrow up from the centre, and the word above it
+        p.setPen(QtGui.QPen(gold, 1.6))
+        tip = QtCore.QPointF(c, cy - r - 9)
+        p.drawLine(QtCore.QPointF(c, cy), tip)
+        p.drawLine(tip, QtCore.QPointF(c - 4, tip.y() + 5))
+        p.drawLine(tip, QtCore.QPointF(c + 4, tip.y() + 5))
+        p.drawText(QtCore.QRectF(0, 1, n, fm.height()), QtCore.Qt.AlignmentFlag.AlignHCenter, "front")
+        p.setPen(QtGui.QColor(TEXT))
+        p.drawText(QtCore.QRectF(3, cy - fm.height() / 2, 12, fm.height()), QtCore.Qt.AlignmentFlag.AlignLeft, "L")
+        p.drawText(QtCore.QRectF(n - 15, cy - fm.height() / 2, 12, fm.height()),
+                   QtCore.Qt.AlignmentFlag.AlignRight, "R")
+        if len(self.xy):
+            for (x, y), num, up in zip(self.mic_points(), self.numbers, self.upper, strict=True):
+                p.setPen(QtGui.QPen(QtGui.QColor(20, 20, 24), 1))
+                p.setBrush(QtGui.QColor(235, 237, 242) if up or not self.upper.any() else QtGui.QColor(130, 136, 148))
+                p.drawEllipse(QtCore.QPointF(x, y), 7.0, 7.0)
+                p.setPen(QtGui.QColor(15, 17, 20))
+                p.drawText(QtCore.QRectF(x - 7, y - 7, 14, 14), QtCore.Qt.AlignmentFlag.AlignCenter, num)
+        else:
+            p.drawText(QtCore.QRectF(0, cy + 4, n, fm.height()), QtCore.Qt.AlignmentFlag.AlignHCenter,
+                       self.array.format.upper())
+        p.setPen(QtGui.QColor("#8a909c"))
+        p.drawText(QtCore.QRectF(0, n - fm.height() - 2, n, fm.height()), QtCore.Qt.AlignmentFlag.AlignHCenter,
+                   "array, from above")
+        p.end()
+        return pix
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
+        if self._pixmap is None or abs(self._pixmap.devicePixelRatio() - self.devicePixelRatioF()) > 1e-6:
+            self._pixmap = self._render()
+        p = QtGui.QPainter(self)
+        p.drawPixmap(0, 0, self._pixmap)
+        p.end()
+
+
 class MapView(pg.PlotWidget):
-    """Azimuth/elevation map with track markers, labels and fading 10 s trails."""
+    """Azimuth/elevation map with track markers, labels and fading 10 s trails.
+
+    ``update_view(tracks, trails)`` draws one hop (its ``TrackState``s, after they were pushed into
+    ``trails``); ``set_class_visible(index, visible)`` hides or shows a class and redraws.
+    """
 
     def __init__(self, classes: Sequence[str], colors: np.ndarray, trail_frames: int = 100,
-                 planar: bool = False, parent=None) -> None:
-        super().__init__(parent=parent, background=BACKGROUND)
+                 planar: bool = False, parent=None, array: ArrayGeometry | None = None) -> None:
+        super().__init__(parent=parent, background=BACKGROUND,
+                         axisItems={"bottom": FittedAxis("bottom"), "left": FittedAxis("left")})
         self.classes = list(classes)
         self.colors = colors
         self.setMinimumSize(360, 200)
@@ -178,17 +347,20 @@ class MapView(pg.PlotWidget):
         vb.invertX(True)
         vb.setAspectLocked(True, 1.0)
         vb.sigResized.connect(self._fit)
-        self._fit()
+        self._tick_font = QtGui.QFont(self.font())
+        self._tick_fm = QtGui.QFontMetricsF(self._tick_font)
+        self._tick_key: tuple | None = None
         for name, ticks in (("bottom", _az_ticks()), ("left", _el_ticks())):
             ax = plot.getAxis(name)
             ax.setTicks(ticks)
             ax.setTextPen(TEXT)
             ax.setPen(pg.mkPen((*GRID, 120)))
-            # all labels, even where they pass the axis ends by a few px ("back 180°" at the map edge)
-            ax.setStyle(hideOverlappingLabels=40, textFillLimits=[(0, 1.0)])
+            # labels past the ends are kept (and moved inside by FittedAxis), never dropped
+            ax.setStyle(hideOverlappingLabels=200, textFillLimits=[(0, 1.0)], tickFont=self._tick_font)
         plot.getAxis("left").setWidth(86)  # room for "down −90°" from the first paint on
         plot.setLabel("bottom", "azimuth")
         plot.setLabel("left", "elevation")
+        self._fit()
         # graticule every 30° inside the map (the axis grid would hide the labels at the map edges)
         grid = QtGui.QPainterPath()
         for a in range(-150, 180, 30):
@@ -208,6 +380,7 @@ class MapView(pg.PlotWidget):
         dash = pg.mkPen((255, 255, 255, 70), width=1, style=QtCore.Qt.PenStyle.DashLine)
         front = pg.InfiniteLine(0, angle=90, pen=dash)
         plot.addItem(front)
+        planar = planar or (array is not None and array.is_planar)
         if planar:
             # a planar array mirrors up and down: grey out the lower half and say why
             shade = pg.QtWidgets.QGraphicsRectItem(QtCore.QRectF(-180, -90, 360, 90))
@@ -225,10 +398,15 @@ class MapView(pg.PlotWidget):
         self.markers.setZValue(20)
         plot.addItem(self.markers)
         self.labels = LabelPool(plot)
-        self._brushes: dict[tuple[int, bool], QtGui.QBrush] = {}
+        self._brushes: dict[int, QtGui.QBrush] = {}
+        self._ring_pens: dict[int, QtGui.QPen] = {}
+        self._hollow = pg.mkBrush(0, 0, 0, 0)
         self._label_colors: dict[int, QtGui.QColor] = {}
         self._marker_pen = pg.mkPen((255, 255, 255, 220), width=1.5)
         self._marker_xy = np.zeros((0, 2))
+        self.shown_markers = Markers([], *(np.zeros(0),) * 3, np.zeros(0, np.int64), np.zeros(0, bool))
+        self._shown = np.ones(max(len(self.classes), 1), bool)
+        self._last: tuple[Sequence[TrackState], TrailBuffer] | None = None
 
         self.cursor = pg.TextItem("", color="#8a909c", anchor=(1, 1))
         self.cursor.setZValue(40)
@@ -236,18 +414,96 @@ class MapView(pg.PlotWidget):
         self.cursor.setPos(-178, -88)
         self.scene().sigMouseMoved.connect(self._mouse_moved)
 
+        self.inset: ArrayInset | None = None
+        if array is not None:
+            self.inset = ArrayInset(array, self.viewport())
+            self.inset.show()
+        vb.sigResized.connect(self._place_inset)
+        self._built = True
+
+    # ------------------------------------------------------------------ layout
     def _fit(self) -> None:
         # the whole sphere stays in view at any window shape (aspect locked, so one axis gets margins)
         self.getPlotItem().getViewBox().setRange(xRange=(-180, 180), yRange=(-90, 90), padding=0.02)
+        self._fit_ticks()
 
-    def _brush(self, cls: int, coasting: bool) -> QtGui.QBrush:
-        key = (cls, coasting)
-        b = self._brushes.get(key)
+    def _fit_ticks(self) -> None:
+        """Tick spacing from the pixels each axis has (labels never collide, ±180° always shown)."""
+        plot = self.getPlotItem()
+        if plot is None:
+            return
+        vb = plot.getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        bottom, left = plot.getAxis("bottom"), plot.getAxis("left")
+        w, h = float(bottom.geometry().width()), float(left.geometry().height())
+        key = (round(w), round(h), round(x0, 3), round(x1, 3), round(y0, 3), round(y1, 3))
+        if key == self._tick_key or w <= 0 or h <= 0 or x1 <= x0 or y1 <= y0:
+            return
+        self._tick_key = key
+        fm = self._tick_fm
+        az = fit_ticks(az_tick_candidates(), lambda v: (x1 - v) / (x1 - x0) * w, w, fm.horizontalAdvance)
+        el = fit_ticks(el_tick_candidates(), lambda v: (y1 - v) / (y1 - y0) * h, h, lambda _t: 0.8 * fm.height(),
+                       gap=4.0)
+        bottom.setTicks([az])
+        left.setTicks([el])
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        # Qt resizes the view before __init__ has built it, and closing drops the plot item
+        if self.__dict__.get("_built") and self.getPlotItem() is not None:
+            self._fit_ticks()
+            self._place_inset()
+
+    def _place_inset(self) -> None:
+        if self.inset is None or self.getPlotItem() is None:
+            return
+        r = self.mapFromScene(self.getPlotItem().getViewBox().sceneBoundingRect()).boundingRect()
+        self.inset.move(r.left() + 6, max(r.bottom() - self.inset.height() - 5, r.top()))
+        # on a small map the inset would cover too much of it: shown from about 2.8 insets high
+        room = r.height() >= 2.8 * self.inset.height() and r.width() >= 4.5 * self.inset.width()
+        self.inset.setVisible(self._inset_wanted and room)
+
+    _inset_wanted = True
+
+    def set_array_inset_visible(self, visible: bool) -> None:
+        """Show or hide the array inset (it also hides itself while the map is too small for it)."""
+        self._inset_wanted = bool(visible)
+        self._place_inset()
+
+    def tick_label_rects(self, axis: str = "bottom") -> list[tuple[str, QtCore.QRectF]]:
+        """The tick labels the axis drew last, as (text, rectangle in this widget's pixels)."""
+        ax = self.getPlotItem().getAxis(axis)
+        out = []
+        for text, r in ax.text_rects:
+            poly = self.mapFromScene(ax.mapRectToScene(r))
+            out.append((text, QtCore.QRectF(poly.boundingRect())))
+        return out
+
+    # ------------------------------------------------------------------ classes
+    def set_class_visible(self, index: int, visible: bool) -> None:
+        if 0 <= index < len(self._shown) and bool(self._shown[index]) != bool(visible):
+            self._shown[index] = bool(visible)
+            if self._last is not None:
+                self.update_view(*self._last)
+
+    @property
+    def hidden_classes(self) -> frozenset[int]:
+        return frozenset(int(k) for k in np.flatnonzero(~self._shown))
+
+    # ------------------------------------------------------------------ drawing
+    def _brush(self, cls: int) -> QtGui.QBrush:
+        b = self._brushes.get(cls)
         if b is None:
             r, g, bl = (int(v) for v in self.colors[cls % len(self.colors)])
-            b = pg.mkBrush(r, g, bl, 110 if coasting else 255)
-            self._brushes[key] = b
+            b = self._brushes[cls] = pg.mkBrush(r, g, bl, 255)
         return b
+
+    def _ring_pen(self, cls: int) -> QtGui.QPen:
+        pen = self._ring_pens.get(cls)
+        if pen is None:
+            r, g, b = (int(v) for v in self.colors[cls % len(self.colors)])
+            pen = self._ring_pens[cls] = pg.mkPen((r, g, b, 255), width=COASTING_RING_PX)
+        return pen
 
     def _label_color(self, cls: int) -> QtGui.QColor:
         c = self._label_colors.get(cls)
@@ -258,24 +514,31 @@ class MapView(pg.PlotWidget):
         return c
 
     def update_view(self, tracks: Sequence[TrackState], trails: TrailBuffer) -> None:
+        self._last = (tracks, trails)
         az, el, ages, slots = trails.ordered()
-        self.trails.set_trails(az, el, ages, trails.slot_class[slots])
-        n = len(tracks)
-        xy = np.zeros((n, 2))
-        sizes = np.zeros(n)
-        brushes = []
-        labels = []
-        for i, t in enumerate(tracks):
-            xy[i] = (t.azimuth, t.elevation)
-            sizes[i] = 9.0 + 9.0 * min(max(t.confidence, 0.0), 1.0)
-            brushes.append(self._brush(t.class_index, t.missed_frames > 0))
-            labels.append((t.azimuth, t.elevation, f"{t.class_name} {t.confidence:.2f}",
-                           self._label_color(t.class_index)))
-        self.markers.setData(x=xy[:, 0], y=xy[:, 1], size=sizes, brush=brushes, pen=self._marker_pen)
-        if n > 1:
+        cls = trails.slot_class[slots]
+        keep = self._class_shown(cls)
+        if not keep.all():
+            az, el, cls = az[:, keep], el[:, keep], cls[keep]
+        self.trails.set_trails(az, el, ages, cls)
+        m = markers_for(tracks, trails, self._shown)
+        self.shown_markers = m
+        brushes = [self._hollow if c else self._brush(k) for k, c in zip(m.class_index, m.coasting, strict=True)]
+        pens = [self._ring_pen(k) if c else self._marker_pen for k, c in zip(m.class_index, m.coasting, strict=True)]
+        self.markers.setData(x=m.az, y=m.el, size=marker_size(m.confidence), brush=brushes, pen=pens)
+        labels = [(a, e, track_label(t), self._label_color(t.class_index))
+                  for a, e, t in zip(m.az, m.el, m.tracks, strict=True)]
+        if len(labels) > 1:
             labels = self._declutter(labels)
         self.labels.show(labels)
-        self._marker_xy = xy
+        self._marker_xy = np.stack([m.az, m.el], axis=-1).reshape(-1, 2)
+
+    def _class_shown(self, cls: np.ndarray) -> np.ndarray:
+        cls = np.asarray(cls, np.int64)
+        out = np.ones(cls.shape, bool)
+        inside = (cls >= 0) & (cls < len(self._shown))
+        out[inside] = self._shown[cls[inside]]
+        return out
 
     def _declutter(self, labels: list) -> list:
         """Move the labels of nearby markers apart vertically (in pixels), keeping each next to its marker."""
@@ -298,6 +561,10 @@ class MapView(pg.PlotWidget):
         """(azimuth, elevation) [N, 2] of the markers drawn, as the scatter item holds them."""
         x, y = self.markers.getData()
         return np.stack([np.asarray(x, float), np.asarray(y, float)], axis=-1).reshape(-1, 2)
+
+    def label_texts(self) -> dict[int, str]:
+        """Track id -> the label text drawn next to its marker."""
+        return {t.track_id: track_label(t) for t in self.shown_markers.tracks}
 
     def _mouse_moved(self, pos: QtCore.QPointF) -> None:
         vb = self.getPlotItem().getViewBox()
