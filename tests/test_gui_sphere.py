@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -39,3 +40,190 @@ def test_sphere_view_renders_markers_at_the_tracks_under_xvfb(tmp_path):
     assert head[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
     assert (width, height) == (1440, 900)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Label placement (no display needed) and the scene itself under Xvfb: the GL checks below run in a child pytest
+# started under xvfb-run by test_sphere_scene_checks_under_xvfb (the views' tests run offscreen, without GL).
+
+def _intersects(a, b) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def test_placed_labels_cover_no_obstacle_and_no_other_label():
+    from seld_live.gui.sphere_view import place_labels
+
+    rng = np.random.default_rng(7)
+    for _ in range(100):
+        n = int(rng.integers(1, 10))
+        anchors = rng.uniform(100, 500, (n, 2))
+        sizes = np.stack([rng.uniform(40, 90, n), np.full(n, 15.0)], axis=1)
+        obstacles = np.concatenate([rng.uniform(100, 500, (6, 2)), np.tile([[30.0, 15.0]], (6, 1))], axis=1)
+        rects = place_labels(anchors, sizes, obstacles)
+        for i in range(n):
+            assert not any(_intersects(rects[i], o) for o in obstacles), (i, rects[i])
+            assert not any(_intersects(rects[i], rects[j]) for j in range(i))
+            # next to its point: within a few label heights
+            cx, cy = rects[i, 0] + rects[i, 2] / 2, rects[i, 1] + rects[i, 3] / 2
+            assert abs(cy - anchors[i, 1]) <= 6 * 15.0 + 11.0 and abs(cx - anchors[i, 0]) <= rects[i, 2] + 11.0
+    # with room, a label goes to the right of its point, vertically centred
+    r = place_labels(np.array([[100.0, 100.0]]), np.array([[50.0, 14.0]]), np.zeros((0, 4)), offset=11.0)
+    np.testing.assert_allclose(r, [[111.0, 93.0, 50.0, 14.0]])
+    # the right is taken (a direction word): it goes left
+    r = place_labels(np.array([[100.0, 100.0]]), np.array([[50.0, 14.0]]), np.array([[110.0, 90.0, 40.0, 20.0]]))
+    assert r[0, 0] + r[0, 2] <= 100.0
+
+
+@pytest.mark.slow
+def test_sphere_scene_checks_under_xvfb():
+    """Runs the gl_ checks of this file in a child pytest with a real X server (Xvfb) and Mesa's OpenGL."""
+    xvfb = shutil.which("xvfb-run")
+    assert xvfb, "xvfb-run (Debian xvfb) is needed for the 3D view tests"
+    env = {**os.environ, "SELD_GL_CHECKS": "1", "QT_QPA_PLATFORM": "xcb"}
+    p = subprocess.run([xvfb, "-a", "-s", "-screen 0 1280x900x24", sys.executable, "-m", "pytest", "-q",
+                        "-p", "no:cacheprovider", "-k", "gl_", str(Path(__file__))],
+                       capture_output=True, text=True, timeout=500, env=env, cwd=str(Path(__file__).parent.parent))
+    assert p.returncode == 0, p.stdout[-6000:] + p.stderr[-3000:]
+    assert " passed" in p.stdout and "skipped" not in p.stdout.splitlines()[-1], p.stdout[-2000:]
+
+
+_GL_RUN = bool(os.environ.get("SELD_GL_CHECKS") and os.environ.get("DISPLAY"))
+_GL = pytest.mark.skipif(not _GL_RUN, reason="GL checks run under Xvfb through test_sphere_scene_checks_under_xvfb")
+if _GL_RUN:
+    from PySide6 import QtCore
+
+    # as the app does (gui/app.py): the spheres of one process share pyqtgraph's shader programs
+    QtCore.QCoreApplication.setAttribute(QtCore.Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+CLASSES = ["speech", "dog", "flute", "door", "bell"]
+
+
+def _ts(tid, cls, az, el, conf=0.8, missed=0):
+    from seld_live.results import TrackState
+
+    return TrackState(tid, cls, CLASSES[cls], az, el, conf, 10, missed_frames=missed)
+
+
+@pytest.fixture
+def sphere(qtbot):
+    from seld_live.geometry import load_array
+    from seld_live.gui.palette import class_colors
+    from seld_live.gui.sphere_view import SphereView
+
+    v = SphereView(CLASSES, class_colors(len(CLASSES)), load_array("dcase_mic"), trail_frames=100)
+    v.resize(760, 520)
+    v.show()
+    qtbot.waitExposed(v)
+    yield v
+    # deleted now, while the application lives (a GL window left to the interpreter's exit crashes it)
+    from PySide6 import QtCore
+
+    v.close()
+    v.deleteLater()
+    QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
+
+
+def _rendered(qtbot, view):
+    """A frame rendered after the last change (however long a loaded machine takes)."""
+    scene = view.scene
+    before = scene.paints
+    scene.update()
+    qtbot.waitUntil(lambda: scene.paints > before, timeout=60000)
+    from PySide6 import QtGui
+
+    return view.grab_image().convertToFormat(QtGui.QImage.Format.Format_RGB32)
+
+
+def _project(scene, img, az, el):
+    from PySide6 import QtCore, QtGui
+
+    from seld_live.coords import sph_to_cart
+
+    dpr = img.devicePixelRatio()
+    rect = QtCore.QRectF(0, 0, img.width() / dpr, img.height() / dpr)
+    ndc = QtGui.QMatrix4x4()
+    ndc.viewport(rect.left(), rect.bottom(), rect.width(), -rect.height())
+    vp = scene.getViewport()
+    q = (ndc * scene.projectionMatrix(vp, vp) * scene.viewMatrix()).map(QtGui.QVector3D(*sph_to_cart(az, el)))
+    return round(q.x() * dpr), round(q.y() * dpr)
+
+
+@_GL
+def test_gl_depth_is_not_opacity(sphere, qtbot):
+    from seld_live.gui.history import TrailBuffer
+    from seld_live.gui.palette import class_colors
+    from seld_live.gui.style import marker_size
+
+    trails = TrailBuffer(100)
+    for f in range(30):  # one source in front (the far side: the camera is behind), one behind the listener
+        tracks = [_ts(0, 0, -20.0 + f, 5.0), _ts(1, 1, 160.0 + f, 5.0)]
+        trails.push(f, tracks)
+    sphere.update_view(tracks, trails)
+    scene = sphere.scene
+    assert scene.near.tolist() == [False, True]
+    np.testing.assert_allclose(scene.markers.color[:, 3], 1.0)  # no fading with depth
+    np.testing.assert_allclose(scene.markers.size, marker_size([0.8, 0.8]))  # size is confidence only
+    assert len(scene.rims.pos) == 1  # the near one has the white rim
+    # trail opacity is age alone: the same ages on both sides, same alphas
+    far_a, near_a = np.sort(scene.trails_far.color[:, 3]), np.sort(scene.trails.color[:, 3])
+    np.testing.assert_allclose(far_a, near_a)
+    assert scene.trails.width > scene.trails_far.width
+    # the front source is painted in its full colour (it was half faded before)
+    img = _rendered(qtbot, sphere)
+    colors = class_colors(len(CLASSES)).astype(int)
+    x, y = _project(scene, img, 9.0, 5.0)
+    best = min(sum(abs(c - v) for c, v in zip(img.pixelColor(x + dx, y + dy).getRgb()[:3], colors[0], strict=True))
+               for dx in range(-2, 3) for dy in range(-2, 3))
+    assert best < 40, best
+
+
+@_GL
+def test_gl_labels_stay_off_the_direction_words_and_the_mic_numbers(sphere, qtbot):
+    from seld_live.gui.history import TrailBuffer
+
+    trails = TrailBuffer(100)
+    # sources right at the direction words' places, and two close together
+    tracks = [_ts(0, 0, 0.0, 0.0), _ts(1, 1, 90.0, 0.0), _ts(2, 2, -90.0, 2.0), _ts(3, 3, 0.0, 85.0),
+              _ts(4, 4, 178.0, 0.0), _ts(5, 0, 5.0, 3.0)]
+    trails.push(0, tracks)
+    sphere.update_view(tracks, trails)
+
+    def placed():
+        _rendered(qtbot, sphere)
+        drawn = sphere.scene.labels.drawn
+        fixed = [r for kind, _t, r in drawn if kind in ("direction", "mic")]
+        mine = [r for kind, _t, r in drawn if kind == "track"]
+        assert sorted(t for kind, t, _r in drawn if kind == "mic") == ["1", "2", "3", "4"]
+        assert len(mine) == len(tracks)
+        for i, r in enumerate(mine):
+            assert not any(r.intersects(f) for f in fixed), (i, r)
+            assert not any(r.intersects(o) for o in mine[:i]), i
+
+    qtbot.waitUntil(placed, timeout=60000)
+
+
+@_GL
+def test_gl_coasting_is_hollow_at_the_last_detection_and_hidden_classes_go(sphere, qtbot):
+    from seld_live.gui.history import TrailBuffer
+
+    trails = TrailBuffer(100)
+    for f in range(20):
+        if f < 12:
+            tracks = [_ts(0, 2, 30.0 + f, 10.0), _ts(1, 0, -60.0, 0.0)]
+        else:  # track 0 coasts; its prediction runs on
+            tracks = [_ts(0, 2, 41.0 + 5 * (f - 11), 10.0, missed=f - 11), _ts(1, 0, -60.0, 0.0)]
+        trails.push(f, tracks)
+    sphere.update_view(tracks, trails)
+    scene = sphere.scene
+    np.testing.assert_allclose(sphere.marker_positions(), [[41.0, 10.0], [-60.0, 0.0]], atol=1e-6)
+    assert len(scene.holes.pos) == 1
+    from seld_live.coords import cart_to_sph
+
+    az_trail = cart_to_sph(np.concatenate([scene.trails.pos, scene.trails_far.pos]))[0]
+    assert az_trail.max() <= 41.0 + 1e-6  # never past the last detection
+    sphere.set_class_visible(2, False)
+    np.testing.assert_allclose(sphere.marker_positions(), [[-60.0, 0.0]], atol=1e-6)
+    left = cart_to_sph(np.concatenate([scene.trails.pos, scene.trails_far.pos]).reshape(-1, 3))
+    np.testing.assert_allclose(left[0], -60.0, atol=1e-4)  # only track 1's (standing) trail is left
+    assert [t for k, t, _r in scene.labels.drawn if k == "track"] in ([], ["speech 0.80"])
+    sphere.set_class_visible(2, True)
+    assert len(sphere.marker_positions()) == 2

@@ -2,7 +2,13 @@
 
 pyqtgraph.opengl needs an OpenGL context (a real X server or Xvfb; not the offscreen platform), so the
 window builds this view only when the user first switches to it. Items are created once and fed new
-arrays on each refresh; trails are one line item with per-vertex colours (alpha fades with age).
+arrays on each refresh; trails are line items with per-vertex colours.
+
+Each visual channel means one thing (``style``): opacity is age (trails fade), marker size is confidence, a
+hollow marker is a coasting track at its last detection, and depth has channels of its own: markers on the
+half of the sphere facing the camera get a white rim and their trails are drawn thicker. Nothing fades with
+depth (the camera sits behind the listener, so fading the far side would fade every source in front). Labels
+are placed in screen space off the direction words, the mic numbers, the markers and each other.
 
 The scene is a native OpenGL window (``QOpenGLWindow``) inside a widget container rather than a
 ``QOpenGLWidget``: a QOpenGLWidget makes Qt compose the whole main window through OpenGL on every update,
@@ -22,7 +28,16 @@ from PySide6 import QtCore, QtGui, QtOpenGL, QtWidgets
 
 from seld_live.coords import cart_to_sph, sph_to_cart
 from seld_live.geometry import ArrayGeometry
-from seld_live.gui.history import TrailBuffer, sphere_segments
+from seld_live.gui.history import Markers, TrailBuffer, markers_for, sphere_segments
+from seld_live.gui.style import (
+    COASTING_RING_PX,
+    DEPTH_RIM_PX,
+    TRAIL_MAX_GAP,
+    age_alpha,
+    class_shown,
+    marker_size,
+    track_label,
+)
 from seld_live.results import TrackState
 
 BACKGROUND = (21, 24, 29)
@@ -50,41 +65,124 @@ def _wireframe(step_deg: int = 30, n: int = 72) -> np.ndarray:
     return np.concatenate(pairs)
 
 
-class LabelsItem(GLGraphicsItem):
-    """Texts at 3D points, all drawn in one QPainter pass (one GLTextItem each costs a painter per label)."""
+def _overlap(r: np.ndarray, rects: np.ndarray) -> np.ndarray:
+    """Overlap areas of rectangle ``r`` (x, y, w, h) with each of ``rects`` [K, 4]."""
+    if len(rects) == 0:
+        return np.zeros(0)
+    dx = np.minimum(r[0] + r[2], rects[:, 0] + rects[:, 2]) - np.maximum(r[0], rects[:, 0])
+    dy = np.minimum(r[1] + r[3], rects[:, 1] + rects[:, 3]) - np.maximum(r[1], rects[:, 1])
+    return np.maximum(dx, 0.0) * np.maximum(dy, 0.0)
 
-    def __init__(self, font: QtGui.QFont, offset_px: float = 0.0, center: bool = False) -> None:
+
+def place_labels(anchors: np.ndarray, sizes: np.ndarray, obstacles: np.ndarray, offset: float = 11.0) -> np.ndarray:
+    """Rectangles (x, y, w, h) [N, 4] for labels of ``sizes`` [N, 2] next to screen points ``anchors`` [N, 2]
+    that cover none of the ``obstacles`` [K, 4] (direction words, mic numbers, markers) nor each other.
+
+    Each label tries places around its point, nearest first (right, left, above, below, then stepping further
+    down and up on either side); when none is free it takes the one with the least overlap.
+    """
+    anchors = np.asarray(anchors, float).reshape(-1, 2)
+    sizes = np.asarray(sizes, float).reshape(-1, 2)
+    taken = [np.asarray(obstacles, float).reshape(-1, 4)]
+    out = np.zeros((len(anchors), 4))
+    for i, ((x, y), (w, h)) in enumerate(zip(anchors, sizes, strict=True)):
+        cands = [(x + offset, y - h / 2), (x - offset - w, y - h / 2), (x - w / 2, y - offset - h),
+                 (x - w / 2, y + offset)]
+        for k in range(1, 6):
+            for side in (x + offset, x - offset - w):
+                cands += [(side, y - h / 2 + k * h), (side, y - h / 2 - k * h)]
+        placed = np.concatenate(taken)
+        best, best_cost = None, np.inf
+        for cx, cy in cands:
+            r = np.array([cx, cy, w, h])
+            cost = float(_overlap(r, placed).sum())
+            if cost < best_cost:
+                best, best_cost = r, cost
+                if cost == 0.0:
+                    break
+        out[i] = best
+        taken.append(best[None])
+    return out
+
+
+class LabelsItem(GLGraphicsItem):
+    """Texts at 3D points, all drawn in one QPainter pass (one GLTextItem each costs a painter per label).
+
+    Fixed labels (the direction words, the mic numbers) are centred on their points. Track labels
+    (``set_labels``) are placed next to their markers by ``place_labels``, off the fixed labels, the markers
+    and each other; ``drawn`` holds what was painted last as (kind, text, QRectF) in view pixels.
+    """
+
+    def __init__(self, font: QtGui.QFont, offset_px: float = 11.0) -> None:
         super().__init__()
         self.font = font
         self.offset_px = offset_px
-        self.center = center
+        self.fixed: list[tuple[str, np.ndarray, list[str], list[QtGui.QColor], QtGui.QFont]] = []
         self.pos = np.zeros((0, 3))
         self.texts: list[str] = []
         self.colors: list[QtGui.QColor] = []
+        self.marker_px = np.zeros(0)
+        self.drawn: list[tuple[str, str, QtCore.QRectF]] = []
 
-    def set_labels(self, pos: np.ndarray, texts: Sequence[str], colors: Sequence[QtGui.QColor]) -> None:
+    def add_fixed(self, kind: str, pos: np.ndarray, texts: Sequence[str], colors: Sequence[QtGui.QColor],
+                  font: QtGui.QFont | None = None) -> None:
+        self.fixed.append((kind, np.asarray(pos, np.float64).reshape(-1, 3), list(texts), list(colors),
+                           font or self.font))
+        self.update()
+
+    def set_labels(self, pos: np.ndarray, texts: Sequence[str], colors: Sequence[QtGui.QColor],
+                   marker_px: np.ndarray | None = None) -> None:
         self.pos, self.texts, self.colors = np.asarray(pos, np.float64).reshape(-1, 3), list(texts), list(colors)
+        self.marker_px = np.zeros(len(self.texts)) if marker_px is None else np.asarray(marker_px, float)
         self.update()
 
     def paint(self) -> None:
-        if not self.texts:
-            return
         self.setupGLState()
         view = self.view()
         rect = QtCore.QRectF(view.rect())
         ndc_to_viewport = QtGui.QMatrix4x4()
         ndc_to_viewport.viewport(rect.left(), rect.bottom(), rect.width(), -rect.height())
         project = ndc_to_viewport * self.mvpMatrix()
-        fm = QtGui.QFontMetricsF(self.font)
-        half_h = fm.capHeight() / 2
+
+        m = np.array(project.data(), np.float64).reshape(4, 4).T  # QMatrix4x4.data() is column-major
+
+        def screen(points: np.ndarray) -> np.ndarray:
+            h = points @ m[:3, :3].T + m[:3, 3]
+            w = points @ m[3, :3] + m[3, 3]
+            return h[:, :2] / np.where(np.abs(w) > 1e-12, w, 1e-12)[:, None]
+
+        drawn: list[tuple[str, str, QtCore.QRectF]] = []
+        jobs: list[tuple[QtCore.QRectF, str, QtGui.QColor, QtGui.QFont]] = []
+        obstacles = []
+        for kind, pos, texts, colors, font in self.fixed:
+            fm = QtGui.QFontMetricsF(font)
+            for (x, y), text, color in zip(screen(pos), texts, colors, strict=True):
+                w, h = fm.horizontalAdvance(text), fm.height()
+                r = QtCore.QRectF(x - w / 2, y - h / 2, w, h)
+                jobs.append((r, text, color, font))
+                drawn.append((kind, text, r))
+                obstacles.append((r.x(), r.y(), w, h))
+        if self.texts:
+            fm = QtGui.QFontMetricsF(self.font)
+            pts = screen(self.pos)
+            for (x, y), d in zip(pts, self.marker_px, strict=True):  # the markers themselves
+                obstacles.append((x - d / 2, y - d / 2, d, d))
+            sizes = np.array([[fm.horizontalAdvance(t), fm.height()] for t in self.texts])
+            for (x, y, w, h), text, color in zip(place_labels(pts, sizes, np.array(obstacles), self.offset_px),
+                                                 self.texts, self.colors, strict=True):
+                r = QtCore.QRectF(x, y, w, h)
+                jobs.append((r, text, color, self.font))
+                drawn.append(("track", text, r))
+        self.drawn = drawn
+        if not jobs:
+            return
         painter = QtGui.QPainter(view)
-        painter.setFont(self.font)
         painter.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing | QtGui.QPainter.RenderHint.TextAntialiasing)
-        for p, text, color in zip(self.pos, self.texts, self.colors, strict=True):
-            q = project.map(QtGui.QVector3D(*p)).toPointF()
-            dx = -fm.horizontalAdvance(text) / 2 if self.center else self.offset_px
+        flags = QtCore.Qt.AlignmentFlag.AlignCenter
+        for r, text, color, font in jobs:
+            painter.setFont(font)
             painter.setPen(color)
-            painter.drawText(QtCore.QPointF(q.x() + dx, q.y() + half_h), text)
+            painter.drawText(r, flags, text)
         painter.end()
 
 
@@ -113,22 +211,34 @@ class SphereScene(GLViewMixin, QtOpenGL.QOpenGLWindow):
                                        antialias=True, glOptions=_BLEND))
         font = QtGui.QFont()
         font.setPointSize(10)
-        cardinal = LabelsItem(font, center=True)
+        # one painter pass for every text: the direction words, the mic numbers and the track labels
+        self.labels = LabelsItem(font, offset_px=11.0)
         names = ("front", "left", "back", "right", "up", "down")
         pos = [(1.14, 0, 0), (0, 1.14, 0), (-1.14, 0, 0), (0, -1.14, 0), (0, 0, 1.1), (0, 0, -1.12)]
         gold, grey = QtGui.QColor(255, 217, 77), QtGui.QColor(180, 186, 198)
-        cardinal.set_labels(np.array(pos, float), names, [gold if n == "front" else grey for n in names])
-        self.addItem(cardinal)
+        self.labels.add_fixed("direction", np.array(pos, float), names,
+                              [gold if n == "front" else grey for n in names])
         self._add_array(array)
 
-        self.trails = gl.GLLinePlotItem(pos=np.zeros((0, 3)), mode="lines", width=2.0, antialias=True,
+        # far side first: thin trails; the near side's are thicker (depth), opacity is age only
+        self.trails_far = gl.GLLinePlotItem(pos=np.zeros((0, 3)), mode="lines", width=1.2, antialias=True,
+                                            glOptions=_BLEND)
+        self.addItem(self.trails_far)
+        self.trails = gl.GLLinePlotItem(pos=np.zeros((0, 3)), mode="lines", width=2.5, antialias=True,
                                         glOptions=_BLEND)
         self.addItem(self.trails)
+        self.rims = gl.GLScatterPlotItem(pos=np.zeros((0, 3)), size=14.0, pxMode=True, glOptions=_BLEND)
+        self.addItem(self.rims)
         self.markers = gl.GLScatterPlotItem(pos=np.zeros((0, 3)), size=14.0, pxMode=True, glOptions=_BLEND)
         self.addItem(self.markers)
-        self.labels = LabelsItem(font, offset_px=11.0)
+        self.holes = gl.GLScatterPlotItem(pos=np.zeros((0, 3)), size=10.0, pxMode=True, glOptions=_BLEND)
+        self.addItem(self.holes)
         self.addItem(self.labels)
         self._label_colors: dict[int, QtGui.QColor] = {}
+        self._shown = np.ones(max(len(self.classes), 1), bool)
+        self._last: tuple[Sequence[TrackState], TrailBuffer] | None = None
+        self.shown_markers = Markers([], *(np.zeros(0),) * 3, np.zeros(0, np.int64), np.zeros(0, bool))
+        self.near = np.zeros(0, bool)
 
     # what GLViewMixin and the label painter ask of a QWidget, for a QWindow
     def devicePixelRatioF(self) -> float:
@@ -174,43 +284,66 @@ class SphereScene(GLViewMixin, QtOpenGL.QOpenGLWindow):
         self.addItem(gl.GLLinePlotItem(pos=spokes, mode="lines", color=(0.8, 0.82, 0.88, 0.8), width=1.5,
                                        glOptions=_BLEND))
         self.addItem(gl.GLScatterPlotItem(pos=p, size=7.0, color=(0.92, 0.93, 0.96, 1.0), glOptions=_BLEND))
+        # the mic numbers, just outside each capsule, so a user can match the array in hand
+        small = QtGui.QFont()
+        small.setPointSize(8)
+        out = p / max(np.max(np.linalg.norm(p, axis=1)), 1e-9) * ARRAY_RADIUS * 1.9
+        self.labels.add_fixed("mic", out, [str(i + 1) for i in range(len(p))],
+                              [QtGui.QColor(225, 228, 235)] * len(p), small)
 
-    def _depth_cue(self, pos: np.ndarray) -> np.ndarray:
-        """Alpha factor per point: full on the hemisphere facing the camera, about half behind it."""
+    def camera_direction(self) -> np.ndarray:
+        """Unit vector from the centre towards the camera."""
         cam = np.asarray(tuple(self.cameraPosition()), np.float64)
-        cam /= max(np.linalg.norm(cam), 1e-9)
-        return 0.5 + 0.5 * np.clip((pos @ cam + 0.3) / 0.6, 0.0, 1.0)
+        return cam / max(np.linalg.norm(cam), 1e-9)
+
+    def set_class_visible(self, index: int, visible: bool) -> None:
+        if 0 <= index < len(self._shown) and bool(self._shown[index]) != bool(visible):
+            self._shown[index] = bool(visible)
+            if self._last is not None:
+                self.update_view(*self._last)
 
     def update_view(self, tracks: Sequence[TrackState], trails: TrailBuffer) -> None:
+        self._last = (tracks, trails)
+        cam = self.camera_direction()
         az, el, ages, slots = trails.ordered()
-        col, age, verts = sphere_segments(az, el, ages)
+        cls_of = trails.slot_class[slots]
+        keep = class_shown(self._shown, cls_of)
+        col, age, verts = sphere_segments(az[:, keep], el[:, keep], ages, max_gap=TRAIL_MAX_GAP)
         if len(col):
-            cls = trails.slot_class[slots][col]
-            rgba = np.empty((len(col), 4))
-            rgba[:, :3] = self.colors[cls % len(self.colors)]
-            rgba[:, 3] = 0.08 + 0.92 * (1.0 - age / self.trail_frames) ** 1.5
-            colors = np.repeat(rgba, 2, axis=0)
-            # the older end of each segment one step fainter, so the fade is continuous
-            colors[0::2, 3] = 0.08 + 0.92 * (1.0 - np.minimum(age + 1, self.trail_frames) / self.trail_frames) ** 1.5
-            colors[:, 3] *= self._depth_cue(verts)
-            self.trails.setData(pos=verts, color=colors)
+            cls = cls_of[keep][col]
+            colors = np.empty((2 * len(col), 4))
+            colors[:, :3] = np.repeat(self.colors[cls % len(self.colors)], 2, axis=0)
+            # opacity is age alone; the older end of each segment one step fainter, so the fade is continuous
+            colors[1::2, 3] = age_alpha(age / self.trail_frames)
+            colors[0::2, 3] = age_alpha(np.minimum(age + 1, self.trail_frames) / self.trail_frames)
+            near = ((verts[0::2] + verts[1::2]) @ cam) > 0.0
+            both = np.repeat(near, 2)
+            self.trails.setData(pos=verts[both], color=colors[both])
+            self.trails_far.setData(pos=verts[~both], color=colors[~both])
         else:
             # an empty per-vertex colour array: switching the item to one colour breaks its colour buffer
-            self.trails.setData(pos=np.zeros((0, 3)), color=np.zeros((0, 4)))
+            for item in (self.trails, self.trails_far):
+                item.setData(pos=np.zeros((0, 3)), color=np.zeros((0, 4)))
 
-        n = len(tracks)
-        pos = sph_to_cart([t.azimuth for t in tracks], [t.elevation for t in tracks]).reshape(n, 3)
-        cls = np.array([t.class_index for t in tracks], np.int64) % len(self.colors)
+        m = markers_for(tracks, trails, self._shown)
+        self.shown_markers = m
+        n = len(m)
+        pos = sph_to_cart(m.az, m.el).reshape(n, 3)
         color = np.ones((n, 4))
-        color[:, :3] = self.colors[cls]
-        color[:, 3] = [0.45 if t.missed_frames > 0 else 1.0 for t in tracks]
-        size = 10.0 + 10.0 * np.clip([t.confidence for t in tracks], 0.0, 1.0).reshape(n)
-        texts = [f"{t.class_name} {t.confidence:.2f}" for t in tracks]
-        text_colors = [self._label_color(t.class_index) for t in tracks]
-        if n:
-            color[:, 3] *= self._depth_cue(pos)
+        color[:, :3] = self.colors[m.class_index % len(self.colors)]
+        size = marker_size(m.confidence).reshape(n)
+        near = (pos @ cam > 0.0) if n else np.zeros(0, bool)
+        self.near = near
         self.markers.setData(pos=pos, color=color, size=size)
-        self.labels.set_labels(pos, texts, text_colors)
+        rim = np.ones((int(near.sum()), 4))
+        rim[:, 3] = 0.95
+        self.rims.setData(pos=pos[near], color=rim, size=size[near] + DEPTH_RIM_PX)
+        hole = np.ones((int(m.coasting.sum()), 4))
+        hole[:, :3] = np.asarray(BACKGROUND, float) / 255.0
+        self.holes.setData(pos=pos[m.coasting], color=hole,
+                           size=np.maximum(size[m.coasting] - 2 * COASTING_RING_PX - 1.0, 2.0))
+        self.labels.set_labels(pos, [track_label(t) for t in m.tracks],
+                               [self._label_color(t.class_index) for t in m.tracks], size)
 
     def _label_color(self, cls: int) -> QtGui.QColor:
         c = self._label_colors.get(cls)
@@ -242,6 +375,10 @@ class SphereView(QtWidgets.QWidget):
 
     def update_view(self, tracks: Sequence[TrackState], trails: TrailBuffer) -> None:
         self.scene.update_view(tracks, trails)
+        self.scene.update()
+
+    def set_class_visible(self, index: int, visible: bool) -> None:
+        self.scene.set_class_visible(index, visible)
         self.scene.update()
 
     def marker_positions(self) -> np.ndarray:
