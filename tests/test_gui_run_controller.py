@@ -164,7 +164,9 @@ def test_poll_reports_each_end_once_and_keeps_the_recording(tmp_path):
     run.start()
     assert run.record_path == tmp_path / "cli.flac"  # --record on the command line
     assert run.poll() is None
-    run.engine.error, run.engine.running = "input device lost: unplugged", False
+    run.engine.error = "input device lost: unplugged"
+    assert run.poll() is None  # the worker is still finishing the outputs: not yet
+    run.engine.running = False
     ended = run.poll()
     assert ended.why == "error" and ended.message.startswith("input device lost")
     assert ended.kept_recording == tmp_path / "cli.flac" and saved == [tmp_path / "cli.flac"]

@@ -133,9 +133,10 @@ class RunController:
         return out
 
     def poll(self) -> RunEnded | None:
-        """Whether the engine ended since the last poll: each failure, end of file or stop is reported once."""
+        """Whether the engine ended since the last poll: each failure, end of file or stop is reported once, when
+        the engine's worker is done (its outputs and the recording are finished: "kept" is true when said)."""
         e = self.engine
-        if e is None:
+        if e is None or e.running:
             return None
         if e.error and e.error != self._error_seen:
             self._error_seen = e.error
@@ -149,7 +150,7 @@ class RunController:
             kept = self.record_path
             self._recording_stopped()
             return RunEnded("finished", kept_recording=kept)
-        if not e.running and self._active:
+        if self._active:
             self._active = False
             kept = self.record_path
             self._recording_stopped()
