@@ -16,7 +16,7 @@ from seld_live.gui.history import ActivityBuffer, TrailBuffer
 from seld_live.gui.map_view import MapView
 from seld_live.gui.palette import class_colors
 from seld_live.gui.timeline import TimelineView
-from seld_live.gui.widgets import LevelMeters, TrackTable
+from seld_live.gui.widgets import Legend, LevelMeters, TrackTable
 from seld_live.results import TrackState
 
 CLASSES = ["speech", "dog", "phone", "door", "bell"]
@@ -304,3 +304,194 @@ def test_array_inset_shows_the_mics_from_above_with_the_front_up(qtbot):
         assert c.red() > 100, (x, y, c.name())
     v.resize(380, 210)  # too small a map for it: hidden
     qtbot.waitUntil(lambda: not v.inset.isVisible(), timeout=30000)
+
+
+def _random_hops(n: int, seed: int = 11):
+    """Hops with a few tracks, some coasting now and then, confidences on the rounding edge (x.xx5)."""
+    rng = np.random.default_rng(seed)
+    hops = []
+    for f in range(n):
+        tracks = []
+        for tid in range(4):
+            missed = int(rng.integers(0, 3)) if rng.random() < 0.3 else 0
+            conf = float(rng.choice([0.735, 0.125, 0.5049, 0.995, rng.random()]))
+            tracks.append(TrackState(tid, tid % len(CLASSES), CLASSES[tid % len(CLASSES)],
+                                     float(rng.uniform(-170, 170)), float(rng.uniform(-60, 60)), conf, f,
+                                     missed_frames=missed))
+        hops.append(tracks)
+    return hops
+
+
+def test_track_table_and_map_labels_show_the_same_confidence_and_direction(map_view):
+    """One number, one source: the track's confidence in the newest hop drawn, formatted once (style)."""
+    table = TrackTable(class_colors(len(CLASSES)))
+    trails = TrailBuffer(100)
+    for f, tracks in enumerate(_random_hops(60)):
+        trails.push(f, tracks)
+        map_view.update_view(tracks, trails)
+        table.set_tracks(tracks, trails)
+        labels = map_view.label_texts()
+        conf = table.confidence_texts()
+        assert labels.keys() == conf.keys(), f
+        for tid, text in labels.items():
+            assert text.rsplit(" ", 1)[1] == conf[tid], (f, tid, text, conf[tid])
+        # and the direction: a coasting row shows where its hollow marker is (the last detection)
+        rows = {int(r[0]): r for r in table.rows()}
+        for t, az, el in zip(map_view.shown_markers.tracks, map_view.shown_markers.az, map_view.shown_markers.el,
+                             strict=True):
+            assert rows[t.track_id][2:4] == (f"{az:+.0f}°", f"{el:+.0f}°")
+    assert sorted(map_view.labels.visible_texts()) == sorted(map_view.label_texts().values())
+
+
+def test_clip_lamps_are_off_until_a_clip_then_red_until_cleared_or_held_out(qtbot):
+    import time
+
+    m = LevelMeters(4)
+    qtbot.addWidget(m)
+    m.resize(260, 100)
+
+    def lamp_color(ch):
+        img = _render(m)
+        r = m.lamp_rect(ch)
+        return img.pixelColor(round(r.left()) + 2, round(r.top()) + 2)  # a corner: background, not the text
+
+    def reddish(c):
+        return c.red() > c.green() + 60 and c.red() > c.blue() + 60
+
+    def neutral(c):
+        return max(c.red(), c.green(), c.blue()) - min(c.red(), c.green(), c.blue()) < 20
+
+    m.set_levels(np.array([-6.0, -20.0, -3.0, -80.0]), np.zeros(4, bool))
+    assert all(neutral(lamp_color(ch)) for ch in range(4))  # off means off: no red tint anywhere
+    m.set_levels(np.array([-6.0, -20.0, 0.0, -80.0]), np.array([False, False, True, False]))
+    assert reddish(lamp_color(2)) and neutral(lamp_color(0)) and neutral(lamp_color(3))
+    m.reset_clips()  # a click clears it
+    assert neutral(lamp_color(2))
+    m.set_levels(np.array([0.0] * 4), np.array([True, False, False, False]), now=time.monotonic() - m.CLIP_HOLD_S - 1)
+    assert neutral(lamp_color(0))  # clipped longer ago than the hold time: off again
+
+
+def test_legend_click_toggles_a_class_and_says_so(qtbot):
+    lg = Legend(CLASSES, class_colors(len(CLASSES)))
+    qtbot.addWidget(lg)
+    lg.resize(330, lg.heightForWidth(330))
+    lg.show()
+    qtbot.waitExposed(lg)
+    with qtbot.waitSignal(lg.class_visibility_changed, timeout=30000) as sig:
+        qtbot.mouseClick(lg.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=lg.item_rect(2).center())
+    assert sig.args == [2, False] and lg.hidden == {2} and lg.item(2).font().strikeOut()
+    with qtbot.waitSignal(lg.class_visibility_changed, timeout=30000) as sig:
+        qtbot.mouseClick(lg.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=lg.item_rect(2).center())
+    assert sig.args == [2, True] and lg.hidden == set()
+
+
+def test_legend_shows_every_class_without_a_scrollbar(qtbot):
+    names = ["female speech", "male speech", "clapping", "telephone", "laughter", "domestic sounds", "footsteps",
+             "door", "music", "instrument", "water tap", "bell", "knock"]  # STARSS23
+    lg = Legend(names, class_colors(len(names)))
+    qtbot.addWidget(lg)
+    assert lg.heightForWidth(330) <= 8 * (lg.fontMetrics().height() + 6) + 8  # two columns at the side's width
+    lg.resize(330, lg.heightForWidth(330))
+    lg.show()
+    qtbot.waitExposed(lg)
+
+    def all_shown():
+        view = lg.viewport().rect()
+        assert not lg.verticalScrollBar().isVisible()
+        for k in range(len(names)):
+            assert view.contains(lg.item_rect(k)), (k, lg.item_rect(k), view)
+
+    eventually(qtbot, all_shown)
+
+
+def test_hiding_a_class_removes_it_from_every_view(map_view, qtbot):
+    from seld_live.gui.direction_chart import DirectionChart
+    from seld_live.gui.widgets import connect_class_visibility
+    from seld_live.results import HopResult
+
+    colors = class_colors(len(CLASSES))
+    legend = Legend(CLASSES, colors)
+    table = TrackTable(colors)
+    timeline = TimelineView(CLASSES, colors, frames=200)
+    chart = DirectionChart(CLASSES, colors, seconds=20)
+    for w in (legend, table, timeline, chart):
+        qtbot.addWidget(w)
+    connect_class_visibility(legend, map_view, table, timeline, chart)
+    trails, act = TrailBuffer(100), ActivityBuffer(200, len(CLASSES))
+    for f in range(30):
+        tracks = [_track(0, 0, 20.0 + f, 10.0), _track(1, 1, -40.0 - f, -5.0)]
+        events = [Event(f, t.class_index, t.class_name, t.track_id, t.azimuth, t.elevation, 0.9) for t in tracks]
+        trails.push(f, tracks)
+        act.push(f, events)
+        chart.ingest([HopResult(f, f * 0.1, events, tracks)])
+    map_view.update_view(tracks, trails)
+    table.set_tracks(tracks, trails)
+    timeline.update_view(act)
+    chart.refresh()
+
+    def classes_drawn():
+        return {
+            "map markers": {t.class_index for t in map_view.shown_markers.tracks},
+            "map trails": set(map_view.trails.segments.col.tolist()) and
+            {int(c) for c in trails.slot_class[trails.ordered()[3]][np.unique(map_view.trails.segments.col)]},
+            "table": {CLASSES.index(r[1]) for r in table.rows()},
+            "timeline": {CLASSES.index(name) for name in timeline.rows},
+            "chart": {int(c) for c in chart.lines["az"].data[4]} | {int(c) for c in chart.lines["el"].data[4]},
+        }
+
+    assert all(v >= {0, 1} for v in classes_drawn().values()), classes_drawn()
+    legend.toggle_class(1)  # what a click does
+    drawn = classes_drawn()
+    for view, classes in drawn.items():
+        if view == "timeline":
+            assert classes == {0, 2, 3, 4}, classes
+        else:
+            assert classes == {0}, (view, classes)
+    assert map_view.labels.visible_texts() == ["speech 0.90"]
+    # the map's trails: nothing of class 1 painted
+    img = _render(map_view)
+    assert not has_color_near(img, _pixel_of(map_view, -55.0, -5.0), colors[1], radius=2, tol=140)
+    legend.toggle_class(1)
+    assert all(v >= {0, 1} for v in classes_drawn().values())
+    # a view built later (the sphere) gets the classes hidden so far when it joins
+    legend.toggle_class(0)
+    late = TimelineView(CLASSES, colors, frames=200)
+    qtbot.addWidget(late)
+    connect_class_visibility(legend, late)
+    late.update_view(act)
+    assert "speech" not in late.rows
+
+
+def test_timeline_click_seeks_to_the_frame_under_the_mouse(qtbot):
+    tl = TimelineView(CLASSES, class_colors(len(CLASSES)), frames=200)
+    qtbot.addWidget(tl)
+    tl.resize(700, 200)
+    tl.show()
+    qtbot.waitExposed(tl)
+    act = ActivityBuffer(200, len(CLASSES))
+    for f in range(300):  # 30 s in; the timeline shows 10..30 s
+        act.push(f, [])
+    tl.update_view(act)
+    vb = tl.getPlotItem().getViewBox()
+
+    def pixel_at(x_seconds):
+        return tl.mapFromScene(vb.mapViewToScene(QtCore.QPointF(x_seconds, 2.5)))
+
+    got = []
+    tl.seek_requested.connect(got.append)
+    qtbot.mouseClick(tl.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=pixel_at(-5.05))
+    assert got == []  # live input: clicks do nothing
+    tl.set_seekable(True)
+    with qtbot.waitSignal(tl.seek_requested, timeout=30000) as sig:
+        qtbot.mouseClick(tl.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=pixel_at(-5.05))
+    # frame 299 ends at "now" (30.0 s); 5.05 s before is inside frame 249 (24.9-25.0 s)
+    assert sig.args[0] == pytest.approx(24.9, abs=0.11)
+    assert tl.time_at(-5.05) == pytest.approx(24.9)
+    assert tl.time_at(-0.01) == pytest.approx(29.9) and tl.time_at(-19.99) == pytest.approx(10.0)
+    assert tl.time_at(1.0) is None and tl.time_at(-25.0) is None
+    # after a seek to 100 s that landed at frame 300, frames map to replay positions from there
+    tl.set_time_origin(300, 100.0)
+    for f in range(300, 320):
+        act.push(f, [])
+    tl.update_view(act)
+    assert tl.time_at(-0.01) == pytest.approx(101.9)

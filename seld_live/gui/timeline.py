@@ -1,7 +1,14 @@
-"""Class activity timeline: one row per class, the last 20 s, brightness = confidence, newest on the right."""
+"""Class activity timeline: one row per class, the last 20 s, brightness = confidence, newest on the right.
+
+Hidden classes (``set_class_visible``) lose their row. In a replay (``set_seekable(True)``) a click on the
+timeline emits ``seek_requested(seconds)``: the replay position of the frame clicked. Frames count on across
+seeks, so the window tells the timeline which replay position a frame has (``set_time_origin``) after each
+seek; before any, frame n is at n × 0.1 s.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,6 +24,8 @@ _BG = np.array([0x1c, 0x20, 0x26], np.float32)
 
 
 class TimelineView(pg.PlotWidget):
+    seek_requested = QtCore.Signal(float)  # replay position in seconds (only while seekable)
+
     def __init__(self, classes: Sequence[str], colors: np.ndarray, frames: int = 200, parent=None) -> None:
         super().__init__(parent=parent, background=BACKGROUND)
         self.classes = list(classes)
@@ -45,8 +54,55 @@ class TimelineView(pg.PlotWidget):
         plot.addItem(self.now)
         self._span = span
         self._rows: np.ndarray = np.zeros(0, np.int64)
+        self._shown = np.ones(max(len(self.classes), 1), bool)
         self._set_rows(np.arange(len(self.classes)) if len(self.classes) <= MAX_ALL_ROWS else np.zeros(0, np.int64))
         self.rgba = np.zeros((max(len(self._rows), 1), frames, 4), np.uint8)
+        self._activity: ActivityBuffer | None = None
+        self._seekable = False
+        self._origin = (0, 0.0)  # (frame, replay seconds of that frame)
+        self.scene().sigMouseClicked.connect(self._clicked)
+
+    # ------------------------------------------------------------------ classes
+    def set_class_visible(self, index: int, visible: bool) -> None:
+        if not 0 <= index < len(self._shown) or bool(self._shown[index]) == bool(visible):
+            return
+        self._shown[index] = bool(visible)
+        if len(self.classes) <= MAX_ALL_ROWS:
+            self._set_rows(np.flatnonzero(self._shown[: len(self.classes)]))
+        if self._activity is not None:
+            self.update_view(self._activity)
+
+    # ------------------------------------------------------------------ seeking
+    def set_seekable(self, seekable: bool) -> None:
+        """Clicks seek (a replay) or do nothing (live input)."""
+        self._seekable = bool(seekable)
+        self.setToolTip("Click to jump the replay there" if seekable else "")
+        self.setCursor(QtCore.Qt.CursorShape.PointingHandCursor if seekable else QtCore.Qt.CursorShape.ArrowCursor)
+
+    def set_time_origin(self, frame: int, seconds: float) -> None:
+        """Frame ``frame`` starts at replay position ``seconds`` (call it after a seek lands)."""
+        self._origin = (int(frame), float(seconds))
+
+    def time_at(self, x: float) -> float | None:
+        """The replay position of the frame drawn at ``x`` (seconds relative to now, -span..0), or None."""
+        last = None if self._activity is None else self._activity.last_frame
+        if last is None or not -self._span <= x <= 0.0:
+            return None
+        frame = last + 1 + math.floor(x / FRAME_SECONDS + 1e-9)
+        frame = min(frame, last)
+        f0, t0 = self._origin
+        return max(0.0, round(t0 + (frame - f0) * FRAME_SECONDS, 6))
+
+    def _clicked(self, ev) -> None:
+        if not self._seekable or ev.button() != QtCore.Qt.MouseButton.LeftButton:
+            return
+        vb = self.getPlotItem().getViewBox()
+        if not vb.sceneBoundingRect().contains(ev.scenePos()):
+            return
+        t = self.time_at(vb.mapSceneToView(ev.scenePos()).x())
+        if t is not None:
+            ev.accept()
+            self.seek_requested.emit(t)
 
     def _set_rows(self, rows: np.ndarray) -> None:
         if np.array_equal(rows, self._rows) and len(rows):
@@ -62,9 +118,10 @@ class TimelineView(pg.PlotWidget):
         return [self.classes[k] for k in self._rows]
 
     def update_view(self, activity: ActivityBuffer) -> None:
+        self._activity = activity
         act = activity.ordered()  # [frames, classes], oldest first
         if len(self.classes) > MAX_ALL_ROWS:
-            self._set_rows(np.nonzero(act.max(axis=0) > 0)[0])
+            self._set_rows(np.nonzero((act.max(axis=0) > 0) & self._shown[: act.shape[1]])[0])
         a = act[:, self._rows].T[:, :, None]  # [rows, frames, 1]
         rgb = _BG + (self.colors[self._rows][:, None, :] - _BG) * np.clip(a, 0.0, 1.0) ** 0.7
         rgba = np.empty((max(len(self._rows), 1), act.shape[0], 4), np.uint8)

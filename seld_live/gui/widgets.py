@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from typing import ClassVar
@@ -10,17 +11,34 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from seld_live.events import FRAME_SECONDS
+from seld_live.gui.history import TrailBuffer, markers_for
+from seld_live.gui.style import confidence_text
 from seld_live.results import TrackState
 
 
-def swatch(rgb: Sequence[int], size: int = 12) -> QtGui.QIcon:
+def swatch(rgb: Sequence[int], size: int = 12, hollow: bool = False) -> QtGui.QIcon:
     pix = QtGui.QPixmap(size, size)
-    pix.fill(QtGui.QColor(*(int(v) for v in rgb)))
+    color = QtGui.QColor(*(int(v) for v in rgb))
+    if hollow:  # a hidden class: the outline of its colour
+        pix.fill(QtGui.QColor(0, 0, 0, 0))
+        p = QtGui.QPainter(pix)
+        p.setPen(QtGui.QPen(color, 1.5))
+        p.drawRect(QtCore.QRectF(1, 1, size - 2, size - 2))
+        p.end()
+    else:
+        pix.fill(color)
     return QtGui.QIcon(pix)
 
 
 class TrackTable(QtWidgets.QTableWidget):
-    """Current tracks: id, class, azimuth, elevation, confidence, age. Rows and items are reused."""
+    """Current tracks: id, class, azimuth, elevation, confidence, age. Rows and items are reused.
+
+    It prints what the views draw for the same hop: the confidence of the track in that hop (the number of
+    the marker's label, ``style.confidence_text``) and, given the trails (``set_tracks(tracks, trails)``), a
+    coasting track at its last detected direction in grey, as the map draws it hollow there. Hidden classes
+    (``set_class_visible``) leave the table. Updating only retexts the cells that changed, so it is cheap
+    enough to follow every hop the views draw.
+    """
 
     COLUMNS = ("id", "class", "az", "el", "conf", "age")
 
@@ -47,6 +65,21 @@ class TrackTable(QtWidgets.QTableWidget):
                 width = max(fm.horizontalAdvance(text), fm.horizontalAdvance(self.COLUMNS[c])) + 14
                 header.resizeSection(c, width)
         self._text: list[list[str]] = []
+        self._coasting: list[bool] = []
+        self._hidden: set[int] = set()
+        self._last: tuple[Sequence[TrackState], TrailBuffer | None] = ((), None)
+        self._live = QtGui.QBrush(self.palette().color(QtGui.QPalette.ColorRole.Text))
+        self._grey = QtGui.QBrush(QtGui.QColor("#7d838f"))
+
+    def sizeHint(self) -> QtCore.QSize:
+        # a few rows: the splitter gives the rest of the side panel to the legend and meters
+        return QtCore.QSize(super().sizeHint().width(), self.horizontalHeader().height() + 4 * 20 + 4)
+
+    def set_class_visible(self, index: int, visible: bool) -> None:
+        before = set(self._hidden)
+        (self._hidden.discard if visible else self._hidden.add)(index)
+        if self._hidden != before:
+            self.set_tracks(*self._last)
 
     def _icon(self, cls: int) -> QtGui.QIcon:
         icon = self._icons.get(cls)
@@ -54,9 +87,21 @@ class TrackTable(QtWidgets.QTableWidget):
             icon = self._icons[cls] = swatch(self.colors[cls % len(self.colors)])
         return icon
 
-    def set_tracks(self, tracks: Sequence[TrackState]) -> None:
-        tracks = sorted(tracks, key=lambda t: t.track_id)
-        n = len(tracks)
+    def set_tracks(self, tracks: Sequence[TrackState], trails: TrailBuffer | None = None) -> None:
+        """The tracks of one hop; with the ``trails`` they were pushed into, rows follow the map's markers (a
+        coasting track at its last detection; one never detected in the trail window left out)."""
+        self._last = (tracks, trails)
+        if trails is not None:
+            shown = np.ones(max([t.class_index for t in tracks] + list(self._hidden), default=0) + 1, bool)
+            for k in self._hidden:
+                if k >= 0:
+                    shown[k] = False
+            m = markers_for(tracks, trails, shown)
+            rows = [(t, float(a), float(e)) for t, a, e in zip(m.tracks, m.az, m.el, strict=True)]
+        else:
+            rows = [(t, t.azimuth, t.elevation) for t in tracks if t.class_index not in self._hidden]
+        rows.sort(key=lambda r: r[0].track_id)
+        n = len(rows)
         while self.rowCount() < n:
             r = self.rowCount()
             self.insertRow(r)
@@ -67,12 +112,14 @@ class TrackTable(QtWidgets.QTableWidget):
                 item.setTextAlignment(align)
                 self.setItem(r, c, item)
             self._text.append([""] * len(self.COLUMNS))
+            self._coasting.append(False)
         if self.rowCount() > n:
             self.setRowCount(n)
             del self._text[n:]
-        for r, t in enumerate(tracks):
-            cells = (str(t.track_id), t.class_name, f"{t.azimuth:+.0f}°", f"{t.elevation:+.0f}°",
-                     f"{t.confidence:.2f}", f"{t.age_frames * FRAME_SECONDS:.1f} s")
+            del self._coasting[n:]
+        for r, (t, az, el) in enumerate(rows):
+            cells = (str(t.track_id), t.class_name, f"{az:+.0f}°", f"{el:+.0f}°",
+                     confidence_text(t.confidence), f"{t.age_frames * FRAME_SECONDS:.1f} s")
             for c, text in enumerate(cells):
                 if self._text[r][c] != text:
                     item = self.item(r, c)
@@ -80,18 +127,33 @@ class TrackTable(QtWidgets.QTableWidget):
                     if c == 1:
                         item.setIcon(self._icon(t.class_index))
                     self._text[r][c] = text
+            coasting = t.missed_frames > 0
+            if coasting != self._coasting[r]:
+                self._coasting[r] = coasting
+                for c in range(len(self.COLUMNS)):
+                    self.item(r, c).setForeground(self._grey if coasting else self._live)
+                self.item(r, 0).setToolTip("not detected in this hop: its last detected direction" if coasting else "")
 
     def rows(self) -> list[tuple[str, ...]]:
         """The table's text, row by row (what a user reads)."""
         return [tuple(self.item(r, c).text() for c in range(self.columnCount())) for r in range(self.rowCount())]
+
+    def confidence_texts(self) -> dict[int, str]:
+        """Track id -> the confidence printed in its row."""
+        conf = self.COLUMNS.index("conf")
+        return {int(row[0]): row[conf] for row in self.rows()}
 
 
 class LevelMeters(QtWidgets.QWidget):
     """Per-channel peak meters (dBFS) with peak hold and a latched clip lamp per channel.
 
     The engine publishes one peak per channel per hop; the meter falls back smoothly between hops so it
-    reads like a hardware meter. A clip lamp stays lit for ``CLIP_HOLD_S`` after the last clipped hop.
+    reads like a hardware meter. A clip lamp is off (neutral grey) until a hop clips; it then lights red and
+    stays lit for ``CLIP_HOLD_S`` after the last clipped hop, or until a click clears it.
     """
+
+    LAMP_OFF = ("#2b2f36", "#5c626d")  # background, text: off means off, no tint of red
+    LAMP_ON = ("#e03030", "#ffffff")
 
     FLOOR_DB = -60.0
     FALL_DB_PER_S = 30.0
@@ -151,6 +213,10 @@ class LevelMeters(QtWidgets.QWidget):
     def mousePressEvent(self, event: QtGui.QMouseEvent) -> None:  # click clears the clip lamps
         self.reset_clips()
 
+    def lamp_rect(self, channel: int) -> QtCore.QRectF:
+        row_h = (self.height() - 16) / max(self.channels, 1)
+        return QtCore.QRectF(self.width() - 30, 2 + channel * row_h, 28, row_h - 5)
+
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         p = QtGui.QPainter(self)
         w, h = self.width(), self.height()
@@ -184,47 +250,139 @@ class LevelMeters(QtWidgets.QWidget):
             p.drawText(QtCore.QRectF(x1 + 4, y, db_w, bh), QtCore.Qt.AlignmentFlag.AlignRight
                        | QtCore.Qt.AlignmentFlag.AlignVCenter,
                        "−inf" if self.peak[i] <= self.FLOOR_DB else f"{self.peak[i]:.0f}")
-            lamp = QtCore.QRectF(w - lamp_w, y, lamp_w - 2, bh)
-            p.fillRect(lamp, QtGui.QColor("#e03030" if clip[i] else "#3a2a2a"))
-            p.setPen(QtGui.QColor("#ffffff" if clip[i] else "#6a5050"))
+            lamp = self.lamp_rect(i)
+            bg, fg = self.LAMP_ON if clip[i] else self.LAMP_OFF
+            p.fillRect(lamp, QtGui.QColor(bg))
+            p.setPen(QtGui.QColor(fg))
             p.drawText(lamp, QtCore.Qt.AlignmentFlag.AlignCenter, "CLIP")
         p.end()
 
 
 class Legend(QtWidgets.QListWidget):
-    """Classes with their colours; the classes active now are bright, the others dimmed."""
+    """Classes with their colours; the classes active now are bright, the others dimmed.
+
+    A click on a class hides it from the views (and again shows it): ``class_visibility_changed(index,
+    visible)`` tells the window, which passes it on to every view, the table and the exports
+    (``connect_class_visibility``). The classes flow into as many columns as the width allows, so a short
+    list needs no scrollbar; ``heightForWidth`` says how tall the legend must be to show every class.
+    """
+
+    class_visibility_changed = QtCore.Signal(int, bool)
 
     def __init__(self, classes: Sequence[str], colors: np.ndarray, parent=None) -> None:
         super().__init__(parent)
+        self.classes = list(classes)
+        self.colors = colors
         self.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.setUniformItemSizes(True)
+        self.setFlow(QtWidgets.QListView.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setResizeMode(QtWidgets.QListView.ResizeMode.Adjust)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMouseTracking(True)
+        self.setToolTip("Click a class to hide it in the views; click again to show it")
         self._active: frozenset[int] = frozenset()
+        self._hidden: set[int] = set()
         self._bright = QtGui.QBrush(QtGui.QColor("#e8eaee"))
         self._dim = QtGui.QBrush(QtGui.QColor("#6a707c"))
+        self._off = QtGui.QBrush(QtGui.QColor("#4a4f58"))
+        self._icons: dict[tuple[int, bool], QtGui.QIcon] = {}
         bold = QtGui.QFont(self.font())
         bold.setBold(True)
-        self._fonts = (QtGui.QFont(self.font()), bold)
-        for k, name in enumerate(classes):
-            item = QtWidgets.QListWidgetItem(swatch(colors[k % len(colors)]), name)
+        fm = QtGui.QFontMetrics(bold)
+        widest = max([fm.horizontalAdvance(c) for c in self.classes] + [40])
+        self._grid = QtCore.QSize(widest + 12 + 22, fm.height() + 6)
+        self.setGridSize(self._grid)
+        for k, name in enumerate(self.classes):
+            item = QtWidgets.QListWidgetItem(self._icon(k, False), name)
             item.setForeground(self._dim)
+            item.setSizeHint(self._grid)
             self.addItem(item)
+        self.itemClicked.connect(lambda item: self.toggle_class(self.row(item)))
 
+    def _icon(self, k: int, hidden: bool) -> QtGui.QIcon:
+        key = (k, hidden)
+        icon = self._icons.get(key)
+        if icon is None:
+            icon = self._icons[key] = swatch(self.colors[k % len(self.colors)], hollow=hidden)
+        return icon
+
+    def _style(self, k: int) -> None:
+        item = self.item(k)
+        hidden, active = k in self._hidden, k in self._active
+        font = QtGui.QFont(self.font())
+        font.setBold(active and not hidden)
+        font.setStrikeOut(hidden)
+        item.setFont(font)
+        item.setForeground(self._off if hidden else self._bright if active else self._dim)
+        item.setIcon(self._icon(k, hidden))
+        item.setToolTip(f"{self.classes[k]}: hidden; click to show it" if hidden
+                        else f"{self.classes[k]}: click to hide it in the views")
+
+    # ------------------------------------------------------------------ size
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        frame = 2 * self.frameWidth()
+        cols = max(1, (width - frame - 2) // self._grid.width())
+        rows = math.ceil(len(self.classes) / cols)
+        return rows * self._grid.height() + frame + 4
+
+    def sizeHint(self) -> QtCore.QSize:
+        w = max(super().sizeHint().width(), 2 * self._grid.width() + 8)
+        return QtCore.QSize(w, self.heightForWidth(w))
+
+    def minimumSizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(self._grid.width() + 8, min(self.heightForWidth(self._grid.width() + 8),
+                                                        3 * self._grid.height() + 8))
+
+    # ------------------------------------------------------------------ state
     def set_active(self, classes: set[int] | frozenset[int]) -> None:
         active = frozenset(classes)
         if active == self._active:
             return
-        for k in self._active ^ active:
-            if 0 <= k < self.count():
-                item = self.item(k)
-                on = k in active
-                item.setForeground(self._bright if on else self._dim)
-                item.setFont(self._fonts[on])
+        changed = self._active ^ active
         self._active = active
+        for k in changed:
+            if 0 <= k < self.count():
+                self._style(k)
 
     @property
     def active(self) -> frozenset[int]:
         return self._active
+
+    @property
+    def hidden(self) -> frozenset[int]:
+        return frozenset(self._hidden)
+
+    def is_visible(self, index: int) -> bool:
+        return index not in self._hidden
+
+    def toggle_class(self, index: int) -> None:
+        self.set_class_visible(index, index in self._hidden)
+
+    def set_class_visible(self, index: int, visible: bool, emit: bool = True) -> None:
+        if not 0 <= index < self.count() or (index not in self._hidden) == visible:
+            return
+        (self._hidden.discard if visible else self._hidden.add)(index)
+        self._style(index)
+        if emit:
+            self.class_visibility_changed.emit(index, visible)
+
+    def item_rect(self, index: int) -> QtCore.QRect:
+        """Where class ``index`` is drawn, in viewport pixels (to click it)."""
+        return self.visualItemRect(self.item(index))
+
+
+def connect_class_visibility(legend: Legend, *targets) -> None:
+    """Pass the legend's class filter on to each target's ``set_class_visible(index, visible)`` from now on,
+    and apply the classes hidden already (a view built later, such as the sphere, joins this way too)."""
+    for target in targets:
+        legend.class_visibility_changed.connect(target.set_class_visible)
+        for k in legend.hidden:
+            target.set_class_visible(k, False)
 
 
 class Banner(QtWidgets.QFrame):
