@@ -65,15 +65,6 @@ def _wireframe(step_deg: int = 30, n: int = 72) -> np.ndarray:
     return np.concatenate(pairs)
 
 
-def _overlap(r: np.ndarray, rects: np.ndarray) -> np.ndarray:
-    """Overlap areas of rectangle ``r`` (x, y, w, h) with each of ``rects`` [K, 4]."""
-    if len(rects) == 0:
-        return np.zeros(0)
-    dx = np.minimum(r[0] + r[2], rects[:, 0] + rects[:, 2]) - np.maximum(r[0], rects[:, 0])
-    dy = np.minimum(r[1] + r[3], rects[:, 1] + rects[:, 3]) - np.maximum(r[1], rects[:, 1])
-    return np.maximum(dx, 0.0) * np.maximum(dy, 0.0)
-
-
 def place_labels(anchors: np.ndarray, sizes: np.ndarray, obstacles: np.ndarray, offset: float = 11.0) -> np.ndarray:
     """Rectangles (x, y, w, h) [N, 4] for labels of ``sizes`` [N, 2] next to screen points ``anchors`` [N, 2]
     that cover none of the ``obstacles`` [K, 4] (direction words, mic numbers, markers) nor each other.
@@ -83,25 +74,30 @@ def place_labels(anchors: np.ndarray, sizes: np.ndarray, obstacles: np.ndarray, 
     """
     anchors = np.asarray(anchors, float).reshape(-1, 2)
     sizes = np.asarray(sizes, float).reshape(-1, 2)
-    taken = [np.asarray(obstacles, float).reshape(-1, 4)]
-    out = np.zeros((len(anchors), 4))
-    for i, ((x, y), (w, h)) in enumerate(zip(anchors, sizes, strict=True)):
-        cands = [(x + offset, y - h / 2), (x - offset - w, y - h / 2), (x - w / 2, y - offset - h),
-                 (x - w / 2, y + offset)]
-        for k in range(1, 6):
-            for side in (x + offset, x - offset - w):
-                cands += [(side, y - h / 2 + k * h), (side, y - h / 2 - k * h)]
-        placed = np.concatenate(taken)
-        best, best_cost = None, np.inf
-        for cx, cy in cands:
-            r = np.array([cx, cy, w, h])
-            cost = float(_overlap(r, placed).sum())
-            if cost < best_cost:
-                best, best_cost = r, cost
-                if cost == 0.0:
-                    break
-        out[i] = best
-        taken.append(best[None])
+    n = len(anchors)
+    # candidate corners as x + ax + bx * w, y + ay + by * h: right, left, above, below, then rows further out
+    dy = np.repeat(np.arange(1, 6, dtype=float), 4) * np.tile([1.0, 1.0, -1.0, -1.0], 5)
+    ax = np.concatenate([[offset, -offset, 0.0, 0.0], np.tile([offset, -offset], 10)])
+    bx = np.concatenate([[0.0, -1.0, -0.5, -0.5], np.tile([0.0, -1.0], 10)])
+    ay = np.concatenate([[0.0, 0.0, -offset, offset], np.zeros(20)])
+    by = np.concatenate([[-0.5, -0.5, -1.0, 0.0], dy - 0.5])
+    w, h = sizes[:, :1], sizes[:, 1:]
+    cx = anchors[:, :1] + ax + bx * w  # [N, C]
+    cy = anchors[:, 1:] + ay + by * h
+    taken = np.empty((len(obstacles) + n, 4))
+    taken[: len(obstacles)] = np.asarray(obstacles, float).reshape(-1, 4)
+    k = len(obstacles)
+    out = np.zeros((n, 4))
+    for i in range(n):
+        wi, hi = sizes[i]
+        t = taken[:k]
+        ox = np.minimum(cx[i][:, None] + wi, t[:, 0] + t[:, 2]) - np.maximum(cx[i][:, None], t[:, 0])
+        oy = np.minimum(cy[i][:, None] + hi, t[:, 1] + t[:, 3]) - np.maximum(cy[i][:, None], t[:, 1])
+        cost = (np.maximum(ox, 0.0) * np.maximum(oy, 0.0)).sum(axis=1)
+        free = cost == 0.0
+        j = int(np.argmax(free)) if free.any() else int(np.argmin(cost))
+        out[i] = taken[k] = (cx[i, j], cy[i, j], wi, hi)
+        k += 1
     return out
 
 
@@ -123,6 +119,17 @@ class LabelsItem(GLGraphicsItem):
         self.colors: list[QtGui.QColor] = []
         self.marker_px = np.zeros(0)
         self.drawn: list[tuple[str, str, QtCore.QRectF]] = []
+        self._extent: dict[tuple[str, str], tuple[float, float]] = {}  # (font, text) -> (width, height)
+
+    def _size(self, font: QtGui.QFont, text: str) -> tuple[float, float]:
+        key = (font.key(), text)
+        wh = self._extent.get(key)
+        if wh is None:
+            if len(self._extent) > 4096:
+                self._extent.clear()
+            fm = QtGui.QFontMetricsF(font)
+            wh = self._extent[key] = (fm.horizontalAdvance(text), fm.height())
+        return wh
 
     def add_fixed(self, kind: str, pos: np.ndarray, texts: Sequence[str], colors: Sequence[QtGui.QColor],
                   font: QtGui.QFont | None = None) -> None:
@@ -155,19 +162,17 @@ class LabelsItem(GLGraphicsItem):
         jobs: list[tuple[QtCore.QRectF, str, QtGui.QColor, QtGui.QFont]] = []
         obstacles = []
         for kind, pos, texts, colors, font in self.fixed:
-            fm = QtGui.QFontMetricsF(font)
             for (x, y), text, color in zip(screen(pos), texts, colors, strict=True):
-                w, h = fm.horizontalAdvance(text), fm.height()
+                w, h = self._size(font, text)
                 r = QtCore.QRectF(x - w / 2, y - h / 2, w, h)
                 jobs.append((r, text, color, font))
                 drawn.append((kind, text, r))
                 obstacles.append((r.x(), r.y(), w, h))
         if self.texts:
-            fm = QtGui.QFontMetricsF(self.font)
             pts = screen(self.pos)
             for (x, y), d in zip(pts, self.marker_px, strict=True):  # the markers themselves
                 obstacles.append((x - d / 2, y - d / 2, d, d))
-            sizes = np.array([[fm.horizontalAdvance(t), fm.height()] for t in self.texts])
+            sizes = np.array([self._size(self.font, t) for t in self.texts])
             for (x, y, w, h), text, color in zip(place_labels(pts, sizes, np.array(obstacles), self.offset_px),
                                                  self.texts, self.colors, strict=True):
                 r = QtCore.QRectF(x, y, w, h)
@@ -324,6 +329,8 @@ class SphereScene(GLViewMixin, QtOpenGL.QOpenGLWindow):
             # an empty per-vertex colour array: switching the item to one colour breaks its colour buffer
             for item in (self.trails, self.trails_far):
                 item.setData(pos=np.zeros((0, 3)), color=np.zeros((0, 4)))
+        for item in (self.trails, self.trails_far):
+            item.setVisible(len(item.pos) > 0)  # an empty item still costs its GL set-up every frame
 
         m = markers_for(tracks, trails, self._shown)
         self.shown_markers = m
@@ -342,6 +349,8 @@ class SphereScene(GLViewMixin, QtOpenGL.QOpenGLWindow):
         hole[:, :3] = np.asarray(BACKGROUND, float) / 255.0
         self.holes.setData(pos=pos[m.coasting], color=hole,
                            size=np.maximum(size[m.coasting] - 2 * COASTING_RING_PX - 1.0, 2.0))
+        for item in (self.markers, self.rims, self.holes):
+            item.setVisible(len(item.pos) > 0)
         self.labels.set_labels(pos, [track_label(t) for t in m.tracks],
                                [self._label_color(t.class_index) for t in m.tracks], size)
 
