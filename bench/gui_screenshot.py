@@ -147,11 +147,13 @@ def main() -> int:
     win.banner.hide()
 
     def ready() -> bool:
+        if win.hops_seen >= opts.hops and win.tracks:
+            return True
         if win.engine.error or (win.engine.finished and win.last_result is not None
                                 and win.last_result.frame == win.engine.frame - 1):
             fail(f"the replay ended after {win.hops_seen} hops, {len(win.tracks)} tracks: "
                  f"{win.engine.error or 'end of the file'}")
-        return win.hops_seen >= opts.hops and bool(win.tracks)
+        return False
 
     wait_until(app, ready, f"fewer than {opts.hops} hops or no tracks")
     hold_still(app, win)
