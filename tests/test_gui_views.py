@@ -402,6 +402,30 @@ def test_legend_shows_every_class_without_a_scrollbar(qtbot):
             assert view.contains(lg.item_rect(k)), (k, lg.item_rect(k), view)
 
     eventually(qtbot, all_shown)
+    # beside an empty track table in a splitter (the window's side panel) at 1024x640's height: the legend
+    # takes the rows it needs from the table
+    from PySide6 import QtWidgets
+
+    side = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+    qtbot.addWidget(side)
+    table = TrackTable(class_colors(len(names)))
+    lg2 = Legend(names, class_colors(len(names)))
+    side.addWidget(table)
+    side.addWidget(lg2)
+    side.addWidget(LevelMeters(4))
+    side.setStretchFactor(0, 3)
+    side.setStretchFactor(1, 2)
+    side.resize(330, 420)
+    side.show()
+    qtbot.waitExposed(side)
+
+    def fits_beside_the_table():
+        assert not lg2.verticalScrollBar().isVisible()
+        view = lg2.viewport().rect()
+        assert all(view.contains(lg2.item_rect(k)) for k in range(len(names)))
+        assert table.height() >= 40  # the table keeps its header and a row or so
+
+    eventually(qtbot, fits_beside_the_table)
 
 
 def test_hiding_a_class_removes_it_from_every_view(map_view, qtbot):

@@ -263,11 +263,13 @@ class Legend(QtWidgets.QListWidget):
 
     A click on a class hides it from the views (and again shows it): ``class_visibility_changed(index,
     visible)`` tells the window, which passes it on to every view, the table and the exports
-    (``connect_class_visibility``). The classes flow into as many columns as the width allows, so a short
-    list needs no scrollbar; ``heightForWidth`` says how tall the legend must be to show every class.
+    (``connect_class_visibility``). The classes flow into as many columns as the width allows, and the
+    legend asks (as its minimum height) for the rows it needs, up to ``MAX_AUTO_ROWS``: in a splitter it
+    then takes room from a neighbour (an empty track table) instead of scrolling. Longer lists scroll.
     """
 
     class_visibility_changed = QtCore.Signal(int, bool)
+    MAX_AUTO_ROWS = 8
 
     def __init__(self, classes: Sequence[str], colors: np.ndarray, parent=None) -> None:
         super().__init__(parent)
@@ -300,6 +302,7 @@ class Legend(QtWidgets.QListWidget):
             item.setSizeHint(self._grid)
             self.addItem(item)
         self.itemClicked.connect(lambda item: self.toggle_class(self.row(item)))
+        self._fit_height(self.sizeHint().width())
 
     def _icon(self, k: int, hidden: bool) -> QtGui.QIcon:
         key = (k, hidden)
@@ -334,9 +337,18 @@ class Legend(QtWidgets.QListWidget):
         w = max(super().sizeHint().width(), 2 * self._grid.width() + 8)
         return QtCore.QSize(w, self.heightForWidth(w))
 
+    def _fit_height(self, width: int) -> None:
+        cap = self.MAX_AUTO_ROWS * self._grid.height() + 2 * self.frameWidth() + 4
+        h = min(self.heightForWidth(width), cap)
+        if h != self.minimumHeight():
+            self.setMinimumHeight(h)
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_height(event.size().width())
+
     def minimumSizeHint(self) -> QtCore.QSize:
-        return QtCore.QSize(self._grid.width() + 8, min(self.heightForWidth(self._grid.width() + 8),
-                                                        3 * self._grid.height() + 8))
+        return QtCore.QSize(self._grid.width() + 8, self.minimumHeight())
 
     # ------------------------------------------------------------------ state
     def set_active(self, classes: set[int] | frozenset[int]) -> None:
