@@ -95,7 +95,17 @@ class RunOptions:
 
     def for_device(self, device: Any) -> RunOptions:
         """The same run on another input device (a DeviceInfo or an index)."""
-        return replace(self, device=str(getattr(device, "index", device)), replay=None, loop=False, speed=1.0)
+        return replace(self, device=str(getattr(device, "index", device)), replay=None, loop=False, speed=1.0,
+                       channels=None if self.device is None else self.channels)
+
+    def for_replay(self, path: str | os.PathLike) -> RunOptions:
+        """The same run replaying another file (the window's "Open file"); the channels given for the first
+        input are dropped (the array preset's apply, as for any file)."""
+        return replace(self, device=None, replay=Path(path), channels=None)
+
+    def for_model(self, model: str | os.PathLike) -> RunOptions:
+        """The same input with another model, at that model's own threshold and array."""
+        return replace(self, model=str(model), threshold=None, array=None)
 
     def with_outputs(self, output: Path | None, record: Path | None) -> RunOptions:
         return replace(self, output=output, record=record)
@@ -166,6 +176,33 @@ def check_outputs(opts: RunOptions) -> None:
             raise SeldError(f"{option} {path} exists; use --overwrite to replace it, or another name")
     if len(outs) == 2 and outs[0][1].resolve() == outs[1][1].resolve():
         raise SeldError("--output and --record name the same file")
+
+
+def check_input(opts: RunOptions) -> None:
+    """What can be checked of the inputs without loading the model (no torch): the replayed file exists and is
+    audio with samples (FileSource's own checks and messages), and the model file exists and is a PyTorch
+    file. Raises AudioInputError / CheckpointError. The channel count needs the model: ``build_engine`` checks it.
+    The window runs this before its heavy imports, so such a mistake shows within a second."""
+    if opts.device is None:
+        from seld_live.audio.file import FileSource
+
+        FileSource(opts.input_path, 24000, 1, channels=(1,)).stop()  # any rate and one channel: no model yet
+    from seld_live.paths import resolve_model
+
+    model = resolve_model(opts.model)
+    if model == DEFAULT_MODEL and not model.exists():
+        raise CheckpointError(f"the default model {DEFAULT_MODEL} is missing; give one with --model")
+    if not model.is_file():  # the first checks of checkpoint.load_torch_file, with its messages
+        raise CheckpointError(f"model {'is a folder, not a file' if model.is_dir() else 'file not found'}: {model}")
+    try:
+        with open(model, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise CheckpointError(f"cannot read model {model}: {e.strerror}") from None
+    if not magic:
+        raise CheckpointError(f"{model}: the model file is empty")
+    if magic != b"PK\x03\x04":
+        raise CheckpointError(f"{model}: not a seld-live model file (not a PyTorch file)")
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -260,11 +297,36 @@ def build_engine(opts: RunOptions):
 
 
 class EngineFactory:
-    """Fresh engines for the window: the same options, another device if one is picked, numbered outputs."""
+    """Fresh engines for the window: the same options, another device if one is picked, numbered outputs.
 
-    def __init__(self, options: RunOptions) -> None:
+    ``for_replay(path)``, ``for_device(device)`` and ``for_model(path)`` give the factory of another input or
+    model (the window's "Open file", input picker and model picker); it shares this factory's run count, so
+    the outputs of every later run are numbered on and never replace an earlier run's files.
+    """
+
+    def __init__(self, options: RunOptions, *, _runs: list[int] | None = None) -> None:
         self.options = options
-        self.runs = 1  # the first engine is built by the app itself
+        self._runs = _runs if _runs is not None else [1]  # the first engine is built by the app itself
+
+    @property
+    def runs(self) -> int:
+        return self._runs[0]
+
+    @runs.setter
+    def runs(self, n: int) -> None:
+        self._runs[0] = n
+
+    def derived(self, options: RunOptions) -> EngineFactory:
+        return EngineFactory(options, _runs=self._runs)
+
+    def for_replay(self, path: str | os.PathLike) -> EngineFactory:
+        return self.derived(self.options.for_replay(path))
+
+    def for_device(self, device: Any) -> EngineFactory:
+        return self.derived(self.options.for_device(device))
+
+    def for_model(self, model: str | os.PathLike) -> EngineFactory:
+        return self.derived(self.options.for_model(model))
 
     def __call__(self, device: Any = None):
         opts = self.options if device is None else self.options.for_device(device)
