@@ -19,6 +19,12 @@ from seld_live.audio.ringbuffer import RingBuffer
 from seld_live.errors import AudioInputError
 
 COMMON_RATES = (48000, 44100, 32000, 24000, 22050, 16000, 96000)
+PA_INVALID_SAMPLE_RATE = -9997
+
+
+def _is_rate_error(e: Exception) -> bool:
+    args = getattr(e, "args", ())
+    return (len(args) > 1 and args[1] == PA_INVALID_SAMPLE_RATE) or "sample rate" in str(e).lower()
 
 
 class DeviceSource:
@@ -71,24 +77,46 @@ class DeviceSource:
 
     def _pick_rate(self, requested: int | None) -> int:
         sd = _sd()
+        errors: list[Exception] = []
 
         def ok(rate: float) -> bool:
             try:
                 sd.check_input_settings(device=self.info.index, channels=self._open, dtype="float32", samplerate=rate)
                 return True
-            except Exception:  # PortAudio reports unsupported settings with various exception types
+            except Exception as e:  # PortAudio reports unsupported settings with various exception types
+                errors.append(e)
                 return False
 
         if requested:
             if not ok(requested):
-                raise AudioInputError(f"input device '{self.info.name}' does not support {requested} Hz")
+                if _is_rate_error(errors[-1]):
+                    raise AudioInputError(f"input device '{self.info.name}' does not support {requested} Hz")
+                raise self._open_error(errors[-1])
             return int(requested)
         for rate in (self.sample_rate, int(self.info.default_samplerate), *COMMON_RATES):
             if ok(rate):
                 return int(rate)
+        cause = next((e for e in errors if not _is_rate_error(e)), None)
+        if cause is not None:  # not a rate problem: the device cannot be opened at all (gone, server down...)
+            raise self._open_error(cause)
         raise AudioInputError(
             f"input device '{self.info.name}' accepts none of the usual sample rates with {self._open} channels"
         )
+
+    def _open_error(self, e: Exception) -> AudioInputError:
+        """The real reason a device cannot be opened: gone from a fresh device list (unplugged, or its sound
+        server stopped: PortAudio then only says 'Illegal combination of I/O devices'), or PortAudio's error."""
+        from seld_live.audio.devices import list_input_devices
+
+        try:  # no stream of this source is open yet, so PortAudio may re-enumerate
+            listed = any(d.name == self.info.name for d in list_input_devices(refresh=True))
+        except AudioInputError:
+            listed = False
+        if not listed:
+            return AudioInputError(f"input device '{self.info.name}' cannot be opened and is no longer listed: it "
+                                   f"was unplugged, or its sound server is not running")
+        text = str(e.args[0]) if getattr(e, "args", None) else str(e)
+        return AudioInputError(f"cannot open input device '{self.info.name}': {text}")
 
     @property
     def overflows(self) -> int:
