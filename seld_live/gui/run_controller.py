@@ -17,11 +17,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from seld_live.engine import EngineStats
 from seld_live.errors import SeldError
-from seld_live.results import HopResult
+
+if TYPE_CHECKING:  # the engine module loads the tracker (scipy): not needed to draw the window
+    from seld_live.engine import EngineStats
+    from seld_live.results import HopResult
 
 RESULTS_QUEUE = 64  # hops the window may fall behind before the oldest are dropped (the engine never waits)
 
@@ -45,6 +47,7 @@ class RunController:
         self.replay = bool(getattr(engine.source, "seekable", False))
         self.threshold = float(engine.threshold if threshold is None else threshold)  # applied at every start
         self.speed = speed  # replay speed applied at every start (None: the source's own)
+        self.loop: bool | None = None  # replay in a loop, applied at every start (None: the source's own)
         self.clock = clock  # for the recording's elapsed time
         self.now = now  # for the recording's file name
         self.results: queue.Queue[HopResult] | None = None
@@ -95,6 +98,8 @@ class RunController:
         engine.set_threshold(self.threshold)
         if self.replay and self.speed is not None:
             engine.source.set_speed(self.speed)
+        if self.replay and self.loop is not None:
+            engine.source.loop = self.loop
         engine.start()
         self.started_once = True
         self._active = True
@@ -111,6 +116,11 @@ class RunController:
         if self.engine is not None:
             self.engine.stop()
         self._recording_stopped()
+
+    def close(self) -> None:
+        """Stop for good (another input or model takes over): the engine finishes its files, the window stops
+        listening to it."""
+        self._drop_engine()
 
     def _drop_engine(self) -> None:
         self._active = False
@@ -171,6 +181,12 @@ class RunController:
             src.pause()
         elif not paused and src.paused:
             src.resume()
+
+    def set_loop(self, on: bool) -> None:
+        """Replay in a loop (applies at once, and to every engine started later by ``make_engine``)."""
+        self.loop = bool(on)
+        if self.replay and self.engine is not None:
+            self.engine.source.loop = self.loop
 
     def set_speed(self, speed: float | str) -> None:
         self.speed = speed
