@@ -82,10 +82,10 @@ def test_live_device_markers_then_lost_device_banner(pulse, qtbot, tmp_path):
         qtbot.waitExposed(win)
         win.activateWindow()
         qtbot.waitUntil(win.isActiveWindow, timeout=30000)  # keyboard shortcuts reach the active window only
-        assert win.engine.running and not win.replay and win.transport is None
-        # the picker lists the devices with at least 4 input channels, the one in use selected
-        assert "pulse" in win.controls.device_combo.currentText()
-        assert all(d.max_input_channels >= 4 for d in win.devices)
+        assert win.engine.running and not win.replay and not win.transport.isVisible()
+        # the picker lists the devices, the one in use selected; those with fewer than 4 inputs greyed out
+        assert "pulse" in win.source_bar.input_combo.currentText()
+        assert all(d.max_input_channels >= 4 for d in win.usable_devices) and win.usable_devices
 
         qtbot.waitUntil(lambda: win.hops_seen >= 15 and bool(win.tracks), timeout=30000)
         r = win.last_result
@@ -106,8 +106,17 @@ def test_live_device_markers_then_lost_device_banner(pulse, qtbot, tmp_path):
         assert "input device lost" in win.banner.text and "recording was kept" in win.banner.text
         assert win.isVisible() and not win.engine.running
         assert win.status_labels["state"].text() == "input lost"
+        # the last tracks do not stay on the map as if still sounding
+        assert len(win.map_view.marker_positions()) == 0 and win.table.rowCount() == 0
         info = sf.info(str(win.last_recording))
         assert info.channels == 4 and info.samplerate == 24000 and info.frames >= 4 * 2400
+        # Retry while the server is still down: the real cause, not "none of the usual sample rates"
+        first_error = win.banner.text
+        win.banner.action.click()
+        qtbot.waitUntil(lambda: win.banner.level == "error" and win.banner.text != first_error, timeout=30000)
+        assert "sample rates" not in win.banner.text
+        assert ("input device 'pulse' cannot be opened and is no longer listed: it was unplugged, or its sound "
+                "server is not running") in win.banner.text
         win.close()
     finally:
         torch.set_num_threads(before)

@@ -274,3 +274,24 @@ def test_a_real_engine_replays_to_the_end_and_a_fresh_one_runs_again(tmp_path):
     assert run.engine.wait(60) and run.poll().why == "finished"
     assert len(run.drain()) == 20
     run.stop()
+
+
+def test_loop_applies_at_once_and_to_later_engines_and_close_lets_the_engine_go(tmp_path):
+    first, factory = FakeEngine(), Factory()
+    first.source.loop = False
+    run = RunController(first, factory)
+    run.start()
+    run.set_loop(True)
+    assert first.source.loop is True
+    run.stop()
+    run.start()
+    assert factory.built[0].source.loop is True  # a fresh engine loops too
+    assert run.start_recording(tmp_path) is not None
+    second = run.engine
+    run.close()
+    assert not second.running and second.subscribers == [] and run.record_path is None
+    assert run.last_recording is not None and run.poll() is None  # closed on purpose: nothing to report
+    live = RunController(FakeEngine(FakeSource(seekable=False)), Factory(seekable=False))
+    live.start()
+    live.set_loop(True)  # no replay: nothing to loop
+    assert not hasattr(live.engine.source, "loop")

@@ -24,7 +24,7 @@ from seld_live.cli import build_parser
 from seld_live.errors import SeldError
 from seld_live.events import Event
 from seld_live.gui.app import run_app
-from seld_live.gui.controls import ControlBar
+from seld_live.gui.controls import SourceBar
 from seld_live.gui.palette import class_colors
 from seld_live.gui.shortcuts import SHORTCUTS, Shortcut, bind_shortcuts, key_text
 from seld_live.gui.timeline import _BG
@@ -138,14 +138,18 @@ def test_replay_markers_sit_at_the_decoded_directions(files, qtbot, tmp_path):
                 step.notify_all()
 
     # lockstep: the engine reads hop k only once the window has shown hop k - 1, so every hop is drawn and
-    # checked however busy the machine is (the window's 30 Hz timer sets the pace)
+    # checked however busy the machine is (the window's 30 Hz timer sets the pace); the read after the last
+    # hop waits for ``release``, so the last hop's drawing can be checked before the replay ends
     source = win.engine.source
     read, hops_read = source.read, [0]
+    release = threading.Event()
 
     def gated_read(n, timeout=None):
         with step:
             if not step.wait_for(lambda: last_shown[0] >= hops_read[0] - 1, timeout=timeout):
                 return None  # the engine comes back (and can be stopped) after its read timeout
+        if hops_read[0] >= 80 and not release.wait(timeout):
+            return None
         block = read(n, timeout=timeout)
         if block is not None:
             hops_read[0] += 1
@@ -154,8 +158,7 @@ def test_replay_markers_sit_at_the_decoded_directions(files, qtbot, tmp_path):
     win.apply = checked_apply
     source.read = gated_read
     assert win.start()
-    wait_for(qtbot, lambda: win.engine.finished and win.last_result is not None and win.last_result.frame == 79)
-    wait_for(qtbot, lambda: "End of the file" in win.banner.text)
+    wait_for(qtbot, lambda: win.last_result is not None and win.last_result.frame == 79)
     ref = {r.frame: r for r in drain(ref_q)}
     assert sorted(ref) == list(range(80)) and win.engine.stats.dropped_hops == 0  # 8 s of audio, every hop
     assert [r.frame for r, _m, _l in shown] == list(range(80))  # each drawn on its own
@@ -198,6 +201,14 @@ def test_replay_markers_sit_at_the_decoded_directions(files, qtbot, tmp_path):
         return {k for k in range(len(win.classes)) if np.any(win.timeline.rgba[k, -1, :3] != _BG.astype(np.uint8))}
 
     wait_for(qtbot, lambda: lit() == active)
+    # the event log holds every event shown, at its replay time
+    assert len(win.event_log.entries()) == sum(len(r.events) for r, _m, _l in shown)
+    assert all(t == pytest.approx(e.frame * 0.1) for t, e in win.event_log.entries())
+    # the end of the file: no marker stays on the map as if it still sounded, the table empties
+    release.set()
+    wait_for(qtbot, lambda: "End of the file" in win.banner.text)
+    assert win.engine.finished
+    assert len(win.map_view.marker_positions()) == 0 and win.table.rowCount() == 0 and not win.tracks
 
 
 def _moving_results(frames: int, start_frame: int = 0) -> list[HopResult]:
@@ -239,7 +250,7 @@ def test_controls_drive_the_engine(files, qtbot, tmp_path):
     _d, model, scene, _cut = files
     win = make_window(qtbot, tmp_path, ["--replay", str(scene), "--model", str(model), "--threshold", "0.3"])
     engine = win.engine
-    assert engine.running and win.controls.act_start.isChecked()
+    assert engine.running and win.controls.act_play.text() == "Pause" and win.controls.act_stop.isEnabled()
     wait_for(qtbot, lambda: win.hops_seen >= 3)
 
     # threshold: keyboard and slider reach the detector through the engine
@@ -252,7 +263,7 @@ def test_controls_drive_the_engine(files, qtbot, tmp_path):
     # pause / resume with Space: the replay position stands still while paused (a hop read as the pause
     # came may still land), and moves on after
     qtbot.keyClick(win, QtCore.Qt.Key.Key_Space)
-    assert engine.source.paused and win.transport.act_pause.isChecked()
+    assert engine.source.paused and win.controls.act_play.text() == "Play"
     pos = wait_still(qtbot, lambda: engine.source.position_s)
     assert engine.source.paused and win.status_labels["state"].text() == "paused"
     qtbot.keyClick(win, QtCore.Qt.Key.Key_Space)
@@ -287,10 +298,13 @@ def test_controls_drive_the_engine(files, qtbot, tmp_path):
     assert 5 * 2400 <= info.frames <= (engine.stats.hops - hops + 2) * 2400
 
     # stop and start with S: the old engine ends, a fresh one runs the same file
+    # stop with S: the replay stops and shows 0:00, not playing; Space plays it from the start (a fresh engine)
     qtbot.keyClick(win, QtCore.Qt.Key.Key_S)
-    assert not engine.running and not win.controls.act_start.isChecked()
-    qtbot.keyClick(win, QtCore.Qt.Key.Key_S)
-    assert win.engine is not engine and win.engine.running
+    assert not engine.running and win.controls.act_play.text() == "Play" and not win.controls.act_stop.isEnabled()
+    wait_for(qtbot, lambda: win.transport.position_label.text().startswith("00:00 /"))
+    assert win.status_labels["state"].text() == "stopped"
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Space)
+    assert win.engine is not engine and win.engine.running and win.engine.source.position_s < 2.0
     assert win.engine.threshold == pytest.approx(0.60)
 
     # the 3D view needs OpenGL: on the offscreen platform the map stays and the window says why
@@ -358,7 +372,7 @@ def test_lost_input_shows_a_banner_and_keeps_the_window(files, qtbot, tmp_path):
                                         "--output", str(out)])
     wait_for(qtbot, lambda: win.banner.level == "error")
     assert "cut.flac" in win.banner.text and ("truncated" in win.banner.text or "unreadable" in win.banner.text)
-    assert win.isVisible() and not win.engine.running and not win.controls.act_start.isChecked()
+    assert win.isVisible() and not win.engine.running and win.controls.act_play.text() == "Play"
     assert win.status_labels["state"].text() == "error"
     assert out.exists() and win.hops_seen > 0  # what was written before the failure is kept
     rows_before = out.read_text()
@@ -415,18 +429,27 @@ def test_five_thousand_paint_cycles(files, qtbot, tmp_path):
     win.close()
 
 
-def test_device_picker_lists_inputs_with_enough_channels(qtbot):
-    bar = ControlBar(live=True, min_channels=4)
+def test_input_picker_greys_out_devices_with_too_few_channels_and_says_why(qtbot, tmp_path):
+    bar = SourceBar()
     qtbot.addWidget(bar)
     devs = [DeviceInfo(0, "laptop mic", 2, 48000.0, "ALSA"), DeviceInfo(3, "ReSpeaker 4 Mic Array", 6, 16000.0, "ALSA"),
-            DeviceInfo(5, "Zoom H3-VR", 4, 48000.0, "ALSA"), DeviceInfo(7, "output only", 0, 48000.0, "ALSA")]
-    listed = bar.set_devices(devs, current=devs[2])
-    assert [d.index for d in listed] == [3, 5]
-    assert bar.device_combo.currentData() == 5 and "Zoom H3-VR" in bar.device_combo.currentText()
+            DeviceInfo(5, "Zoom H3-VR", 4, 48000.0, "ALSA")]
+    files = [tmp_path / "scene.flac"]
+    usable = bar.set_inputs(files, devs, ("device", 5), 4, "tiny.pt (trained for the DCASE MIC tetrahedron)")
+    assert [d.index for d in usable] == [3, 5]
+    combo = bar.input_combo
+    assert "Zoom H3-VR" in combo.currentText()
+    i_laptop = bar.index_of(("device", 0))
+    assert not bar.item_enabled(i_laptop)
+    why = combo.itemData(i_laptop, QtCore.Qt.ItemDataRole.ToolTipRole)
+    assert why == "laptop mic has 2 input channels; tiny.pt (trained for the DCASE MIC tetrahedron) needs 4"
     seen = []
-    bar.device_chosen.connect(seen.append)
-    bar.device_combo.activated.emit(0)
-    assert seen == [3]
+    bar.input_chosen.connect(seen.append)
+    combo.activated.emit(bar.index_of(("device", 3)))
+    combo.activated.emit(bar.index_of(("file", files[0])))
+    assert seen == [("device", devs[1]), ("file", files[0])]
+    bar.set_inputs(files, [], ("file", files[0]), 4)
+    assert combo.currentText() == "File: scene.flac" and "no input device" in combo.itemText(combo.count() - 1)
 
 
 def test_run_app_opens_the_window_and_finishes_files_on_close(files, qtbot, tmp_path):

@@ -1,4 +1,10 @@
-"""Tool bars: stream controls (start/stop, record, input device, threshold, view) and the replay transport.
+"""Tool bars: the stream controls, the input and model pickers, and the replay transport.
+
+- ``ControlBar``: play/pause, stop, record (and its folder), the detection threshold (with "back to the model's
+  own"), map or sphere.
+- ``SourceBar``: the input (files and devices in one list, rescanned when it opens; devices with too few channels
+  for the model are listed greyed out, saying why), "Open file", the model (a menu) and the model's array.
+- ``TransportBar``: the replay position (drag or click to seek), loop, speed; hidden for live input.
 
 They only emit what the user asked for; the window turns that into engine and source calls.
 """
@@ -6,6 +12,7 @@ They only emit what the user asked for; the window turns that into engine and so
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -13,6 +20,7 @@ from seld_live.audio.devices import DeviceInfo
 from seld_live.gui.theme import RECORD_STYLE, VIEW_STYLE
 
 SPEEDS: tuple[float | str, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, "max")
+SP = QtWidgets.QStyle.StandardPixmap
 
 
 def speed_text(v: float | str) -> str:
@@ -36,30 +44,37 @@ def _dot_icon(color: str, size: int = 12) -> QtGui.QIcon:
     return QtGui.QIcon(pix)
 
 
+def _bar(bar: QtWidgets.QToolBar, name: str) -> None:
+    bar.setObjectName(name)  # saveState/restoreState find tool bars by name
+    bar.setMovable(False)
+    bar.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    bar.setIconSize(QtCore.QSize(14, 14))
+
+
 class ControlBar(QtWidgets.QToolBar):
-    start_toggled = QtCore.Signal(bool)
+    play_clicked = QtCore.Signal()  # play / pause (live: start / stop)
+    stop_clicked = QtCore.Signal()
     record_toggled = QtCore.Signal(bool)
     record_folder_requested = QtCore.Signal()
-    device_chosen = QtCore.Signal(int)  # DeviceInfo.index
     threshold_changed = QtCore.Signal(float)
+    threshold_reset_requested = QtCore.Signal()
     view_chosen = QtCore.Signal(str)  # "map" or "sphere"
-    help_requested = QtCore.Signal()
 
-    def __init__(self, live: bool, min_channels: int, parent=None) -> None:
+    def __init__(self, parent=None) -> None:
         super().__init__("Controls", parent)
-        self.setObjectName("controls")
-        self.setMovable(False)
-        self.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.setIconSize(QtCore.QSize(14, 14))
+        _bar(self, "controls")
         style = self.style()
-        self._play_icon = style.standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPlay)
-        self._stop_icon = style.standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaStop)
+        self._icons = {k: style.standardIcon(v) for k, v in
+                       (("play", SP.SP_MediaPlay), ("pause", SP.SP_MediaPause), ("stop", SP.SP_MediaStop))}
 
-        self.act_start = QtGui.QAction(self._play_icon, "Start", self)
-        self.act_start.setCheckable(True)
-        self.act_start.setToolTip("Start / stop the stream (S)")
-        self.act_start.triggered.connect(self.start_toggled)
-        self.addAction(self.act_start)
+        self.act_play = QtGui.QAction(self._icons["play"], "Play", self)
+        self.act_play.setToolTip("Play / pause (Space)")
+        self.act_play.triggered.connect(self.play_clicked)
+        self.addAction(self.act_play)
+        self.act_stop = QtGui.QAction(self._icons["stop"], "Stop", self)
+        self.act_stop.setToolTip("Stop (S); a replay goes back to 0:00")
+        self.act_stop.triggered.connect(self.stop_clicked)
+        self.addAction(self.act_stop)
 
         self.act_record = QtGui.QAction(_dot_icon("#e04050"), "Rec", self)
         self.act_record.setCheckable(True)
@@ -67,33 +82,28 @@ class ControlBar(QtWidgets.QToolBar):
         self.act_record.triggered.connect(self.record_toggled)
         self.addAction(self.act_record)
         self.widgetForAction(self.act_record).setStyleSheet(RECORD_STYLE)
-        act_folder = QtGui.QAction("…", self)
-        act_folder.setToolTip("Choose the folder recordings go to")
-        act_folder.triggered.connect(self.record_folder_requested)
-        self.addAction(act_folder)
+        # an icon, not "…": Qt drops a trailing ellipsis from a tool button's text, leaving an empty square
+        self.act_folder = QtGui.QAction(style.standardIcon(SP.SP_DirOpenIcon), "Folder", self)
+        self.act_folder.setToolTip("Choose the folder recordings go to")
+        self.act_folder.triggered.connect(self.record_folder_requested)
+        self.addAction(self.act_folder)
+        self.widgetForAction(self.act_folder).setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonIconOnly)
         self.addSeparator()
-
-        self.min_channels = min_channels
-        self.device_combo = QtWidgets.QComboBox()
-        self.device_combo.setMinimumWidth(240)
-        self.device_combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.device_combo.setToolTip(f"Input devices with at least {min_channels} input channels")
-        self.device_combo.activated.connect(lambda i: self.device_chosen.emit(int(self.device_combo.itemData(i))))
-        if live:
-            self.addWidget(QtWidgets.QLabel(" Input "))
-            self.addWidget(self.device_combo)
-            self.addSeparator()
 
         self.addWidget(QtWidgets.QLabel(" Threshold "))
         self.threshold_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.threshold_slider.setRange(1, 99)
-        self.threshold_slider.setFixedWidth(150)
+        self.threshold_slider.setFixedWidth(130)
         self.threshold_slider.setToolTip("Detection threshold on class activity (+ / −)")
         self.threshold_slider.valueChanged.connect(self._threshold_moved)
         self.addWidget(self.threshold_slider)
         self.threshold_label = QtWidgets.QLabel("0.50")
         self.threshold_label.setMinimumWidth(36)
         self.addWidget(self.threshold_label)
+        self.act_threshold_reset = QtGui.QAction(style.standardIcon(SP.SP_BrowserReload), "Model's", self)
+        self.act_threshold_reset.setToolTip("Back to the model's own threshold (0)")
+        self.act_threshold_reset.triggered.connect(self.threshold_reset_requested)
+        self.addAction(self.act_threshold_reset)
         self.addSeparator()
 
         group = QtGui.QActionGroup(self)
@@ -106,20 +116,18 @@ class ControlBar(QtWidgets.QToolBar):
             self.addAction(a)
             self.widgetForAction(a).setStyleSheet(VIEW_STYLE)
             a.triggered.connect(lambda _=False, n=name: self.view_chosen.emit(n))
-
-        spacer = QtWidgets.QWidget()
-        spacer.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Preferred)
-        self.addWidget(spacer)
-        act_help = QtGui.QAction("Keys", self)
-        act_help.setToolTip("Keyboard shortcuts (F1)")
-        act_help.triggered.connect(self.help_requested)
-        self.addAction(act_help)
+        self._model_threshold: float | None = None
 
     # --- state shown ---------------------------------------------------------------------------------
-    def set_running(self, running: bool) -> None:
-        self.act_start.setChecked(running)
-        self.act_start.setText("Stop" if running else "Start")
-        self.act_start.setIcon(self._stop_icon if running else self._play_icon)
+    def set_state(self, has_engine: bool, running: bool, paused: bool, replay: bool) -> None:
+        """Play shows what a click does: pause while playing, play otherwise."""
+        playing = running and not paused
+        self.act_play.setEnabled(has_engine)
+        self.act_play.setText("Pause" if playing and replay else "Stop" if playing else "Play")
+        self.act_play.setIcon(self._icons["pause" if playing and replay else "stop" if playing else "play"])
+        self.act_play.setToolTip("Pause (Space)" if playing and replay else "Stop (Space)" if playing
+                                 else "Play (Space)")
+        self.act_stop.setEnabled(has_engine and running)
         self.act_record.setEnabled(running)
         if not running:
             self.act_record.setChecked(False)
@@ -130,60 +138,194 @@ class ControlBar(QtWidgets.QToolBar):
     def set_view(self, name: str) -> None:
         (self.act_sphere if name == "sphere" else self.act_map).setChecked(True)
 
-    def set_devices(self, devices: Sequence[DeviceInfo], current: DeviceInfo | None) -> list[DeviceInfo]:
-        """List the devices with enough channels (plus the current one); returns what is listed."""
-        listed = [d for d in devices if d.max_input_channels >= self.min_channels]
-        if current is not None and all(d.index != current.index for d in listed):
-            listed.append(current)
-        self.device_combo.clear()
-        for d in listed:
-            self.device_combo.addItem(f"{d.index}: {d.name} ({d.max_input_channels} ch, {d.hostapi})", d.index)
-        if current is not None:
-            self.device_combo.setCurrentIndex(self.device_combo.findData(current.index))
-        return listed
-
     # --- threshold -------------------------------------------------------------------------------------
     @property
     def threshold(self) -> float:
         return self.threshold_slider.value() / 100.0
 
-    def set_threshold(self, value: float) -> None:
+    def set_threshold(self, value: float, emit: bool = True) -> None:
         v = round(min(max(value, 0.01), 0.99) * 100)
-        if v == self.threshold_slider.value():
+        if not emit:
+            self.threshold_slider.blockSignals(True)
+            self.threshold_slider.setValue(v)
+            self.threshold_slider.blockSignals(False)
+            self._show_threshold(v)
+        elif v == self.threshold_slider.value():
             self._threshold_moved(v)
         else:
             self.threshold_slider.setValue(v)
 
-    def _threshold_moved(self, v: int) -> None:
+    def set_model_threshold(self, value: float | None) -> None:
+        """The model's own threshold, named on the reset control."""
+        self._model_threshold = value
+        self.act_threshold_reset.setEnabled(value is not None)
+        if value is not None:
+            self.act_threshold_reset.setToolTip(f"Back to the model's own threshold, {value:.2f} (0)")
+        self._show_threshold(self.threshold_slider.value())
+
+    def _show_threshold(self, v: int) -> None:
         self.threshold_label.setText(f"{v / 100:.2f}")
+        own = self._model_threshold is not None and round(self._model_threshold * 100) == v
+        self.threshold_label.setToolTip("the model's own threshold" if own else
+                                        "set here (saved for this model)")
+
+    def _threshold_moved(self, v: int) -> None:
+        self._show_threshold(v)
         self.threshold_changed.emit(v / 100.0)
 
 
-class TransportBar(QtWidgets.QToolBar):
-    """Replay: play/pause, position (drag or click to seek), speed."""
+class InputCombo(QtWidgets.QComboBox):
+    """A combo box that says when its list is about to open (the window rescans the devices then)."""
 
-    pause_toggled = QtCore.Signal(bool)
+    about_to_show = QtCore.Signal()
+
+    def showPopup(self) -> None:
+        self.about_to_show.emit()
+        super().showPopup()
+
+
+def device_problem(d: DeviceInfo, min_channels: int, what: str) -> str:
+    """Why a device cannot feed the model ('' when it can)."""
+    if d.max_input_channels >= min_channels:
+        return ""
+    return (f"{d.name} has {d.max_input_channels} input channel{'s' if d.max_input_channels != 1 else ''}; "
+            f"{what} needs {min_channels}")
+
+
+class SourceBar(QtWidgets.QToolBar):
+    """The input (files and devices), Open file, the model and its array."""
+
+    input_chosen = QtCore.Signal(object)  # ("file", Path) or ("device", DeviceInfo)
+    open_file_requested = QtCore.Signal()
+    refresh_requested = QtCore.Signal()
+    model_chosen = QtCore.Signal(object)  # Path, or None for "open a model file"
+
+    def __init__(self, parent=None) -> None:
+        super().__init__("Input and model", parent)
+        _bar(self, "source")
+        style = self.style()
+        self.addWidget(QtWidgets.QLabel(" Input "))
+        self.input_combo = InputCombo()
+        self.input_combo.setMinimumWidth(180)
+        self.input_combo.setMaximumWidth(340)
+        self.input_combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.input_combo.setMinimumContentsLength(22)
+        self.input_combo.setToolTip("What to analyse: a file (replay) or an input device (live)")
+        self.input_combo.activated.connect(self._activated)
+        self.addWidget(self.input_combo)
+        self.act_refresh = QtGui.QAction(style.standardIcon(SP.SP_BrowserReload), "Rescan", self)
+        self.act_refresh.setToolTip("Look for input devices again (F5), e.g. after plugging one in")
+        self.act_refresh.triggered.connect(self.refresh_requested)
+        self.addAction(self.act_refresh)
+        self.widgetForAction(self.act_refresh).setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.act_open = QtGui.QAction(style.standardIcon(SP.SP_DialogOpenButton), "Open", self)
+        self.act_open.setToolTip("Replay an audio file (Ctrl+O)")
+        self.act_open.triggered.connect(self.open_file_requested)
+        self.addAction(self.act_open)
+        self.addSeparator()
+        self.addWidget(QtWidgets.QLabel(" Model "))
+        self.model_button = QtWidgets.QToolButton()
+        self.model_button.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.model_button.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.model_menu = QtWidgets.QMenu(self.model_button)
+        self.model_button.setMenu(self.model_menu)
+        self.model_button.setText("–")
+        self.addWidget(self.model_button)
+        self.entries: list[tuple[str, object]] = []
+
+    # --- inputs ------------------------------------------------------------------------------------------
+    def set_inputs(self, files: Sequence[Path], devices: Sequence[DeviceInfo], current: tuple[str, object] | None,
+                   min_channels: int, what: str = "the model") -> list[DeviceInfo]:
+        """List ``files`` then every input device; a device with fewer than ``min_channels`` inputs is greyed
+        out with the reason. ``current``: ("file", path) or ("device", index). Returns the usable devices."""
+        combo = self.input_combo
+        combo.blockSignals(True)
+        combo.clear()
+        self.entries = []
+        for f in files:
+            combo.addItem(f"File: {Path(f).name}")
+            combo.setItemData(combo.count() - 1, str(f), QtCore.Qt.ItemDataRole.ToolTipRole)
+            self.entries.append(("file", Path(f)))
+        usable = []
+        if devices and files:
+            combo.insertSeparator(combo.count())
+            self.entries.append(("separator", None))
+        for d in devices:
+            combo.addItem(f"{d.index}: {d.name} ({d.max_input_channels} ch, {d.hostapi})")
+            i = combo.count() - 1
+            self.entries.append(("device", d))
+            why = device_problem(d, min_channels, what)
+            if why:
+                item = combo.model().item(i)
+                item.setEnabled(False)
+                combo.setItemData(i, why, QtCore.Qt.ItemDataRole.ToolTipRole)
+            else:
+                usable.append(d)
+        if not devices:
+            combo.addItem("(no input device listed: Rescan)")
+            combo.model().item(combo.count() - 1).setEnabled(False)
+            self.entries.append(("none", None))
+        combo.setCurrentIndex(self.index_of(current))
+        combo.blockSignals(False)
+        return usable
+
+    def index_of(self, current: tuple[str, object] | None) -> int:
+        if current is None:
+            return -1
+        kind, what = current
+        for i, (k, v) in enumerate(self.entries):
+            if k == kind == "file" and Path(v) == Path(what):
+                return i
+            if k == kind == "device" and v.index == what:
+                return i
+        return -1
+
+    def item_enabled(self, i: int) -> bool:
+        return bool(self.input_combo.model().item(i).isEnabled())
+
+    def _activated(self, i: int) -> None:
+        if 0 <= i < len(self.entries) and self.entries[i][0] in ("file", "device"):
+            self.input_chosen.emit(self.entries[i])
+
+    # --- model ---------------------------------------------------------------------------------------------
+    def set_model(self, name: str, tooltip: str, models: Sequence[Path]) -> None:
+        """Show the model in use; the menu offers ``models`` and "Open model file"."""
+        self.model_button.setText(name)
+        self.model_button.setToolTip(tooltip)
+        menu = self.model_menu
+        menu.clear()
+        for m in models:
+            a = menu.addAction(m.name)
+            a.setToolTip(str(m))
+            a.setCheckable(True)
+            a.setChecked(m.name == name)
+            a.triggered.connect(lambda _=False, p=m: self.model_chosen.emit(p))
+        if models:
+            menu.addSeparator()
+        a = menu.addAction("Open model file…\tCtrl+M")
+        a.triggered.connect(lambda: self.model_chosen.emit(None))
+
+
+class TransportBar(QtWidgets.QToolBar):
+    """Replay: loop, position (drag or click to seek), speed."""
+
     seek_requested = QtCore.Signal(float)  # fraction of the file, 0..1
     speed_chosen = QtCore.Signal(object)  # float or "max"
+    loop_toggled = QtCore.Signal(bool)
 
     def __init__(self, parent=None) -> None:
         super().__init__("Replay", parent)
-        self.setObjectName("replay")
-        self.setMovable(False)
-        self.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.setIconSize(QtCore.QSize(14, 14))
-        style = self.style()
-        self._pause_icon = style.standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPause)
-        self._play_icon = style.standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MediaPlay)
-        self.act_pause = QtGui.QAction(self._pause_icon, "Pause", self)
-        self.act_pause.setCheckable(True)
-        self.act_pause.setToolTip("Pause / resume the replay (Space)")
-        self.act_pause.triggered.connect(self.pause_toggled)
-        self.addAction(self.act_pause)
-
+        _bar(self, "replay")
+        self.act_loop = QtGui.QAction("Loop", self)
+        self.act_loop.setCheckable(True)
+        self.act_loop.setToolTip("Replay the file in a loop (L)")
+        self.act_loop.toggled.connect(self.loop_toggled)
+        self.addAction(self.act_loop)
         self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.slider.setRange(0, 1000)
         self.slider.setPageStep(50)
+        self.slider.setMinimumWidth(120)
+        self.slider.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
         self.slider.setToolTip("Position in the file (← / →: 5 s, Shift: 30 s, Home: start)")
         self.slider.sliderPressed.connect(self._pressed)
         self.slider.sliderReleased.connect(self._released)
@@ -218,11 +360,15 @@ class TransportBar(QtWidgets.QToolBar):
         i = min(max(self.speed_combo.currentIndex() + step, 0), self.speed_combo.count() - 1)
         self.set_speed(self.speed_combo.itemData(i))
 
-    def set_state(self, running: bool, paused: bool) -> None:
-        self.act_pause.setEnabled(running)
-        self.act_pause.setChecked(paused)
-        self.act_pause.setText("Play" if paused else "Pause")
-        self.act_pause.setIcon(self._play_icon if paused else self._pause_icon)
+    @property
+    def loop(self) -> bool:
+        return self.act_loop.isChecked()
+
+    def set_loop(self, on: bool, emit: bool = True) -> None:
+        if not emit:
+            self.act_loop.blockSignals(True)
+        self.act_loop.setChecked(on)
+        self.act_loop.blockSignals(False)
 
     def set_position(self, position_s: float, duration_s: float) -> None:
         if not self._dragging:

@@ -20,13 +20,9 @@ class Shortcut:
 
 
 SHORTCUTS: tuple[Shortcut, ...] = (
-    Shortcut(("Space",), "space", "pause / resume the replay (live: start / stop)"),
-    Shortcut(("S",), "toggle_start", "start / stop"),
-    Shortcut(("R",), "toggle_recording", "record the input to FLAC on / off"),
-    Shortcut(("1",), "view_map", "azimuth-elevation map"),
-    Shortcut(("2",), "view_sphere", "3D sphere"),
-    Shortcut(("+", "="), "threshold_up", "detection threshold up by 0.05"),
-    Shortcut(("-",), "threshold_down", "detection threshold down by 0.05"),
+    Shortcut(("Space",), "play_pause", "play / pause (live input: start / stop)"),
+    Shortcut(("S",), "stop", "stop (a replay goes back to 0:00)"),
+    Shortcut(("L",), "toggle_loop", "replay in a loop on / off"),
     Shortcut(("Left",), "seek_back", "seek back 5 s"),
     Shortcut(("Right",), "seek_forward", "seek forward 5 s"),
     Shortcut(("Shift+Left",), "seek_back_far", "seek back 30 s"),
@@ -34,13 +30,29 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut(("Home",), "seek_start", "back to the start of the file"),
     Shortcut(("[",), "slower", "slower replay"),
     Shortcut(("]",), "faster", "faster replay"),
+    Shortcut(("R",), "toggle_recording", "record the input to FLAC on / off"),
+    Shortcut(("+", "="), "threshold_up", "detection threshold up by 0.05"),
+    Shortcut(("-",), "threshold_down", "detection threshold down by 0.05"),
+    Shortcut(("0",), "threshold_reset", "detection threshold back to the model's own"),
+    Shortcut(("1",), "view_map", "azimuth-elevation map"),
+    Shortcut(("2",), "view_sphere", "3D sphere"),
     Shortcut(("C",), "clear", "clear trails and timeline"),
+    Shortcut(("Ctrl+O",), "open_file", "replay an audio file"),
+    Shortcut(("Ctrl+M",), "open_model", "open a model file"),
+    Shortcut(("F5",), "refresh_devices", "look for input devices again"),
+    Shortcut(("Ctrl+E",), "export_events", "export the event log (CSV or JSON lines)"),
+    Shortcut(("Ctrl+Shift+S",), "save_view", "save the view as PNG"),
     Shortcut(("F11",), "fullscreen", "full screen"),
     Shortcut(("F1",), "help", "this list"),
     Shortcut(("Ctrl+Q",), "quit", "quit"),
 )
 
 _SHOWN = {"Left": "←", "Right": "→", "Shift+Left": "Shift+←", "Shift+Right": "Shift+→", "-": "−"}
+
+
+def keys_of(action: str, table: tuple[Shortcut, ...] = SHORTCUTS) -> str:
+    """The key shown for an action (menus print it beside the entry), '' if it has none."""
+    return next((key_text(s.keys[0]) for s in table if s.action == action), "")
 
 
 def key_text(keys: str) -> str:

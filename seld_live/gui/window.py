@@ -1,19 +1,35 @@
-"""The main window: views, panels and controls over one running engine.
+"""The main window: views, panels and controls over one running engine at a time.
 
 The window only reads what the engine publishes: it subscribes to the engine's bounded result queue and
 drains it from a ~30 Hz timer, so a slow repaint never holds up the audio path (the engine drops the oldest
 results when the queue is full). Nothing here computes results of its own. The roles live apart:
 
-- ``run_controller.RunController`` (no Qt): the engine's lifecycle: start/stop, pause, seek, speed, another
-  input device, recordings, the threshold, noticing that the engine ended or failed. An engine starts once;
-  later runs get a fresh one from the factory ``make_engine(device)``.
+- ``run_controller.RunController`` (no Qt): one engine's lifecycle: start/stop, pause, seek, speed, loop,
+  recordings, the threshold, noticing that the engine ended or failed. Restarts of the same input get a fresh
+  engine from the factory.
+- a *session* is one input and one model: "Open file", the input picker and the model picker build a new
+  engine through the launch path (``launch.EngineFactory.for_replay / for_device / for_model`` →
+  ``build_engine``), in a worker thread so the window stays live while the model loads, and then replace the
+  run. A failed build leaves the current session as it was and says why in the banner (a replay goes on; a
+  live stream is closed first, since PortAudio may have to rescan). Views are rebuilt only when the model's
+  classes, array or channels change.
 - ``status.StatusBar``: the status bar, fed with the engine's ``EngineStats``.
-- ``shortcuts.SHORTCUTS``: the one table of keys, bound here and listed by F1.
-- this module: the layout, the wiring of controls to the controller, and the refresh loop.
+- ``shortcuts.SHORTCUTS``: the one table of keys, bound here, listed by F1 and beside the menu entries.
+- this module: the layout (views in the centre, panels as dock widgets whose layout is remembered), the wiring
+  of controls to the controller, the refresh loop.
+
+Transport, like an audio player: Play/Pause (Space), Stop (S: a replay goes back to 0:00), Loop (L), seek
+(slider, timeline click, arrows). Seeking never starts or stops playback: a stopped replay is paused at the
+new position. The threshold is remembered per model (keyed by the model file's name and contents); "0" or the
+reset button returns to the model's own. When a stream ends (lost device, error, end of the file, stop), the
+markers go: nothing stays on the map as if it were still sounding.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,17 +40,25 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from seld_live.audio.devices import DeviceInfo
 from seld_live.errors import SeldError
-from seld_live.gui.controls import ControlBar, TransportBar
+from seld_live.events import FRAME_SECONDS
+from seld_live.gui.about import AboutDialog, about_html
+from seld_live.gui.controls import ControlBar, SourceBar, TransportBar
+from seld_live.gui.direction_chart import DirectionChart
+from seld_live.gui.event_log import EXPORT_SUFFIXES, EventLogPanel, export_events
 from seld_live.gui.history import ActivityBuffer, TrailBuffer, frames_for
 from seld_live.gui.map_view import MapView
 from seld_live.gui.palette import class_colors
 from seld_live.gui.run_controller import RunController
-from seld_live.gui.shortcuts import bind_shortcuts, help_html
+from seld_live.gui.shortcuts import bind_shortcuts, help_html, keys_of
+from seld_live.gui.spectrogram import SpectrogramView
 from seld_live.gui.status import StatusBar
 from seld_live.gui.theme import apply_theme
 from seld_live.gui.timeline import TimelineView
-from seld_live.gui.widgets import Banner, Legend, LevelMeters, TrackTable
+from seld_live.gui.view_legend import ViewLegend
+from seld_live.gui.widgets import Banner, Legend, LevelMeters, TrackTable, connect_class_visibility
 from seld_live.results import HopResult, TrackState
+
+log = logging.getLogger("seld_live")
 
 REFRESH_HZ = 30.0
 STATUS_EVERY_S = 0.25
@@ -45,10 +69,58 @@ SEEK_FAR_S = 30.0
 THRESHOLD_STEP = 0.05
 TRAIL_SECONDS = 10.0
 TIMELINE_SECONDS = 20.0
+CHART_SECONDS = 30.0
+STATE_VERSION = 2  # of the saved dock layout (saveState): a layout of an older window is not restored
+AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.aiff *.aif *.w64 *.caf);;All files (*)"
+MODEL_FILTER = "seld-live models (*.pt);;All files (*)"
+DOCKS = (  # name, title, area, shown at first start
+    ("tracks", "Tracks", "right", True),
+    ("events", "Event log", "right", True),
+    ("classes", "Classes", "right", True),
+    ("levels", "Input level (dBFS)", "right", True),
+    ("key", "Key", "right", False),
+    ("timeline", "Timeline", "bottom", True),
+    ("directions", "Azimuth / elevation", "bottom", True),
+    ("spectrogram", "Spectrogram", "bottom", False),
+)
 
 
 def default_settings() -> QtCore.QSettings:
     return QtCore.QSettings("seld-live", "seld-live")
+
+
+_KEYS: dict[tuple[str, int, int], str] = {}
+
+
+def model_key(path: str | Path | None) -> str:
+    """Settings key of a model file: its name and a hash of its contents (a retrained model of the same name
+    is another model)."""
+    p = Path(str(path or "model"))
+    try:
+        st = p.stat()
+    except OSError:
+        return p.name
+    k = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if k not in _KEYS:
+        h = hashlib.sha1()
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _KEYS[k] = f"{p.name}-{h.hexdigest()[:12]}"
+    return _KEYS[k]
+
+
+def _settings_key(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+_START = object()  # "Retry" starts the run again
+
+
+class _Built(QtCore.QObject):
+    """Carries an engine built in a worker thread back to the window's thread."""
+
+    done = QtCore.Signal(int, object, object, str, str)  # generation, engine, factory, what, error
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -67,153 +139,215 @@ class MainWindow(QtWidgets.QMainWindow):
         app = QtWidgets.QApplication.instance()
         if isinstance(app, QtWidgets.QApplication):
             apply_theme(app)
-        self.run = RunController(engine, make_engine)
-        self.run.on_recording_saved = self._recording_saved
-        self.replay = self.run.replay
-        self.detector = det = engine.detector
+        self.setObjectName("seld-live")
         self.settings = settings if settings is not None else default_settings()
+        self.factory = make_engine
+        self.run: RunController | None = None
+        self.detector: Any = None
+        self.replay = False
+        self.devices: list[DeviceInfo] = list(devices)
+        self.files: list[Path] = []  # files replayed in this window, newest first
         self.last_result: HopResult | None = None
         self.tracks: list[TrackState] = []
         self.hops_seen = 0
         self.view_updates = 0
+        self.start_error: str | None = None  # why the last session could not start (None once one runs)
+        self.ever_ran = False
+        self._cli_threshold = threshold  # for the first model only
+        self._speed = speed
         self._status_t = self._table_t = self._panels_t = 0.0
         self._panels_dirty = self._table_dirty = False
         self._banner_do: Callable[[], Any] | None = None
-
-        self.classes = list(det.classes)
-        self.colors = class_colors(len(self.classes))
-        self.array = det.array
-        self.model_name = Path(str(det.path or "model")).name
-        self.trail_frames = frames_for(TRAIL_SECONDS)
-        self.trails = TrailBuffer(self.trail_frames, slots=64)
-        self.activity = ActivityBuffer(frames_for(TIMELINE_SECONDS), len(self.classes))
-        self.setWindowTitle(f"seld-live — {self.model_name} — {engine.source.description}")
-
-        # views (the GL sphere is built on first use: it needs an OpenGL context) and panels
-        self.map_view = MapView(self.classes, self.colors, self.trail_frames, planar=self.array.is_planar)
+        self._bound: tuple | None = None  # what the per-model views were built for
+        self._stopped_at_start = False  # a replay stopped by the user shows 0:00
+        self._origin = (0, 0.0)  # frame, replay seconds: where the shown time line stands after a seek
+        self._seek_target: float | None = None
+        self._gen = 0  # engine builds: only the newest one's result is taken
+        self._building: str | None = None
+        self._built = _Built(self)
+        self._built.done.connect(self._session_built)
+        self._about: AboutDialog | None = None
         self.sphere_view: Any = None
-        self.view_stack = QtWidgets.QStackedWidget()
-        self.view_stack.addWidget(self.map_view)
-        self.timeline = TimelineView(self.classes, self.colors, frames_for(TIMELINE_SECONDS))
-        self.table = TrackTable(self.colors)
-        self.legend = Legend(self.classes, self.colors)
-        self.meters = LevelMeters(det.num_channels, [str(c) for c in self.array.channels])
+
+        self.trail_frames = frames_for(TRAIL_SECONDS)
         self.banner = Banner()
         self.banner.action_clicked.connect(self._banner_action)
-        self._layout()
-        self._build_bars(devices)
+        self.placeholder = QtWidgets.QLabel("Loading…")
+        self.placeholder.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.view_stack = QtWidgets.QStackedWidget()
+        self.view_stack.addWidget(self.placeholder)
+        self._build_bars()
+        self._build_docks()
+        self._build_menus()
+        central = QtWidgets.QWidget()
+        lay = QtWidgets.QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.view_stack, 1)
+        self.setCentralWidget(central)
         self.shortcuts = bind_shortcuts(self, self.shortcut_actions())
-        self.status = StatusBar(det.sample_rate, f"{self.model_name} · {det.output_kind}", str(det.device))
+        self.status = StatusBar()
         self.setStatusBar(self.status)
-        self._restore_settings(threshold, speed)
-        self.run.threshold = self.controls.threshold
-        self.run.speed = self.transport.speed if self.transport is not None else None
+        self._restore_settings()
+        self.setWindowTitle("seld-live")
 
         self.timer = QtCore.QTimer(self)
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self.refresh)
         self.timer.start(round(1000 / REFRESH_HZ))
-        if self.array.is_planar:
-            self.banner.show_message(f"{self.array.name} is a planar array: it cannot tell up from down, so the "
-                                     "sign of each elevation is a guess.", "warning")
-        if autostart:
-            self.start()
+        if engine is not None:
+            self._attach(engine, make_engine, autostart=autostart)
         else:
             self._sync_controls()
 
     # ------------------------------------------------------------------ what the rest reads
     @property
     def engine(self) -> Any:
-        return self.run.engine
+        return self.run.engine if self.run is not None else None
 
     @property
     def running(self) -> bool:
-        return self.run.running
+        return self.run is not None and self.run.running
 
     @property
     def last_recording(self) -> Path | None:
-        return self.run.last_recording
+        return self.run.last_recording if self.run is not None else None
 
     @property
     def status_labels(self) -> dict[str, QtWidgets.QLabel]:
         return self.status.labels
 
-    # ------------------------------------------------------------------ layout and wiring
-    def _layout(self) -> None:
-        def group(title: str, widget: QtWidgets.QWidget) -> QtWidgets.QGroupBox:
-            box = QtWidgets.QGroupBox(title)
-            lay = QtWidgets.QVBoxLayout(box)
-            lay.setContentsMargins(4, 4, 4, 4)
-            lay.addWidget(widget)
-            return box
+    @property
+    def model_name(self) -> str:
+        return Path(str(self.detector.path or "model")).name if self.detector is not None else ""
 
-        left = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        left.addWidget(self.view_stack)
-        left.addWidget(self.timeline)
-        left.setStretchFactor(0, 3)
-        left.setStretchFactor(1, 1)
-        side = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        side.addWidget(group("Tracks", self.table))
-        side.addWidget(group("Classes", self.legend))
-        side.addWidget(group("Input level (dBFS)", self.meters))
-        side.setStretchFactor(0, 3)
-        side.setStretchFactor(1, 2)
-        main = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        main.addWidget(left)
-        main.addWidget(side)
-        main.setStretchFactor(0, 1)
-        main.setStretchFactor(1, 0)
-        side.setMinimumWidth(330)
-        self.splitters = {"left": left, "side": side, "main": main}
-        central = QtWidgets.QWidget()
-        lay = QtWidgets.QVBoxLayout(central)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(0)
-        lay.addWidget(self.banner)
-        lay.addWidget(main, 1)
-        self.setCentralWidget(central)
-
-    def _build_bars(self, devices: Sequence[DeviceInfo]) -> None:
-        min_channels = max(self.array.channels) if len(self.array.channels) else self.detector.num_channels
-        self.controls = ControlBar(live=not self.replay, min_channels=min_channels)
+    # ------------------------------------------------------------------ layout
+    def _build_bars(self) -> None:
+        self.controls = ControlBar()
         self.addToolBar(self.controls)
-        self.devices = self.controls.set_devices(devices, getattr(self.engine.source, "info", None))
-        self.controls.start_toggled.connect(lambda on: self.start() if on else self.stop())
+        self.controls.play_clicked.connect(self.play_pause)
+        self.controls.stop_clicked.connect(self.stop)
         self.controls.record_toggled.connect(self.set_recording)
         self.controls.record_folder_requested.connect(self.choose_record_dir)
         self.controls.act_record.setToolTip(f"Record the raw input to FLAC in {self.record_dir} (R)")
-        self.controls.device_chosen.connect(self.switch_device)
-        self.controls.threshold_changed.connect(self.run.set_threshold)
+        self.controls.threshold_changed.connect(self._threshold_moved)
+        self.controls.threshold_reset_requested.connect(self.reset_threshold)
         self.controls.view_chosen.connect(self.set_view)
-        self.controls.help_requested.connect(self.show_shortcuts)
-        self.transport: TransportBar | None = None
-        if self.replay:
-            self.addToolBarBreak()
-            self.transport = TransportBar()
-            self.addToolBar(self.transport)
-            self.transport.pause_toggled.connect(self.set_paused)
-            self.transport.seek_requested.connect(lambda f: self.seek_to(f * self.engine.source.duration_s))
-            self.transport.speed_chosen.connect(self.set_speed)
+        self.addToolBarBreak()
+        self.source_bar = SourceBar()
+        self.addToolBar(self.source_bar)
+        self.source_bar.input_chosen.connect(self._input_chosen)
+        self.source_bar.open_file_requested.connect(self.open_file)
+        self.source_bar.refresh_requested.connect(lambda: self.refresh_devices(explicit=True))
+        self.source_bar.input_combo.about_to_show.connect(self.refresh_devices)
+        self.source_bar.model_chosen.connect(self.open_model)
+        self.transport = TransportBar()
+        self.addToolBar(self.transport)
+        self.transport.seek_requested.connect(self._seek_fraction)
+        self.transport.speed_chosen.connect(self.set_speed)
+        self.transport.loop_toggled.connect(self.set_loop)
+        self.transport.setVisible(False)
+
+    def _build_docks(self) -> None:
+        self.docks: dict[str, QtWidgets.QDockWidget] = {}
+        areas = {"right": QtCore.Qt.DockWidgetArea.RightDockWidgetArea,
+                 "bottom": QtCore.Qt.DockWidgetArea.BottomDockWidgetArea}
+        for name, title, area, _shown in DOCKS:
+            dock = QtWidgets.QDockWidget(title, self)
+            dock.setObjectName(f"dock_{name}")
+            dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable
+                             | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
+                             | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+            dock.setWidget(QtWidgets.QLabel(""))
+            self.addDockWidget(areas[area], dock)
+            self.docks[name] = dock
+        self.key = ViewLegend(TRAIL_SECONDS)
+        self.docks["key"].setWidget(self.key)
+        self._default_dock_layout()
+        self.setDockOptions(QtWidgets.QMainWindow.DockOption.AnimatedDocks
+                            | QtWidgets.QMainWindow.DockOption.AllowTabbedDocks)
+        self.setCorner(QtCore.Qt.Corner.BottomRightCorner, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+
+    def _default_dock_layout(self) -> None:
+        d = self.docks
+        for name, _title, area, shown in DOCKS:
+            d[name].setFloating(False)
+            self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea if area == "right"
+                               else QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, d[name])
+            d[name].setVisible(shown)
+        self.tabifyDockWidget(d["tracks"], d["events"])
+        self.tabifyDockWidget(d["levels"], d["key"])
+        self.tabifyDockWidget(d["timeline"], d["directions"])
+        self.tabifyDockWidget(d["directions"], d["spectrogram"])
+        d["tracks"].raise_()
+        d["levels"].raise_()
+        d["timeline"].raise_()
+        self.resizeDocks([d["tracks"]], [340], QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks([d["timeline"]], [170], QtCore.Qt.Orientation.Vertical)
+
+    def reset_layout(self) -> None:
+        self._default_dock_layout()
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+
+        def add(menu: QtWidgets.QMenu, text: str, action: str | None, slot: Callable[[], Any]) -> QtGui.QAction:
+            key = keys_of(action) if action else ""
+            a = menu.addAction(f"{text}\t{key}" if key else text)  # the key is bound once, by the shortcut table
+            a.triggered.connect(lambda _=False: slot())
+            return a
+
+        f = bar.addMenu("&File")
+        add(f, "Open audio file…", "open_file", self.open_file)
+        add(f, "Replay the demo scene", None, self.open_demo)
+        add(f, "Open model…", "open_model", lambda: self.open_model(None))
+        f.addSeparator()
+        add(f, "Export event log…", "export_events", self.export_events)
+        add(f, "Save view as PNG…", "save_view", self.save_view)
+        f.addSeparator()
+        add(f, "Quit", "quit", self.close)
+        v = bar.addMenu("&View")
+        add(v, "Map", "view_map", lambda: self.set_view("map"))
+        add(v, "Sphere", "view_sphere", lambda: self.set_view("sphere"))
+        v.addSeparator()
+        for name, *_ in DOCKS:
+            v.addAction(self.docks[name].toggleViewAction())
+        add(v, "Default panel layout", None, self.reset_layout)
+        v.addSeparator()
+        add(v, "Clear trails and timeline", "clear", self.clear_history)
+        add(v, "Full screen", "fullscreen", self.toggle_fullscreen)
+        h = bar.addMenu("&Help")
+        add(h, "Keyboard shortcuts", "help", self.show_shortcuts)
+        add(h, "About seld-live", None, self.show_about)
 
     def shortcut_actions(self) -> dict[str, Callable[[], Any]]:
         """What each action of the shortcut table does (shortcuts.SHORTCUTS binds keys to these names)."""
         c, t = self.controls, self.transport
         return {
-            "space": self._space,
-            "toggle_start": self.toggle_start,
-            "toggle_recording": lambda: self.set_recording(self.run.record_path is None),
+            "play_pause": self.play_pause,
+            "stop": self.stop,
+            "toggle_loop": lambda: self.replay and t.set_loop(not t.loop),
+            "toggle_recording": lambda: self.set_recording(self.run is not None and self.run.record_path is None),
             "view_map": lambda: self.set_view("map"),
             "view_sphere": lambda: self.set_view("sphere"),
             "threshold_up": lambda: c.set_threshold(c.threshold + THRESHOLD_STEP),
             "threshold_down": lambda: c.set_threshold(c.threshold - THRESHOLD_STEP),
+            "threshold_reset": self.reset_threshold,
             "seek_back": lambda: self.seek_by(-SEEK_STEP_S),
             "seek_forward": lambda: self.seek_by(SEEK_STEP_S),
             "seek_back_far": lambda: self.seek_by(-SEEK_FAR_S),
             "seek_forward_far": lambda: self.seek_by(SEEK_FAR_S),
             "seek_start": lambda: self.seek_to(0.0),
-            "slower": lambda: t and t.step_speed(-1),
-            "faster": lambda: t and t.step_speed(+1),
+            "slower": lambda: self.replay and t.step_speed(-1),
+            "faster": lambda: self.replay and t.step_speed(+1),
             "clear": self.clear_history,
+            "open_file": self.open_file,
+            "open_model": lambda: self.open_model(None),
+            "refresh_devices": lambda: self.refresh_devices(explicit=True),
+            "export_events": self.export_events,
+            "save_view": self.save_view,
             "fullscreen": self.toggle_fullscreen,
             "help": self.show_shortcuts,
             "quit": self.close,
@@ -222,41 +356,382 @@ class MainWindow(QtWidgets.QMainWindow):
     def show_shortcuts(self) -> None:
         QtWidgets.QMessageBox.information(self, "Keyboard shortcuts", help_html())
 
+    def show_about(self) -> None:
+        text = about_html(self.detector, self.engine.source.description if self.engine is not None else "")
+        if self._about is None:
+            self._about = AboutDialog(text, self)
+        else:
+            self._about.set_html(text)
+        self._about.show()
+        self._about.raise_()
+
+    # ------------------------------------------------------------------ per-model views
+    def _bind_detector(self, det: Any) -> None:
+        """Build the views and panels for this model's classes, array and channels (kept if they match)."""
+        self.detector = det
+        sig = (tuple(det.classes), det.array, int(det.num_channels), int(det.sample_rate))
+        if sig == self._bound:
+            return
+        first = self._bound is None
+        self._bound = sig
+        self.classes = list(det.classes)
+        self.colors = class_colors(len(self.classes))
+        self.array = det.array
+        self.trails = TrailBuffer(self.trail_frames, slots=64)
+        self.activity = ActivityBuffer(frames_for(TIMELINE_SECONDS), len(self.classes))
+        old = [w for w in (getattr(self, "map_view", None), self.sphere_view) if w is not None]
+        self.map_view = MapView(self.classes, self.colors, self.trail_frames, planar=self.array.is_planar,
+                                array=self.array)
+        self.sphere_view = None
+        self.view_stack.insertWidget(1, self.map_view)
+        self.timeline = TimelineView(self.classes, self.colors, frames_for(TIMELINE_SECONDS))
+        self.timeline.seek_requested.connect(self.seek_to)
+        self.table = TrackTable(self.colors)
+        self.legend = Legend(self.classes, self.colors)
+        self.meters = LevelMeters(det.num_channels, [str(c) for c in self.array.channels])
+        self.event_log = EventLogPanel(self.classes, self.colors)
+        self.event_log.export_requested.connect(self.export_events)
+        self.directions = DirectionChart(self.classes, self.colors, CHART_SECONDS)
+        self.spectrogram = SpectrogramView(det.sample_rate, [str(c) for c in self.array.channels], TRAIL_SECONDS)
+        for name, widget in (("tracks", self.table), ("classes", self.legend), ("levels", self.meters),
+                             ("events", self.event_log), ("timeline", self.timeline),
+                             ("directions", self.directions), ("spectrogram", self.spectrogram)):
+            w = self.docks[name].widget()
+            self.docks[name].setWidget(widget)
+            if w is not None:
+                old.append(w)
+        connect_class_visibility(self.legend, self.map_view, self.table, self.event_log, self.timeline,
+                                 self.directions)
+        for w in old:
+            self.view_stack.removeWidget(w)
+            w.setParent(None)
+            w.deleteLater()
+        self.view_stack.setCurrentWidget(self.map_view)
+        if not first:
+            self.controls.set_view("map")
+        elif self.settings.value("view", "map") == "sphere":
+            QtCore.QTimer.singleShot(0, lambda: self.set_view("sphere"))
+
+    # ------------------------------------------------------------------ sessions: input and model
+    def _attach(self, engine: Any, factory: Any, autostart: bool = True) -> None:
+        """Make ``engine`` (not started) the window's run; the previous run, if any, is finished."""
+        old = self.run
+        if old is not None:
+            old.close()
+        first = self.detector is None
+        self.factory = factory
+        det = engine.detector
+        self._bind_detector(det)
+        threshold = self._threshold_for(det)
+        self.run = RunController(engine, factory, threshold=threshold)
+        self.run.on_recording_saved = self._recording_saved
+        self.replay = self.run.replay
+        self.transport.setVisible(self.replay)
+        self.timeline.set_seekable(self.replay)
+        self.controls.set_model_threshold(float(det.meta.decode.threshold))
+        self.controls.set_threshold(threshold, emit=False)
+        if self.replay:
+            src = engine.source
+            if first:
+                self.transport.set_loop(bool(src.loop), emit=False)
+                if self._speed is None:
+                    saved = self.settings.value("speed")
+                    self._speed = saved if saved in (None, "max") else float(saved)
+                if self._speed is not None:
+                    self.transport.set_speed(self._speed, emit=False)
+            self.run.speed = self.transport.speed
+            self.run.loop = self.transport.loop
+            self._remember_file(src.path)
+        self.event_log.clear()
+        self._origin = (0, 0.0)
+        self._seek_target = None
+        self.start_error = None
+        self._show_session()
+        self.banner.hide()
+        self._input_notes(engine)
+        if autostart:
+            self.start()
+        else:
+            self._sync_controls()
+
+    def _show_session(self) -> None:
+        det, engine = self.detector, self.engine
+        arr = det.array
+        self.setWindowTitle(f"seld-live — {self.model_name} — {engine.source.description}")
+        self.status.set_model(det.sample_rate, f"{self.model_name} · {det.output_kind} · {arr.name}", str(det.device))
+        self.source_bar.set_model(self.model_name,
+                                  f"{det.path}\n{det.output_kind}, {len(det.classes)} classes, trained for the "
+                                  f"{arr.name} ({arr.num_channels} channels: {','.join(map(str, arr.channels))})",
+                                  self._known_models())
+        self.controls.act_record.setToolTip(f"Record the raw input to FLAC in {self.record_dir} (R)")
+        self._show_inputs()
+        self.placeholder.setText("")
+
+    def _input_notes(self, engine: Any) -> None:
+        """Say in the window what the terminal's log says about the input (a planar array, channels picked)."""
+        notes = []
+        src = engine.source
+        fc = getattr(src, "file_channels", None)
+        if fc is not None and fc != src.num_channels:
+            how = ("as given with --channels" if getattr(self.factory, "options", None) is not None
+                   and self.factory.options.channels else "the array preset's channels; --channels picks others")
+            notes.append(f"{Path(src.path).name} has {fc} channels: using channels "
+                         f"{','.join(map(str, src.channels))} for the {self.array.name} ({how}).")
+        if self.array.is_planar:
+            notes.append(f"{self.array.name} is a planar array: it cannot tell up from down, so the sign of each "
+                         "elevation is a guess.")
+        if notes:
+            self.banner.show_message(" ".join(notes), "warning")
+
+    def _known_models(self) -> list[Path]:
+        from seld_live.paths import MODELS
+
+        out = sorted(MODELS.glob("*.pt")) if MODELS.is_dir() else []
+        for p in self.settings.value("recent_models", []) or []:
+            if Path(p).is_file() and Path(p) not in out:
+                out.append(Path(p))
+        if self.detector is not None and self.detector.path is not None and Path(self.detector.path) not in out:
+            out.append(Path(self.detector.path))
+        return out
+
+    def _remember_file(self, path: Path) -> None:
+        path = Path(path)
+        self.files = [path, *[f for f in self.files if f != path]][:6]
+
+    def _input_choices(self) -> list[Path]:
+        from seld_live.launch import demo_scene
+
+        files = list(self.files)
+        try:
+            demo = demo_scene()
+            if demo not in files:
+                files.append(demo)
+        except SeldError:
+            pass
+        return files
+
+    def _current_input(self) -> tuple[str, object] | None:
+        e = self.engine
+        if e is None:
+            return None
+        if self.replay:
+            return ("file", Path(e.source.path))
+        info = getattr(e.source, "info", None)
+        return ("device", info.index) if info is not None else None
+
+    def _show_inputs(self) -> None:
+        if self.detector is not None:
+            arr = self.detector.array
+            need = max(arr.channels) if len(arr.channels) else self.detector.num_channels
+            what = f"{self.model_name} (trained for the {arr.name})"
+        else:
+            need, what = 1, "the model"
+        cur = self._current_input()
+        devices = list(self.devices)
+        if cur is not None and cur[0] == "device" and all(d.index != cur[1] for d in devices):
+            info = self.engine.source.info
+            devices.append(info)
+        self.usable_devices = self.source_bar.set_inputs(self._input_choices(), devices, cur, need, what)
+
+    def refresh_devices(self, explicit: bool = False) -> None:
+        """List the input devices again; PortAudio rescans (a device plugged in since) when no stream is open."""
+        if self._building is not None:
+            return  # a build may be opening a device right now
+        stream_open = self.running and not self.replay
+        try:
+            from seld_live.audio.devices import list_input_devices
+
+            self.devices = list_input_devices(refresh=not stream_open)
+        except SeldError as e:
+            self.devices = []
+            self.statusBar().showMessage(str(e), 8000)
+        if explicit:
+            found = f"{len(self.devices)} input device{'s' if len(self.devices) != 1 else ''}"
+            self.statusBar().showMessage(found + (" (stop the live stream to look for new ones)" if stream_open
+                                                  else ""), 5000)
+        self._show_inputs()
+
+    def _input_chosen(self, entry: tuple[str, object]) -> None:
+        kind, what = entry
+        if kind == "file":
+            self.open_file(what)
+        elif kind == "device":
+            self.switch_device(what)
+
+    def _derive(self, how: str, arg: Any) -> Any:
+        f = self.factory
+        if not hasattr(f, how):
+            self._show_error("this window cannot open another input or model (it was started without the launch "
+                             "path)", retry=None)
+            return None
+        return getattr(f, how)(arg)
+
+    def open_file(self, path: str | Path | None = None) -> None:
+        """Replay ``path`` (asked in a dialog when None) with the current model."""
+        if path is None:
+            start = str(self.files[0].parent) if self.files else str(Path.home())
+            path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Replay an audio file", start, AUDIO_FILTER)
+            if not path:
+                return
+        factory = self._derive("for_replay", Path(path))
+        if factory is not None:
+            self.open_session(factory, f"replay of {Path(path).name}")
+
+    def open_demo(self) -> None:
+        from seld_live.launch import demo_scene
+
+        try:
+            self.open_file(demo_scene())
+        except SeldError as e:
+            self._show_error(str(e), retry=None)
+
+    def open_model(self, path: str | Path | None = None) -> None:
+        """Run the current input with the model ``path`` (asked in a dialog when None)."""
+        if path is None:
+            start = str(Path(self.detector.path).parent) if self.detector is not None and self.detector.path else ""
+            path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open a model", start, MODEL_FILTER)
+            if not path:
+                return
+        factory = self._derive("for_model", Path(path))
+        if factory is not None:
+            recent = [str(path), *[p for p in (self.settings.value("recent_models", []) or []) if p != str(path)]]
+            self.settings.setValue("recent_models", recent[:6])
+            self.open_session(factory, f"model {Path(path).name}")
+
+    def switch_device(self, device: DeviceInfo | int) -> None:
+        """Capture from another input device with the current model."""
+        if isinstance(device, int):
+            device = next((d for d in self.devices if d.index == device), device)
+        factory = self._derive("for_device", device)
+        if factory is not None:
+            self.open_session(factory, f"input device {getattr(device, 'name', device)}")
+
+    def open_session(self, factory: Any, what: str, build: Callable[[], Any] | None = None) -> None:
+        """Build a new engine (``build()``, else ``factory()``) in a worker thread; when it is ready it replaces
+        the current run (``_attach``), or the banner says why it could not be built."""
+        if self.running and not self.replay:  # a live stream closes first: PortAudio may rescan for the new one
+            self.run.close()
+            self._end_markers()
+        self._gen += 1
+        gen = self._gen
+        self._building = what
+        self.banner.show_message(f"Loading the {what}…", "info")
+        if self.detector is None:
+            self.placeholder.setText(f"Loading the {what}…")
+        self._sync_controls()
+        make = build if build is not None else factory
+
+        def work() -> None:
+            try:
+                engine, error = make(), ""
+            except SeldError as e:
+                engine, error = None, str(e)
+            except Exception as e:  # a bug must not kill the window's worker silently
+                log.exception("building the engine failed")
+                engine, error = None, f"internal error: {type(e).__name__}: {e}"
+            try:
+                self._built.done.emit(gen, engine, factory, what, error)
+            except RuntimeError:  # the window is gone
+                if engine is not None:
+                    engine.stop()
+
+        threading.Thread(target=work, name="seld-build", daemon=True).start()
+
+    def _session_built(self, gen: int, engine: Any, factory: Any, what: str, error: str) -> None:
+        if gen != self._gen:  # a newer request won
+            if engine is not None:
+                engine.stop()
+            return
+        self._building = None
+        if engine is None:
+            self._session_failed(error, factory, what)
+            return
+        self._attach(engine, factory)
+
+    def show_start_error(self, error: str, factory: Any, what: str = "same input again") -> None:
+        """An input found wrong before any engine was built (``launch.check_input``): say so in the window."""
+        self._session_failed(error, factory, what)
+
+    def _session_failed(self, error: str, factory: Any, what: str) -> None:
+        text = self._explain(error, factory)
+        log.error("%s", text)
+        self.start_error = text
+        still = ""
+        if self.running:
+            still = f" Still running: {self.engine.source.description}."
+        if self.detector is None:
+            self.placeholder.setText("Nothing to show: open an audio file or pick an input device (the bar above),"
+                                     " or another model.")
+        self._show_error(text + still, retry=lambda: self.open_session(factory, what))
+        self._show_inputs()
+
+    def _explain(self, error: str, factory: Any) -> str:
+        """Add the model's array to a channel-count error, so the mismatch explains itself."""
+        det = self.detector
+        opts = getattr(factory, "options", None)
+        if det is None or opts is None or "channel" not in error:
+            return error
+        try:
+            from seld_live.paths import resolve_model
+
+            same = det.path is not None and Path(resolve_model(opts.model)).resolve() == Path(det.path).resolve()
+        except OSError:
+            same = False
+        if not same:
+            return error
+        arr = det.array
+        return (f"{error} — {self.model_name} was trained for the {arr.name} ({arr.num_channels} channels: "
+                f"{','.join(map(str, arr.channels))})")
+
+    # ------------------------------------------------------------------ threshold per model
+    def _threshold_key(self, det: Any) -> str:
+        return "thresholds/" + _settings_key(model_key(det.path))
+
+    def _threshold_for(self, det: Any) -> float:
+        if self._cli_threshold is not None:  # --threshold: for the model of the command line
+            t, self._cli_threshold = self._cli_threshold, None
+            return float(t)
+        saved = self.settings.value(self._threshold_key(det))
+        try:
+            return float(saved) if saved is not None else float(det.meta.decode.threshold)
+        except (TypeError, ValueError):
+            return float(det.meta.decode.threshold)
+
+    def _threshold_moved(self, value: float) -> None:
+        """The user moved the threshold: run with it and remember it for this model."""
+        if self.run is None:
+            return
+        self.run.set_threshold(value)
+        det = self.detector
+        key = self._threshold_key(det)
+        if round(value * 100) == round(float(det.meta.decode.threshold) * 100):
+            self.settings.remove(key)
+        else:
+            self.settings.setValue(key, float(value))
+
+    def reset_threshold(self) -> None:
+        """Back to the model's own threshold (and forget the one saved for it)."""
+        if self.detector is not None:
+            self.controls.set_threshold(float(self.detector.meta.decode.threshold))
+
     # ------------------------------------------------------------------ settings
-    def _restore_settings(self, threshold: float | None, speed: float | str | None) -> None:
+    def _restore_settings(self) -> None:
         s = self.settings
         geom = s.value("window/geometry")
         if geom is not None:
             self.restoreGeometry(geom)
         else:
             self.resize(1440, 900)
-            self.splitters["main"].setSizes([1080, 360])
-            self.splitters["left"].setSizes([620, 200])
-        for name, sp in self.splitters.items():
-            state = s.value(f"window/splitter_{name}")
-            if state is not None:
-                sp.restoreState(state)
-        if threshold is None:
-            saved = s.value("threshold")
-            threshold = float(saved) if saved is not None else float(self.detector.threshold)
-        self.controls.set_threshold(threshold)
-        if self.transport is not None:
-            if speed is None:
-                saved = s.value("speed")
-                speed = saved if saved in (None, "max") else float(saved)
-            if speed is not None:
-                self.transport.set_speed(speed, emit=False)
-        if s.value("view", "map") == "sphere":
-            QtCore.QTimer.singleShot(0, lambda: self.set_view("sphere"))
+        state = s.value("window/state")
+        if state is not None:
+            self.restoreState(state, STATE_VERSION)
 
     def save_settings(self) -> None:
         s = self.settings
         s.setValue("window/geometry", self.saveGeometry())
-        for name, sp in self.splitters.items():
-            s.setValue(f"window/splitter_{name}", sp.saveState())
-        s.setValue("threshold", self.controls.threshold)
+        s.setValue("window/state", self.saveState(STATE_VERSION))
         s.setValue("view", self.view)
-        if self.transport is not None:
+        if self.replay:
             s.setValue("speed", self.transport.speed)
         s.sync()
 
@@ -269,15 +744,21 @@ class MainWindow(QtWidgets.QMainWindow):
     def record_dir(self, path: str | Path) -> None:
         self.settings.setValue("record_dir", str(path))
 
-    # ------------------------------------------------------------------ start, stop, device
+    # ------------------------------------------------------------------ transport
     def start(self, device: DeviceInfo | None = None) -> bool:
         """Start streaming (a fresh engine after the first run); True when it runs."""
+        if self.run is None:
+            return False
         try:
-            if not self.run.start(device, default_device=self.current_device_choice()):
+            if not self.run.start(device):
                 return True  # running already
         except SeldError as e:
-            self._show_error(str(e))
+            self._show_error(self._explain(str(e), self.factory))
             return False
+        self.ever_ran = True
+        self._stopped_at_start = False
+        self._origin = (0, 0.0)
+        self._seek_target = None
         self.clear_history()
         self.status.show_recording_error(None)
         if self.banner.level in ("error", "info"):
@@ -287,9 +768,28 @@ class MainWindow(QtWidgets.QMainWindow):
         return True
 
     def stop(self) -> None:
-        """Stop the stream; the engine finishes its outputs and any recording."""
+        """Stop the stream (the engine finishes its outputs and any recording); a replay goes back to 0:00."""
+        if self.run is None:
+            return
+        was = self.running
         self.run.stop()
+        if was:
+            self._stopped_at_start = self.replay
+            self._end_markers()
         self._sync_controls()
+
+    def play_pause(self) -> None:
+        """Replay: pause / resume, or play (from 0:00 after Stop or the end). Live: start / stop."""
+        if self.run is None:
+            if self._banner_do is not None and self._building is None:
+                self._banner_action()
+            return
+        if self.replay and self.running:
+            self.set_paused(not self.run.paused)
+        elif self.running:
+            self.stop()
+        else:
+            self.start()
 
     def toggle_start(self) -> None:
         if self.running:
@@ -297,35 +797,80 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             self.start()
 
-    def current_device_choice(self) -> DeviceInfo | None:
-        if self.replay or not self.devices:
-            return None
-        idx = self.controls.device_combo.currentData()
-        return next((d for d in self.devices if d.index == idx), None)
+    def set_paused(self, paused: bool) -> None:
+        if self.run is not None:
+            self.run.set_paused(paused)
+        self._sync_controls()
 
-    def switch_device(self, index: int) -> None:
-        """Restart on another input device (the old engine finishes its files first)."""
-        device = next((d for d in self.devices if d.index == index), None)
-        if device is not None:
-            self.start(device)
+    def set_speed(self, speed: float | str) -> None:
+        if self.transport.speed != speed:
+            self.transport.set_speed(speed, emit=False)
+        if self.run is not None:
+            self.run.set_speed(speed)
 
-    def _space(self) -> None:
-        if self.replay and self.running:
-            self.set_paused(not self.engine.source.paused)
-        else:
-            self.toggle_start()
+    def set_loop(self, on: bool) -> None:
+        if self.transport.loop != on:
+            self.transport.set_loop(on, emit=False)
+        if self.run is not None:
+            self.run.set_loop(on)
+        self.statusBar().showMessage("loop on" if on else "loop off", 2000)
+
+    def _seek_fraction(self, fraction: float) -> None:
+        if self.engine is not None and self.replay:
+            self.seek_to(fraction * self.engine.source.duration_s)
+
+    def seek_to(self, seconds: float) -> None:
+        """Jump the replay to ``seconds``; seeking never starts playback (a stopped replay is paused there)."""
+        if not self.replay or self.run is None:
+            return
+        if not self.running:
+            if not self.start():
+                return
+            self.run.set_paused(True)
+        duration = self.engine.source.duration_s
+        target = min(max(0.0, float(seconds)), duration)
+        self.run.seek(target)
+        self._seek_target = target
+        self._stopped_at_start = False
+        self.clear_history()
+        if self.banner.level == "info":
+            self.banner.hide()
+        self._update_position()
+        self._sync_controls()
+
+    def seek_by(self, delta: float) -> None:
+        if self.replay and self.engine is not None:
+            self.seek_to(self.run.position_s + delta)
+
+    def _update_position(self) -> None:
+        if self.replay and self.engine is not None:
+            pos = 0.0 if self._stopped_at_start else self.run.position_s
+            self.transport.set_position(pos, self.engine.source.duration_s)
+
+    def shown_time(self, frame: int) -> float:
+        """The time a hop is shown at: its replay position (the file's own time, across seeks and loops), or
+        the stream time live."""
+        f0, t0 = self._origin
+        t = t0 + (frame - f0) * FRAME_SECONDS
+        if self.replay and self.engine is not None:
+            period = np.ceil(self.engine.source.duration_s / FRAME_SECONDS - 1e-9) * FRAME_SECONDS
+            if period > 0 and t >= period - 1e-9:
+                t = t % period
+        return round(t, 6)
 
     def _sync_controls(self) -> None:
         running = self.running
-        self.controls.set_running(running)
-        self.controls.set_recording(self.run.record_path is not None)
-        if self.transport is not None:
-            self.transport.set_state(running, self.run.paused)
+        paused = self.run.paused if self.run is not None else False
+        self.controls.set_state(self.run is not None, running, paused, self.replay)
+        self.controls.set_recording(self.run is not None and self.run.record_path is not None)
+        self.source_bar.setEnabled(self._building is None)
         self._update_status(force=True)
 
-    def _show_error(self, text: str, retry: Callable[[], Any] | None = None) -> None:
-        self.banner.show_message(text, "error", "Retry")
-        self._banner_do = retry or self.start
+    def _show_error(self, text: str, retry: Callable[[], Any] | object | None = _START) -> None:
+        if retry is _START:
+            retry = self.start
+        self.banner.show_message(text, "error", "Retry" if retry is not None else "")
+        self._banner_do = retry
         self._sync_controls()
 
     def _banner_action(self) -> None:
@@ -335,6 +880,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ------------------------------------------------------------------ recording
     def set_recording(self, on: bool) -> None:
+        if self.run is None:
+            return
         if not on:
             self.run.stop_recording()
         else:
@@ -355,34 +902,48 @@ class MainWindow(QtWidgets.QMainWindow):
     def _recording_saved(self, path: Path) -> None:
         self.statusBar().showMessage(f"recording saved: {path}", 10000)
 
-    # ------------------------------------------------------------------ replay
-    def set_paused(self, paused: bool) -> None:
-        self.run.set_paused(paused)
-        self._sync_controls()
+    # ------------------------------------------------------------------ exports
+    def export_events(self, path: str | Path | None = None) -> Path | None:
+        """Write the event log's rows shown (hidden classes left out) to CSV or JSON lines."""
+        if self.detector is None:
+            return None
+        if path is None:
+            start = str(self.record_dir / "events.csv")
+            path, chosen = QtWidgets.QFileDialog.getSaveFileName(
+                self, "Export the event log", start, "DCASE CSV (*.csv);;JSON lines (*.jsonl)")
+            if not path:
+                return None
+            if Path(path).suffix.lower() not in EXPORT_SUFFIXES:
+                path = str(path) + (".jsonl" if "jsonl" in chosen else ".csv")
+        try:
+            n = export_events(path, self.event_log.entries())
+        except SeldError as e:
+            self.banner.show_message(str(e), "error")
+            return None
+        self.statusBar().showMessage(f"{n} events written to {path}", 8000)
+        return Path(path)
 
-    def set_speed(self, speed: float | str) -> None:
-        if self.transport is not None and self.transport.speed != speed:
-            self.transport.set_speed(speed, emit=False)
-        self.run.set_speed(speed)
+    def view_image(self) -> QtGui.QImage:
+        """The view as drawn (the sphere's GL scene included)."""
+        if self.view == "sphere":
+            return self.sphere_view.grab_image()
+        return self.view_stack.currentWidget().grab().toImage()
 
-    def seek_to(self, seconds: float) -> None:
-        if not self.replay:
-            return
-        if not self.running and not self.start():  # a finished replay starts again, then jumps
-            return
-        self.run.seek(seconds)
-        self.clear_history()
-        if self.banner.level == "info":
-            self.banner.hide()
-        self._update_position()
-
-    def seek_by(self, delta: float) -> None:
-        if self.replay and self.engine is not None:
-            self.seek_to(self.run.position_s + delta)
-
-    def _update_position(self) -> None:
-        if self.transport is not None and self.engine is not None:
-            self.transport.set_position(self.run.position_s, self.engine.source.duration_s)
+    def save_view(self, path: str | Path | None = None) -> Path | None:
+        if self.detector is None:
+            return None
+        if path is None:
+            start = str(self.record_dir / f"seld-live-{time.strftime('%Y%m%d-%H%M%S')}.png")
+            path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save the view as PNG", start, "PNG (*.png)")
+            if not path:
+                return None
+            if Path(path).suffix.lower() != ".png":
+                path = str(path) + ".png"
+        if not self.view_image().save(str(path), "PNG"):
+            self.banner.show_message(f"cannot write {path}", "error")
+            return None
+        self.statusBar().showMessage(f"view saved: {path}", 8000)
+        return Path(path)
 
     # ------------------------------------------------------------------ views
     @property
@@ -391,6 +952,8 @@ class MainWindow(QtWidgets.QMainWindow):
             else "map"
 
     def set_view(self, name: str) -> None:
+        if self.detector is None:
+            return
         if name == "sphere" and (self.sphere_view is not None or self._build_sphere()):
             self.view_stack.setCurrentWidget(self.sphere_view)
         else:
@@ -407,15 +970,30 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.sphere_view = SphereView(self.classes, self.colors, self.array, self.trail_frames)
         self.view_stack.addWidget(self.sphere_view)
+        connect_class_visibility(self.legend, self.sphere_view)
         return True
 
     def clear_history(self) -> None:
+        if self.detector is None:
+            return
         self.trails.clear()
         self.activity.clear()
         self.tracks = []
         self._redraw_views()
         self.timeline.update_view(self.activity)
+        self.directions.clear()
+        self.spectrogram.clear()
         self.table.set_tracks([])
+        self._table_dirty = False
+        self.legend.set_active(set())
+
+    def _end_markers(self) -> None:
+        """The stream ended: no marker may stay on the map as if it were still sounding (trails stay)."""
+        if self.detector is None:
+            return
+        self.tracks = []
+        self._redraw_views()
+        self.table.set_tracks([], self.trails)
         self._table_dirty = False
         self.legend.set_active(set())
 
@@ -426,12 +1004,16 @@ class MainWindow(QtWidgets.QMainWindow):
             self.showFullScreen()
 
     def _redraw_views(self) -> None:
+        if self.detector is None:
+            return
         self.view_stack.currentWidget().update_view(self.tracks, self.trails)
         self.view_updates += 1
 
     # ------------------------------------------------------------------ the refresh loop
     def refresh(self) -> None:
         """One GUI frame: take what the engine published since the last frame and redraw what changed."""
+        if self.run is None:
+            return
         self.apply(self.run.drain())
         self._check_engine()
         self._update_position()
@@ -439,12 +1021,15 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def apply(self, results: Sequence[HopResult]) -> None:
         """Fold published hops into the history, then redraw the views and panels once."""
-        fresh = [r for r in results if r.frame >= self.run.ignore_before]
+        ignore = self.run.ignore_before if self.run is not None else -1
+        fresh = [r for r in results if r.frame >= ignore]
         for r in fresh:
             self.ingest(r)
         now = time.monotonic()
         if fresh:
             self._redraw_views()
+            self.directions.ingest(fresh)
+            self.spectrogram.ingest(fresh)
             self._panels_dirty = self._table_dirty = True
         if self._panels_dirty and now - self._panels_t >= PANELS_EVERY_S:
             self._panels_t = now
@@ -452,6 +1037,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self.timeline.update_view(self.activity)
             self.legend.set_active({t.class_index for t in self.tracks})
             self.meters.update()
+            self.event_log.refresh()
+            if self.docks["directions"].isVisible():
+                self.directions.refresh()
+            if self.docks["spectrogram"].isVisible():
+                self.spectrogram.refresh()
         elif not fresh:
             self.meters.decay()
             self.meters.update()
@@ -459,14 +1049,20 @@ class MainWindow(QtWidgets.QMainWindow):
         if self._table_dirty and (now - self._table_t >= TABLE_EVERY_S or len(self.tracks) != self.table.rowCount()):
             self._table_t = now
             self._table_dirty = False
-            self.table.set_tracks(self.tracks)
+            self.table.set_tracks(self.tracks, self.trails)
 
     def ingest(self, r: HopResult) -> None:
         """Fold one published hop into the window's history (no drawing)."""
+        if self._seek_target is not None:  # the first hop after a seek: it starts at the seek's position
+            self._origin = (r.frame, self._seek_target)
+            self._seek_target = None
+            self.timeline.set_time_origin(*self._origin)
         self.trails.push(r.frame, r.tracks)
         self.activity.push(r.frame, r.events)
         if len(r.levels_db):
             self.meters.set_levels(np.asarray(r.levels_db), np.asarray(r.clipped))
+        if r.events:
+            self.event_log.append(self.shown_time(r.frame), r.events)
         self.tracks = list(r.tracks)
         self.last_result = r
         self.hops_seen += 1
@@ -477,14 +1073,15 @@ class MainWindow(QtWidgets.QMainWindow):
         ended = self.run.poll()
         if ended is None:
             return
+        self._end_markers()
         if ended.why == "error":
             kept = f" The recording was kept: {ended.kept_recording}." if ended.kept_recording else ""
             what = "Pick another input or retry." if not self.replay else "Retry to replay again."
-            self._show_error(f"{ended.message}.{kept} {what}")
+            self._show_error(f"{self._explain(ended.message, self.factory)}.{kept} {what}")
             return
         if ended.why == "finished":
             self.banner.show_message("End of the file.", "info", "Replay from the start")
-            self._banner_do = lambda: self.seek_to(0.0)
+            self._banner_do = self.start
         self._sync_controls()
 
     def _update_status(self, force: bool = False) -> None:
@@ -492,19 +1089,27 @@ class MainWindow(QtWidgets.QMainWindow):
         if not force and now - self._status_t < STATUS_EVERY_S:
             return
         self._status_t = now
+        if self.run is None:
+            self.status.show_state("loading" if self._building else "no input", self._building or "")
+            return
         st = self.engine.stats
         failed = self.run.recording_failed(st)
         if failed:  # named as it happens; the engine keeps running
             self.banner.show_message(f"{failed}. The file keeps what was written before.", "warning")
             self.controls.set_recording(False)
-        self.status.show_state(self.run.state(), self.engine.source.description)
+        state = self.run.state()
+        if self._building:
+            state = "loading"
+        self.status.show_state(state, self.engine.source.description)
         self.status.show_stats(st)
         self.status.show_recording(self.run.record_path, self.run.recording_elapsed())
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.timer.stop()
-        self.run.stop()  # finishes the outputs and the recording
+        self._gen += 1  # an engine still being built is stopped when it arrives
+        if self.run is not None:
+            self.run.close()  # finishes the outputs and the recording
         self.save_settings()
         event.accept()
 
