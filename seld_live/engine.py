@@ -225,8 +225,10 @@ class Engine:
             self._note_recording_error(rec)
 
     def _note_recording_error(self, rec: FlacRecorder) -> None:
-        """Say at once that a recording failed (once), and keep the reason for the stats and the exit status."""
-        if rec.error and self._recording_error is None:
+        """Say at once that a recording failed (once per recording), and keep the latest reason for the stats
+        and the exit status."""
+        if rec.error and not rec.error_reported:
+            rec.error_reported = True
             self._recording_error = rec.error
             log.error("%s", rec.error)
 

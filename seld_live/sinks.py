@@ -155,6 +155,7 @@ class FlacRecorder:
         self.samples_written = 0
         self.dropped_blocks = 0
         self.error: str | None = None
+        self.error_reported = False  # the engine has said so
         self._q: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=max(1, int(max_queue_s * 10)))
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="seld-recorder", daemon=True)

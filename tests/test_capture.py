@@ -152,3 +152,19 @@ def test_device_source_refuses_what_the_device_cannot_do(fake):
     with pytest.raises(AudioInputError, match="gives 3 channels; the model needs 4"):
         device_mod.DeviceSource(7, 24000, 4, channels=(1, 2, 3))
     assert device_mod.DeviceSource(7, 24000, 4).device_rate == 44100  # falls back to a rate it accepts
+
+
+def test_stop_does_not_hang_on_a_device_whose_stop_never_returns(fake, monkeypatch, caplog):
+    sd = fake(FakeSD(_signal(48000)))
+    src = device_mod.DeviceSource(7, 24000, 4, channels=(1, 2, 3, 4))
+    src.start()
+    assert src.read(2400, timeout=5) is not None
+    stuck = threading.Event()
+    monkeypatch.setattr(src._stream, "stop", lambda: stuck.wait())  # PortAudio waiting on a dead server
+    monkeypatch.setattr(device_mod, "STOP_TIMEOUT_S", 0.3)
+    t0 = time.monotonic()
+    src.stop()
+    assert time.monotonic() - t0 < 5
+    assert any("did not stop" in r.getMessage() for r in caplog.records)
+    stuck.set()
+    assert sd.opened

@@ -254,3 +254,20 @@ def test_exit_policy(files, capsys, monkeypatch):
     monkeypatch.setattr("seld_live.cli._run_headless", interrupted)
     assert main(["--replay", str(scene), "--model", str(model), "--headless"]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_the_achieved_speed_is_measured_afresh_after_a_speed_change_or_seek(files):
+    _d, _model, scene = files
+    src = FileSource(scene, 24000, 4, speed=4)
+    src.start()
+    for _ in range(6):
+        assert src.read(HOP, timeout=5) is not None
+        time.sleep(0.25)  # a slow reader: 0.1 s of audio per 0.25 s
+    assert src.achieved_speed is not None and src.achieved_speed < 1.0
+    src.set_speed(2)
+    assert src.achieved_speed is None  # the slow stretch at 4x says nothing about 2x
+    for _ in range(3):
+        src.read(HOP, timeout=5)
+    src.seek(0.0)
+    assert src.achieved_speed is None
+    src.stop()

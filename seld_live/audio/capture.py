@@ -8,6 +8,8 @@ for and slice. The block size is left to PortAudio (``blocksize=0``).
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 
 import numpy as np
@@ -19,6 +21,16 @@ from seld_live.audio.ringbuffer import RingBuffer
 from seld_live.errors import AudioInputError
 
 COMMON_RATES = (48000, 44100, 32000, 24000, 22050, 16000, 96000)
+STOP_TIMEOUT_S = 2.0
+log = logging.getLogger("seld_live")
+
+
+def _stop_and_close(stream) -> None:
+    try:
+        stream.stop()
+        stream.close()
+    except Exception:  # the device may already be gone; nothing left to release
+        pass
 PA_INVALID_SAMPLE_RATE = -9997
 
 
@@ -166,11 +178,14 @@ class DeviceSource:
         self._stopping = True
         s, self._stream = self._stream, None
         if s is not None:
-            try:
-                s.stop()
-                s.close()
-            except Exception:  # the device may already be gone; nothing left to release
-                pass
+            # PortAudio's stop can block for ever on a device or sound server that went away (seen with ALSA
+            # over PulseAudio: its thread waits on a lock the dead server holds), so it gets STOP_TIMEOUT_S in
+            # a thread of its own; the outputs and the window must not hang on it
+            closer = threading.Thread(target=_stop_and_close, args=(s,), name="seld-device-stop", daemon=True)
+            closer.start()
+            closer.join(STOP_TIMEOUT_S)
+            if closer.is_alive():
+                log.warning("the input device did not stop within %.0f s; left to close on its own", STOP_TIMEOUT_S)
         self._ring.data_ready.set()
 
     # --- reading ----------------------------------------------------------------------------------------

@@ -123,12 +123,8 @@ class FileSource:
                                 f"{self.file_rate} Hz)")
             log.info("%s has %d channels; using %s (%s; --channels picks others)", self.path.name,
                      self.file_channels, used, chosen)
-        # the speed actually achieved: audio delivered over the wall time spent replaying (pauses excluded)
-        self._played = 0
-        self._clock_start: float | None = None
-        self._clock_last = 0.0
-        self._paused_s = 0.0
         self._paused_at: float | None = None
+        self._restart_speed_measure()
 
     # --- properties -----------------------------------------------------------------------------------
     @property
@@ -195,6 +191,7 @@ class FileSource:
         with self._lock:
             self._speed = parse_speed(speed)
             self._anchor()
+            self._restart_speed_measure()
         self._wake.set()
 
     def seek(self, seconds: float) -> None:
@@ -203,7 +200,18 @@ class FileSource:
             self._new_segment(frame)
             self._finished = False
             self._anchor()
+            self._restart_speed_measure()
         self._wake.set()
+
+    def _restart_speed_measure(self) -> None:
+        """The speed actually achieved is audio delivered over wall time spent replaying (pauses excluded),
+        measured afresh from the start, a speed change or a seek."""
+        self._played = 0
+        self._clock_start: float | None = None
+        self._clock_last = 0.0
+        self._paused_s = 0.0
+        if self._paused_at is not None:
+            self._paused_at = time.monotonic()
 
     # --- reading (the engine's thread) ---------------------------------------------------------------
     def backlog_samples(self) -> int:
