@@ -67,7 +67,8 @@ def test_lost_audio_and_recorder_drops_are_warnings(bar):
 
 def test_a_failed_recording_is_flagged_at_once_until_a_new_recording_starts(bar):
     bar.show_recording(Path("/tmp/rec/seld-live-1.flac"), 65.0)
-    assert bar.labels["record"].isVisible() and bar.labels["record"].text() == "● REC 01:05  seld-live-1.flac"
+    assert bar.labels["record"].isVisible() and bar.labels["record"].text() == "● REC 01:05"
+    assert bar.labels["record"].toolTip() == "recording the input to /tmp/rec/seld-live-1.flac"
     err = "recording to /tmp/rec/seld-live-1.flac failed: No space left on device"
     bar.show_stats(replace(STATS, recording_error=err))
     assert bar.warnings() == {"record_error": "● REC FAILED"}

@@ -44,6 +44,28 @@ def _dot_icon(color: str, size: int = 12) -> QtGui.QIcon:
     return QtGui.QIcon(pix)
 
 
+def _glyph_icon(kind: str, color: str = "#d6d9df", size: int = 14) -> QtGui.QIcon:
+    """Play, pause and stop drawn light on the dark theme (the style's own media icons are dark glyphs)."""
+    pix = QtGui.QPixmap(size, size)
+    pix.fill(QtCore.Qt.GlobalColor.transparent)
+    p = QtGui.QPainter(pix)
+    p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+    p.setBrush(QtGui.QColor(color))
+    p.setPen(QtCore.Qt.PenStyle.NoPen)
+    m = size * 0.18
+    if kind == "play":
+        p.drawPolygon(QtGui.QPolygonF([QtCore.QPointF(m + 1, m), QtCore.QPointF(size - m, size / 2),
+                                       QtCore.QPointF(m + 1, size - m)]))
+    elif kind == "pause":
+        w = (size - 2 * m) / 3
+        p.drawRect(QtCore.QRectF(m, m, w, size - 2 * m))
+        p.drawRect(QtCore.QRectF(size - m - w, m, w, size - 2 * m))
+    else:
+        p.drawRect(QtCore.QRectF(m, m, size - 2 * m, size - 2 * m))
+    p.end()
+    return QtGui.QIcon(pix)
+
+
 def _bar(bar: QtWidgets.QToolBar, name: str) -> None:
     bar.setObjectName(name)  # saveState/restoreState find tool bars by name
     bar.setMovable(False)
@@ -64,8 +86,7 @@ class ControlBar(QtWidgets.QToolBar):
         super().__init__("Controls", parent)
         _bar(self, "controls")
         style = self.style()
-        self._icons = {k: style.standardIcon(v) for k, v in
-                       (("play", SP.SP_MediaPlay), ("pause", SP.SP_MediaPause), ("stop", SP.SP_MediaStop))}
+        self._icons = {k: _glyph_icon(k) for k in ("play", "pause", "stop")}
 
         self.act_play = QtGui.QAction(self._icons["play"], "Play", self)
         self.act_play.setToolTip("Play / pause (Space)")
@@ -231,6 +252,10 @@ class SourceBar(QtWidgets.QToolBar):
         self.model_button.setMenu(self.model_menu)
         self.model_button.setText("–")
         self.addWidget(self.model_button)
+        self.array_label = QtWidgets.QLabel("")
+        self.array_label.setContentsMargins(2, 0, 6, 0)
+        self.array_label.setStyleSheet("color: #9aa0aa;")
+        self.addWidget(self.array_label)
         self.entries: list[tuple[str, object]] = []
 
     # --- inputs ------------------------------------------------------------------------------------------
@@ -288,6 +313,11 @@ class SourceBar(QtWidgets.QToolBar):
             self.input_chosen.emit(self.entries[i])
 
     # --- model ---------------------------------------------------------------------------------------------
+    def set_array(self, text: str, tooltip: str) -> None:
+        """The array the model was trained for (the one to point at the scene)."""
+        self.array_label.setText(text)
+        self.array_label.setToolTip(tooltip)
+
     def set_model(self, name: str, tooltip: str, models: Sequence[Path]) -> None:
         """Show the model in use; the menu offers ``models`` and "Open model file"."""
         self.model_button.setText(name)
@@ -321,6 +351,7 @@ class TransportBar(QtWidgets.QToolBar):
         self.act_loop.setToolTip("Replay the file in a loop (L)")
         self.act_loop.toggled.connect(self.loop_toggled)
         self.addAction(self.act_loop)
+        self.widgetForAction(self.act_loop).setStyleSheet(VIEW_STYLE)
         self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.slider.setRange(0, 1000)
         self.slider.setPageStep(50)

@@ -120,6 +120,7 @@ class StatusBar(QtWidgets.QStatusBar):
         self._lost_shown = False
         self._shown_error: str | None = None
         self._cleared_error: str | None = None
+        self._widths: tuple[int, ...] = ()
         self.set_model(sample_rate, model, compute)
 
     def set_model(self, sample_rate: int, model: str, compute: str) -> None:
@@ -181,7 +182,10 @@ class StatusBar(QtWidgets.QStatusBar):
         shown = not lab.isHidden()
         lab.setVisible(path is not None)
         if path is not None:
-            lab.setText(f"● REC {fmt_time(elapsed_s)}  {path.name}")
+            lab.setText(f"● REC {fmt_time(elapsed_s)}")  # the file in the tooltip: the bar has little room
+            tip = f"recording the input to {path}"
+            if lab.toolTip() != tip:
+                lab.setToolTip(tip)
         if shown != (path is not None):
             self.fit()
 
@@ -212,6 +216,10 @@ class StatusBar(QtWidgets.QStatusBar):
             self.fit()
         self._warn("speed", slow_replay_text(st))
         self._warn("recorder", recorder_text(st))
+        widths = tuple(lab[k].sizeHint().width() for k in ("latency", "rtf", "overflows"))
+        if widths != self._widths:  # longer figures: fit again, so none is cut
+            self._widths = widths
+            self.fit()
         if st.recording_error and st.recording_error not in (self._shown_error, self._cleared_error):
             self.show_recording_error(st.recording_error)
 

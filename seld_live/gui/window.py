@@ -458,11 +458,14 @@ class MainWindow(QtWidgets.QMainWindow):
         det, engine = self.detector, self.engine
         arr = det.array
         self.setWindowTitle(f"seld-live — {self.model_name} — {engine.source.description}")
-        self.status.set_model(det.sample_rate, f"{self.model_name} · {det.output_kind} · {arr.name}", str(det.device))
+        self.status.set_model(det.sample_rate, f"{self.model_name} · {det.output_kind}", str(det.device))
         self.source_bar.set_model(self.model_name,
                                   f"{det.path}\n{det.output_kind}, {len(det.classes)} classes, trained for the "
                                   f"{arr.name} ({arr.num_channels} channels: {','.join(map(str, arr.channels))})",
                                   self._known_models())
+        self.source_bar.set_array(arr.name + (" (planar: no up/down)" if arr.is_planar else ""),
+                                  f"{arr.description or arr.name}\nmics on device channels "
+                                  f"{','.join(map(str, arr.channels))}")
         self.controls.act_record.setToolTip(f"Record the raw input to FLAC in {self.record_dir} (R)")
         self._show_inputs()
         self.placeholder.setText("")
