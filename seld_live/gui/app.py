@@ -5,17 +5,17 @@ Start-up is ordered so that something shows at once and mistakes cost no waiting
 1. the outputs named on the command line are checked (``launch.check_outputs``: a conflict ends the program
    with its one-line message, as on the command line), and the inputs as far as no model is needed
    (``launch.check_input``: the file exists and is audio, the model file exists and is a PyTorch file);
-2. a splash (Qt only, no plotting library yet) says what is loading, or the input's error, within about half a
-   second;
-3. the window is built and shown; the engine (torch, the model, the source) is built in a worker thread through
-   the same launch path as the headless run (``launch.build_engine``), and the window attaches it when ready.
+2. the window's frame (Qt widgets only: no plotting library, no torch yet) is shown at once, saying what is
+   loading, or the input's error;
+3. the engine (torch, the model, the source) is built in a worker thread through the same launch path as the
+   headless run (``launch.build_engine``) while the views load, and the window attaches it when ready.
 
 Problems with the model, the file or the device are shown in the window (and logged on stderr), where another
 file, device or model can be picked. Later runs and other inputs get fresh engines from ``EngineFactory``.
 The exit status is 1 when the window closes without ever running because of such a problem, 0 otherwise.
 
-``SELD_LIVE_STARTUP_TRACE=FILE`` appends one JSON line per start-up milestone (splash painted, window painted,
-error shown, first hop drawn) with its wall-clock time, for ``bench/bench_startup.py``;
+``SELD_LIVE_STARTUP_TRACE=FILE`` appends one JSON line per start-up milestone (window painted, error shown,
+first hop drawn) with its wall-clock time, for ``bench/bench_startup.py``;
 ``SELD_LIVE_STARTUP_QUIT=1`` closes the window after the first hop or error.
 """
 
@@ -76,7 +76,7 @@ def run_app(options: RunOptions) -> int:
         first_error = None
     except SeldError as e:
         first_error = str(e)  # logged on stderr by the window, which shows it
-    from PySide6 import QtCore, QtGui, QtWidgets
+    from PySide6 import QtCore, QtWidgets
 
     from seld_live.gui.theme import apply_theme
 
@@ -88,23 +88,23 @@ def run_app(options: RunOptions) -> int:
     QtCore.QCoreApplication.setApplicationName("seld-live")
     apply_theme(app)
 
-    splash = _splash(QtCore, QtGui, QtWidgets, first_error or f"Loading {what_loads(options)}…", bool(first_error))
-    trace("splash")
-    if first_error:
-        trace("error", where="splash", message=first_error)
-
-    from seld_live.gui.window import MainWindow  # pyqtgraph and the views: the second half of the start
+    from seld_live.gui.window import MainWindow  # Qt widgets only: the plotting views load with the model
 
     factory = EngineFactory(options)
     win = MainWindow(None, factory, threshold=options.threshold,
                      speed=options.speed if options.speed_given else None)
-    painted = _PaintWatch(win, lambda: trace("window"))
+    painted = _PaintWatch(win, lambda: trace("window", torch_loaded="torch" in sys.modules,
+                                             pyqtgraph_loaded="pyqtgraph" in sys.modules))
+    win.placeholder.setText(first_error or f"Loading the {what_loads(options)}…")
     win.show()
-    splash.finish(win)
+    win.repaint()  # painted now, before torch and pyqtgraph load
+    QtWidgets.QApplication.processEvents()
     if first_error:
         win.show_start_error(first_error, factory)
+        trace("error", where="window", message=first_error)
     else:
         win.open_session(factory, what_loads(options), build=lambda: build_engine(options))
+        QtCore.QTimer.singleShot(0, win.preload_views)  # the views, while the model loads in its thread
     if trace.path:
         _watch_start(win, trace, QtCore)
 
@@ -117,26 +117,6 @@ def run_app(options: RunOptions) -> int:
         win.close()  # idempotent: also covers app.quit() from elsewhere
         painted.remove()
     return 1 if win.start_error and not win.ever_ran else 0
-
-
-def _splash(QtCore, QtGui, QtWidgets, text: str, error: bool):
-    pix = QtGui.QPixmap(560, 150)
-    pix.fill(QtGui.QColor("#1d2127"))
-    p = QtGui.QPainter(pix)
-    font = p.font()
-    font.setPointSize(font.pointSize() + 8)
-    font.setBold(True)
-    p.setFont(font)
-    p.setPen(QtGui.QColor("#d6d9df"))
-    p.drawText(QtCore.QRect(20, 14, 520, 40), int(QtCore.Qt.AlignmentFlag.AlignLeft), "seld-live")
-    p.end()
-    splash = QtWidgets.QSplashScreen(pix)
-    splash.showMessage(text, int(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignBottom
-                                 | QtCore.Qt.TextFlag.TextWordWrap), QtGui.QColor("#ff9090" if error else "#c8ccd4"))
-    splash.show()
-    splash.repaint()  # painted now, before the heavy imports
-    QtWidgets.QApplication.processEvents()
-    return splash
 
 
 class _PaintWatch:

@@ -43,17 +43,13 @@ from seld_live.errors import SeldError
 from seld_live.events import FRAME_SECONDS
 from seld_live.gui.about import AboutDialog, about_html
 from seld_live.gui.controls import ControlBar, SourceBar, TransportBar
-from seld_live.gui.direction_chart import DirectionChart
 from seld_live.gui.event_log import EXPORT_SUFFIXES, EventLogPanel, export_events
 from seld_live.gui.history import ActivityBuffer, TrailBuffer, frames_for
-from seld_live.gui.map_view import MapView
 from seld_live.gui.palette import class_colors
 from seld_live.gui.run_controller import RunController
 from seld_live.gui.shortcuts import bind_shortcuts, help_html, keys_of
-from seld_live.gui.spectrogram import SpectrogramView
 from seld_live.gui.status import StatusBar
 from seld_live.gui.theme import apply_theme
-from seld_live.gui.timeline import TimelineView
 from seld_live.gui.view_legend import ViewLegend
 from seld_live.gui.widgets import Banner, Legend, LevelMeters, TrackTable, connect_class_visibility
 from seld_live.results import HopResult, TrackState
@@ -366,6 +362,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self._about.raise_()
 
     # ------------------------------------------------------------------ per-model views
+    @staticmethod
+    def preload_views() -> None:
+        """Import the plotting views now (the start-up does it while the model loads in its thread)."""
+        import seld_live.gui.direction_chart
+        import seld_live.gui.map_view
+        import seld_live.gui.spectrogram
+        import seld_live.gui.timeline  # noqa: F401
+
     def _bind_detector(self, det: Any) -> None:
         """Build the views and panels for this model's classes, array and channels (kept if they match)."""
         self.detector = det
@@ -374,6 +378,12 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         first = self._bound is None
         self._bound = sig
+        # the plotting views load here, not with the window: its frame paints before pyqtgraph is imported
+        from seld_live.gui.direction_chart import DirectionChart
+        from seld_live.gui.map_view import MapView
+        from seld_live.gui.spectrogram import SpectrogramView
+        from seld_live.gui.timeline import TimelineView
+
         self.classes = list(det.classes)
         self.colors = class_colors(len(self.classes))
         self.array = det.array
