@@ -6,7 +6,11 @@ history is updated, the view is refreshed and painted to completion. Measured fo
   map     the equirectangular map alone (QPainter raster, offscreen)
   sphere  the 3D sphere alone (OpenGL; needs a display: run under xvfb-run, llvmpipe software GL here)
   window  the whole window at the window's own 30 Hz pace: a refresh (the view every frame; timeline, legend,
-          meters every ~60 ms; the table every 200 ms), then the event loop paints what changed (as it does live)
+          meters, event log count, charts every ~60 ms; the table every 200 ms), then the event loop paints what
+          changed (as it does live); "window+map" in the default panel layout (tabbed panels: only the front tab
+          paints), "all panels" with every panel shown at once (tracks, event log, classes, levels, key, timeline,
+          azimuth/elevation charts, spectrogram) in a 1600x1000 window, each hop carrying its audio for the
+          spectrogram and its 10 events for the log
 
 Usage:  taskset -c 0 env LP_NUM_THREADS=0 xvfb-run -a python bench/bench_gui.py [--frames 300]
 (taskset/LP_NUM_THREADS=0 keep everything, Mesa's rasteriser included, on one core). Writes
@@ -16,6 +20,7 @@ bench/results/bench_gui.json.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -39,8 +44,8 @@ CLASSES = ["female speech", "male speech", "clapping", "telephone", "laughter", 
            "door", "music", "instrument", "water tap", "bell", "knock"]
 
 
-def moving_hops(n: int, tracks: int = 10, channels: int = 4) -> list[HopResult]:
-    """Hops with ``tracks`` sources on smooth paths, some circling through azimuth ±180°."""
+def moving_hops(n: int, tracks: int = 10, channels: int = 4, audio: bool = True) -> list[HopResult]:
+    """Hops with ``tracks`` sources on smooth paths, some circling through azimuth ±180°, and noise as audio."""
     rng = np.random.default_rng(0)
     speed = rng.uniform(-6.0, 6.0, tracks)  # degrees per hop
     az0 = rng.uniform(-180, 180, tracks)
@@ -52,8 +57,9 @@ def moving_hops(n: int, tracks: int = 10, channels: int = 4) -> list[HopResult]:
         ts = [TrackState(k, k % len(CLASSES), CLASSES[k % len(CLASSES)], float(az[k]), float(el[k]),
                          0.5 + 0.04 * k, f + 50) for k in range(tracks)]
         ev = [Event(f, t.class_index, t.class_name, t.track_id, t.azimuth, t.elevation, t.confidence) for t in ts]
+        sound = (rng.standard_normal((2400, channels)) * 0.05).astype(np.float32) if audio else None
         out.append(HopResult(f, f * 0.1, ev, ts, levels_db=rng.uniform(-40, -3, channels),
-                             clipped=np.zeros(channels, bool)))
+                             clipped=np.zeros(channels, bool), audio=sound))
     return out
 
 
@@ -108,6 +114,23 @@ def gl_paint(view, app):
         GL.glFinish()  # wait for the (software) rasteriser: the frame is really drawn
         scene.doneCurrent()
     return paint
+
+
+def show_all_panels(win) -> None:
+    """Every panel shown at once: the right-hand ones stacked, the bottom ones side by side (none tabbed)."""
+    d = win.docks
+    right = ["tracks", "events", "classes", "levels", "key"]
+    bottom = ["timeline", "directions", "spectrogram"]
+    for name in right + bottom:
+        win.removeDockWidget(d[name])
+    for name in right:
+        win.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, d[name])
+        d[name].show()
+    win.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, d["timeline"])
+    d["timeline"].show()
+    for a, b in itertools.pairwise(bottom):
+        win.splitDockWidget(d[a], d[b], QtCore.Qt.Orientation.Horizontal)
+        d[b].show()
 
 
 def make_engine(tmp: Path):
@@ -187,10 +210,21 @@ def main(argv: list[str] | None = None) -> int:
         win.resize(1400, 880)
         win.show()
         app.processEvents()
-        for view in (["map", "sphere"] if gl else ["map"]):
+        layouts = [("window+map", "map", False), ("window+map, all panels", "map", True)]
+        if gl:
+            layouts += [("window+sphere", "sphere", False), ("window+sphere, all panels", "sphere", True)]
+        for label, view, all_panels in layouts:
+            if all_panels:
+                win.resize(1600, 1000)
+                show_all_panels(win)
+            else:
+                win.resize(1400, 880)
+                win.reset_layout()
             win.set_view(view)
             win.clear_history()
+            win.event_log.clear()
             app.processEvents()
+            shown = sorted(n for n, dk in win.docks.items() if dk.isVisible() and not dk.visibleRegion().isEmpty())
             timer = FrameTimer()
             next_t = time.perf_counter()
             for r in hops:
@@ -202,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                     app.processEvents()  # paints what changed, as the event loop does after a refresh
                     if view == "sphere":
                         gl_paint(win.sphere_view, app)()
-            results[f"window+{view}"] = timer.stats(args.warmup)
+            results[label] = {**timer.stats(args.warmup), "panels_painted": shown}
         win.close()
 
     meta = {
@@ -217,10 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         "opengl": gl,
     }
     print(f"GUI frame time, 10 tracks, 10 s trails ({meta['qt_platform']}, {meta['cpus_allowed']} core(s))")
-    print(f"{'view':<16}{'CPU median':>11}{'CPU mean':>9}{'CPU p95':>9}{'wall median':>12}{'wall p95':>10}"
+    print(f"{'view':<28}{'CPU median':>11}{'CPU mean':>9}{'CPU p95':>9}{'wall median':>12}{'wall p95':>10}"
           f"{'frames':>8}  (ms)")
     for k, v in results.items():
-        print(f"{k:<16}{v['cpu_median_ms']:>11.2f}{v['cpu_mean_ms']:>9.2f}{v['cpu_p95_ms']:>9.2f}"
+        print(f"{k:<28}{v['cpu_median_ms']:>11.2f}{v['cpu_mean_ms']:>9.2f}{v['cpu_p95_ms']:>9.2f}"
               f"{v['wall_median_ms']:>12.2f}{v['wall_p95_ms']:>10.2f}{v['frames']:>8}")
     if not gl:
         print("(no OpenGL on this display: sphere not measured; run under xvfb-run)")
