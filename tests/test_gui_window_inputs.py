@@ -254,3 +254,42 @@ def test_a_device_without_a_usable_rate_still_says_so(monkeypatch):
         capture.DeviceSource(2, 24000, 4)
     with pytest.raises(AudioInputError, match="does not support 22050 Hz"):
         capture.DeviceSource(2, 24000, 4, device_rate=22050)
+
+
+def test_the_input_list_rescans_devices_when_opened_and_a_device_that_fails_leaves_the_replay(files, qtbot,
+                                                                                              tmp_path, monkeypatch):
+    calls = []
+    devices = [DeviceInfo(90, "USB stereo mic", 2, 48000.0, "ALSA"), DeviceInfo(91, "Array 4ch", 4, 48000.0, "ALSA")]
+
+    def listing(refresh=False):
+        calls.append(refresh)
+        return devices
+
+    monkeypatch.setattr("seld_live.audio.devices.list_input_devices", listing)
+    win = make_window(qtbot, tmp_path, ["--replay", str(files["scene"]), "--model", str(files["model"])])
+    bar = win.source_bar
+    bar.input_combo.showPopup()  # opening the list looks again (PortAudio rescans: no stream is open)
+    bar.input_combo.hidePopup()
+    assert calls == [True]
+    assert not bar.item_enabled(bar.index_of(("device", 90))) and bar.item_enabled(bar.index_of(("device", 91)))
+    assert [d.index for d in win.usable_devices] == [91]
+    running = win.engine
+    bar.input_combo.activated.emit(bar.index_of(("device", 91)))  # no such device in PortAudio here
+    wait_for(qtbot, lambda: win.banner.level == "error")
+    assert "cannot open input device 'Array 4ch'" in win.banner.text
+    assert "Still running: replay scene.flac" in win.banner.text
+    assert win.engine is running and running.running
+    calls.clear()
+    win.refresh_devices(explicit=True)
+    assert calls == [True] and "2 input devices" in win.statusBar().currentMessage()
+    win.close()
+
+
+def test_a_click_on_the_timeline_seeks_the_replay(files, qtbot, tmp_path):
+    win = make_window(qtbot, tmp_path, ["--replay", str(files["scene"]), "--model", str(files["model"])])
+    wait_for(qtbot, lambda: win.hops_seen >= 2)
+    win.timeline.seek_requested.emit(12.5)  # what a click on the timeline at 12.5 s of the replay emits
+    assert win.engine.source.position_s == pytest.approx(12.5, abs=0.11)
+    wait_for(qtbot, lambda: win.last_result is not None and win.shown_time(win.last_result.frame) >= 12.5 - 1e-6)
+    assert win.timeline._origin[1] == pytest.approx(12.5)  # the timeline knows where its frames are now
+    win.close()
