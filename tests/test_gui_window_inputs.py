@@ -109,7 +109,8 @@ def test_a_two_channel_file_shows_the_error_in_the_window(files, qtbot, tmp_path
 
 
 def test_a_six_channel_file_says_which_channels_it_uses(files, qtbot, tmp_path):
-    win = make_window(qtbot, tmp_path, ["--replay", str(files["six"]), "--model", str(files["model"])])
+    win = make_window(qtbot, tmp_path, ["--replay", str(files["six"]), "--model", str(files["model"])],
+                      autostart=False)  # a 4 s file: its end must not replace the banner under a slow machine
     assert win.banner.level == "warning"
     assert "six.flac has 6 channels: using channels 1,2,3,4 for the DCASE MIC tetrahedron" in win.banner.text
     assert "channels 1,2,3,4 of 6" in win.status_labels["device"].full_text()
@@ -292,4 +293,18 @@ def test_a_click_on_the_timeline_seeks_the_replay(files, qtbot, tmp_path):
     assert win.engine.source.position_s == pytest.approx(12.5, abs=0.11)
     wait_for(qtbot, lambda: win.last_result is not None and win.shown_time(win.last_result.frame) >= 12.5 - 1e-6)
     assert win.timeline._origin[1] == pytest.approx(12.5)  # the timeline knows where its frames are now
+    win.close()
+
+
+def test_the_model_menu_offers_the_shipped_models_and_runs_one(files, qtbot, tmp_path):
+    from seld_live.paths import DEFAULT_MODEL
+
+    win = make_window(qtbot, tmp_path, ["--replay", str(files["scene"]), "--model", str(files["model"])])
+    texts = {a.text(): a for a in win.source_bar.model_menu.actions() if not a.isSeparator()}
+    assert texts["tiny.pt"].isChecked() and DEFAULT_MODEL.name in texts
+    assert "Open model file…\tCtrl+M" in texts
+    texts[DEFAULT_MODEL.name].trigger()
+    wait_for(qtbot, lambda: win.detector.path == DEFAULT_MODEL and win.running, timeout=60)
+    assert len(win.classes) == len(win.detector.classes) > 5 and win.engine.source.path == files["scene"]
+    assert win.source_bar.array_label.text() == win.detector.array.name
     win.close()

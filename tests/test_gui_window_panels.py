@@ -39,7 +39,7 @@ def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("panels")
     model = make_checkpoint(d / "tiny.pt", threshold=0.3)
     scene = d / "scene.flac"
-    sf.write(str(scene), np.zeros((24000 * 2, 4), np.float32), 24000)
+    sf.write(str(scene), np.zeros((24000 * 60, 4), np.float32), 24000)  # a minute: it runs through each test
     return model, scene
 
 
@@ -47,6 +47,7 @@ def make_window(qtbot, tmp_path, files, size=(1200, 780), settings_file="gui.ini
     model, scene = files
     args = RunOptions.from_args(build_parser().parse_args(["--replay", str(scene), "--model", str(model), "--cpu"]))
     settings = QtCore.QSettings(str(tmp_path / settings_file), QtCore.QSettings.Format.IniFormat)
+    settings.setValue("record_dir", str(tmp_path / "recordings"))
     win = MainWindow(build_engine(args), EngineFactory(args), settings=settings, autostart=False)
     qtbot.addWidget(win)
     win.resize(*size)
@@ -163,10 +164,11 @@ def test_everything_fits_at_1024x640(files, qtbot, tmp_path):
     win = make_window(qtbot, tmp_path, files, size=(1024, 640))
     win.run.start()
     qtbot.waitUntil(lambda: win.hops_seen > 3, timeout=30000)
-    win.status.show_recording(tmp_path / "seld-live-20260101-120000.flac", 12.0)  # the widest state
+    win.set_recording(True)  # the widest state: recording shown too
+    assert win.status_labels["record"].isVisible()
     qtbot.waitUntil(lambda: win.width() == 1024 and win.height() == 640)
     qtbot.waitUntil(lambda: win.status.cut_labels() == [], timeout=30000)
-    assert win.status.squeezed == set()  # every field shown, none cut
+    assert win.status.squeezed == set() and win.status_labels["record"].isVisible()  # every field, none cut
     assert _toolbar_items_shown(win) == []
     # the map's tick labels stay inside the map and apart; the legend needs no scrollbar; the table shows all
     rects = [r for _t, r in win.map_view.tick_label_rects("bottom")]

@@ -113,9 +113,10 @@ def test_seeking_never_starts_or_stops_playback(files, qtbot, tmp_path):
 
 def test_loop_toggle_keeps_a_short_file_playing(files, qtbot, tmp_path):
     _d, a, _b, _long, short = files
-    win = make_window(qtbot, tmp_path, ["--replay", str(short), "--model", str(a), "--speed", "4"])
-    qtbot.keyClick(win, QtCore.Qt.Key.Key_L)
+    win = make_window(qtbot, tmp_path, ["--replay", str(short), "--model", str(a), "--speed", "4"], autostart=False)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_L)  # before playing: the 1 s file at 4x would end before a key lands
     assert win.transport.loop and win.engine.source.loop
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Space)
     # 1 s at 4x: several passes, and the shown time stays within the file
     wait_for(qtbot, lambda: win.hops_seen >= 25)
     assert win.engine.running and not win.engine.finished

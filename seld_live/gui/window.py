@@ -804,12 +804,6 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             self.start()
 
-    def toggle_start(self) -> None:
-        if self.running:
-            self.stop()
-        else:
-            self.start()
-
     def set_paused(self, paused: bool) -> None:
         if self.run is not None:
             self.run.set_paused(paused)
