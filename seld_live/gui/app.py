@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import signal
 import sys
@@ -40,8 +39,6 @@ from seld_live.launch import (
     check_outputs,
     has_display,
 )
-
-log = logging.getLogger("seld_live")
 
 
 class _Trace:
