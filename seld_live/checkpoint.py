@@ -23,6 +23,7 @@ from seld_live.errors import CheckpointError, SeldError
 from seld_live.features import FeatureConfig
 from seld_live.geometry import ArrayGeometry
 from seld_live.models import OUTPUT_KINDS_FOR_ARCH, ModelConfig, SeldNet, build_model
+from seld_live.torchfile import check_torch_file
 
 FORMAT = "seld-live-checkpoint"
 VERSION = 1
@@ -99,19 +100,8 @@ def load_torch_file(path: str | os.PathLike, what: str = "model", hint: str = ""
     failure (missing, a folder, empty, not a PyTorch file, truncated) is a one-line CheckpointError naming
     ``what`` the file should be; ``hint`` is added to the messages about damaged files.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{what} {'is a folder, not a file' if path.is_dir() else 'file not found'}: {path}")
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(4)
-    except OSError as e:
-        raise CheckpointError(f"cannot read {what} {path}: {e.strerror}") from None
+    path = check_torch_file(path, what, hint)
     tail = f"; {hint}" if hint else ""
-    if not magic:
-        raise CheckpointError(f"{path}: the {what} file is empty{tail}")
-    if magic != b"PK\x03\x04":  # torch.save writes a zip archive
-        raise CheckpointError(f"{path}: not a seld-live {what} file (not a PyTorch file){tail}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:

@@ -24,6 +24,7 @@ from seld_live.decode import check_threshold
 from seld_live.errors import CheckpointError, SeldError, UsageError
 from seld_live.paths import DEFAULT_MODEL, DEMO
 from seld_live.sinks import OUTPUT_SUFFIXES
+from seld_live.torchfile import check_torch_file
 
 log = logging.getLogger("seld_live")
 
@@ -192,17 +193,7 @@ def check_input(opts: RunOptions) -> None:
     model = resolve_model(opts.model)
     if model == DEFAULT_MODEL and not model.exists():
         raise CheckpointError(f"the default model {DEFAULT_MODEL} is missing; give one with --model")
-    if not model.is_file():  # the first checks of checkpoint.load_torch_file, with its messages
-        raise CheckpointError(f"model {'is a folder, not a file' if model.is_dir() else 'file not found'}: {model}")
-    try:
-        with open(model, "rb") as f:
-            magic = f.read(4)
-    except OSError as e:
-        raise CheckpointError(f"cannot read model {model}: {e.strerror}") from None
-    if not magic:
-        raise CheckpointError(f"{model}: the model file is empty")
-    if magic != b"PK\x03\x04":
-        raise CheckpointError(f"{model}: not a seld-live model file (not a PyTorch file)")
+    check_torch_file(model, "model")  # the torch-free first checks of checkpoint.load_torch_file
 
 
 def _same_file(a: Path, b: Path) -> bool:
