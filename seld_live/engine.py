@@ -141,6 +141,7 @@ class Engine:
         self._session_start = 0
         self._carry = np.zeros((0, detector.num_channels), np.float32)  # audio read past the last hop
         self._held: AudioBlock | None = None  # a block read early, to be used by the next hop
+        self._carry_pos: float | None = None  # replay position of the carry's first sample
         self.tracker = Tracker(self.config.tracker, detector.classes)
         w = self.config.stats_window
         self._lat = np.zeros(w)
@@ -288,8 +289,7 @@ class Engine:
                         self.finished = True
                         break
                     continue
-                data, capture_time = hop
-                self._process(data, capture_time)
+                self._process(*hop)
         except SeldError as e:  # the user-facing message: the CLI or the window shows it
             self.error = str(e)
             log.debug("engine stopped: %s", e)
@@ -363,10 +363,12 @@ class Engine:
             n = math.ceil(got / self.hop)
         self._skip_frames(n, f"inference fell {backlog / self.detector.sample_rate:.1f} s behind")
 
-    def _read_hop(self) -> tuple[np.ndarray, float] | None:
-        """The next whole hop on the frame grid (zero-padded at the end of a file) and its capture time."""
+    def _read_hop(self) -> tuple[np.ndarray, float, float | None] | None:
+        """The next whole hop on the frame grid (zero-padded at the end of a file), its capture time, and the
+        replay position of its first sample (None live)."""
         parts = [self._carry] if len(self._carry) else []
         have = len(self._carry)
+        start = self._carry_pos if have else None
         capture = time.monotonic()
         while have < self.hop:
             if self._held is not None:
@@ -381,6 +383,7 @@ class Engine:
                     have = self.hop
                     break
                 self._carry = np.concatenate(parts) if parts else self._carry[:0]
+                self._carry_pos = start
                 return None
             data = block.data
             if block.gap_samples:
@@ -390,6 +393,7 @@ class Engine:
                 self._skip_frames((lost + cut) // self.hop, "audio was lost before it reached the engine")
                 data = data[cut:]
                 parts, have = [], 0
+                start = None if block.position_s is None else block.position_s + cut / self.detector.sample_rate
             elif block.discontinuity:  # seek or loop restart: a new stream from here on
                 if have:  # first finish the partial hop before it (the end of the previous pass), padded
                     self._held = block
@@ -398,17 +402,20 @@ class Engine:
                     break
                 self.tracker.reset()
                 self._new_session()
+            if start is None and not have:
+                start = block.position_s
             parts.append(data)
             have += len(data)
             capture = block.capture_time
         buf = np.concatenate(parts) if len(parts) > 1 else parts[0]
         buf, self._carry = buf[: self.hop], buf[self.hop :]
+        self._carry_pos = None if start is None else start + self.hop / self.detector.sample_rate
         # anything left waiting means we are behind real time
         if self.source.backlog_samples() + len(self._carry) >= self.hop:
             self._late += 1
-        return buf, capture
+        return buf, capture, start
 
-    def _process(self, hop: np.ndarray, capture_time: float) -> None:
+    def _process(self, hop: np.ndarray, capture_time: float, position_s: float | None = None) -> None:
         frame = self._frame
         t0 = time.perf_counter()
         finite = bool(np.isfinite(hop).all())
@@ -435,6 +442,7 @@ class Engine:
             levels_db=20 * np.log10(np.maximum(peak, 1e-10)), clipped=peak >= 0.999,
             latency_s=time.monotonic() - capture_time, compute_s=compute, rtf=self._compute_total / audio_s,
             overflows=int(self.source.overflows), late_hops=self._late, skipped=not finite, audio=hop,
+            position_s=None if position_s is None else round(position_s, 6),
         )
         for sink in self.sinks:
             sink.write(result)

@@ -43,3 +43,4 @@ class HopResult:
     skipped: bool = False  # True when the hop held NaN/Inf samples and was not run through the network
     audio: np.ndarray | None = None  # the hop's samples (samples, channels) at the model rate, for views such as
     # a spectrogram; shared, not copied: read it, never write it
+    position_s: float | None = None  # replay: the file position of the hop's first sample (across seeks, loops)

@@ -79,6 +79,7 @@ def test_replay_at_max_speed_equals_detector_process(det, scene):
     assert_same_events(events_of(res), ref)
     padded = np.concatenate([audio, np.zeros((n_frames * HOP - len(audio), 4), np.float32)])
     np.testing.assert_array_equal(np.concatenate([r.audio for r in res]), padded)  # each hop's own samples
+    assert [r.position_s for r in res] == [round(0.1 * f, 6) for f in range(n_frames)]  # the file's own time
     # tracked output == the tracker run offline over the detector's per-frame events
     eng, res = run_engine(det, FileSource(path, 24000, 4, speed="max"))
     tracked = events_of(res)
@@ -305,3 +306,11 @@ def test_flac_recorder_writes_complete_file_on_close(tmp_path):
     y, _ = sf.read(str(tmp_path / "c.flac"), dtype="float32")
     np.testing.assert_allclose(y[: len(x)], x, atol=2e-7)
     assert len(y) == len(x) + 10 and np.all(y[len(x) :] == 0)
+
+
+def test_hops_carry_their_file_position_across_loops(det, tmp_path):
+    short = tmp_path / "short.wav"  # 0.25 s: hops of one pass end padded, then the next pass starts at 0
+    sf.write(str(short), np.random.default_rng(2).uniform(-0.1, 0.1, (6000, 4)).astype(np.float32), 24000)
+    src = FileSource(short, 24000, 4, speed="max", loop=True)
+    _eng, res = run_engine(det, src, EngineConfig(tracking=False, duration_s=1.2))
+    assert [r.position_s for r in res][:9] == [0.0, 0.1, 0.2, 0.0, 0.1, 0.2, 0.0, 0.1, 0.2]

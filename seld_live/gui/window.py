@@ -861,7 +861,7 @@ class MainWindow(QtWidgets.QMainWindow):
         t = t0 + (frame - f0) * FRAME_SECONDS
         if self.replay and self.engine is not None:
             period = np.ceil(self.engine.source.duration_s / FRAME_SECONDS - 1e-9) * FRAME_SECONDS
-            if period > 0 and t >= period - 1e-9:
+            if period > 0 and (t >= period - 1e-9 or t < 0):  # another pass of a loop
                 t = t % period
         return round(t, 6)
 
@@ -1060,7 +1060,13 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def ingest(self, r: HopResult) -> None:
         """Fold one published hop into the window's history (no drawing)."""
-        if self._seek_target is not None:  # the first hop after a seek: it starts at the seek's position
+        if r.position_s is not None:  # a replay hop says where in the file it is: follow seeks and loops by it
+            f0, t0 = self._origin
+            if abs(t0 + (r.frame - f0) * FRAME_SECONDS - r.position_s) > 1e-3:
+                self._origin = (r.frame, r.position_s)
+                self._seek_target = None
+                self.timeline.set_time_origin(*self._origin)
+        elif self._seek_target is not None:  # the first hop after a seek: it starts at the seek's position
             self._origin = (r.frame, self._seek_target)
             self._seek_target = None
             self.timeline.set_time_origin(*self._origin)
