@@ -22,6 +22,7 @@ from seld_live.errors import AudioInputError
 
 COMMON_RATES = (48000, 44100, 32000, 24000, 22050, 16000, 96000)
 STOP_TIMEOUT_S = 2.0
+_STUCK_STREAMS: list[threading.Thread] = []  # stops that never returned: PortAudio must not be re-initialised
 log = logging.getLogger("seld_live")
 
 
@@ -120,14 +121,25 @@ class DeviceSource:
         server stopped: PortAudio then only says 'Illegal combination of I/O devices'), or PortAudio's error."""
         from seld_live.audio.devices import list_input_devices
 
-        try:  # no stream of this source is open yet, so PortAudio may re-enumerate
-            listed = any(d.name == self.info.name for d in list_input_devices(refresh=True))
-        except AudioInputError:
-            listed = False
+        text = str(e.args[0]) if getattr(e, "args", None) else str(e)
+        if any(t.is_alive() for t in _STUCK_STREAMS):  # re-enumerating would wait on the stream never stopped
+            return AudioInputError(f"cannot open input device '{self.info.name}': {text} (an earlier stream of a "
+                                   f"lost device is still stuck: its sound server may be down; restart seld-live)")
+        found: list[bool] = []
+
+        def rescan() -> None:
+            try:  # no stream of this source is open yet, so PortAudio may re-enumerate
+                found.append(any(d.name == self.info.name for d in list_input_devices(refresh=True)))
+            except AudioInputError:
+                found.append(False)
+
+        scan = threading.Thread(target=rescan, name="seld-device-rescan", daemon=True)
+        scan.start()
+        scan.join(STOP_TIMEOUT_S)
+        listed = bool(found and found[0])
         if not listed:
             return AudioInputError(f"input device '{self.info.name}' cannot be opened and is no longer listed: it "
                                    f"was unplugged, or its sound server is not running")
-        text = str(e.args[0]) if getattr(e, "args", None) else str(e)
         return AudioInputError(f"cannot open input device '{self.info.name}': {text}")
 
     @property
@@ -185,6 +197,7 @@ class DeviceSource:
             closer.start()
             closer.join(STOP_TIMEOUT_S)
             if closer.is_alive():
+                _STUCK_STREAMS.append(closer)
                 log.warning("the input device did not stop within %.0f s; left to close on its own", STOP_TIMEOUT_S)
         self._ring.data_ready.set()
 
