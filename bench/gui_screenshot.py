@@ -2,7 +2,7 @@
 the engine's tracks and the rendered pixels, and save a screenshot of the whole window.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python bench/gui_screenshot.py MODEL SCENE OUT.png \\
-        [--view sphere|map] [--speed 2] [--hops 30]
+        [--view sphere|map] [--speed 2] [--hops 30] [--panels events,directions]
 
 Exit status 0 when every check passes; otherwise the failed check is printed. It makes the README screenshots
 (on the demo scene) and tests/test_gui_sphere.py runs it as its check of the GL view. Every wait is for a
@@ -117,6 +117,7 @@ def main() -> int:
     ap.add_argument("--speed", default="2")
     ap.add_argument("--hops", type=int, default=30, help="replay at least this many hops before the checks")
     ap.add_argument("--size", default="1440x900")
+    ap.add_argument("--panels", default="", help="panels to show and bring to the front, e.g. events,directions")
     opts = ap.parse_args()
 
     import torch
@@ -141,6 +142,11 @@ def main() -> int:
     w, h = (int(v) for v in opts.size.split("x"))
     win.resize(w, h)
     win.show()
+    for name in filter(None, opts.panels.split(",")):
+        if name not in win.docks:
+            fail(f"no panel {name!r} (panels: {', '.join(win.docks)})")
+        win.docks[name].show()
+        win.docks[name].raise_()  # the front tab where panels share a place
     win.set_view(opts.view)
     if win.view != opts.view:
         fail(f"could not switch to the {opts.view} view: {win.banner.text}")
