@@ -15,9 +15,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 from helpers import has_color_near, make_checkpoint
 from PySide6 import QtCore, QtGui, QtWidgets
+from window_helpers import make_window, wait_for
 
 from seld_live.audio.devices import DeviceInfo
 from seld_live.cli import build_parser
@@ -29,18 +29,8 @@ from seld_live.gui.palette import class_colors
 from seld_live.gui.shortcuts import SHORTCUTS, Shortcut, bind_shortcuts, key_text
 from seld_live.gui.timeline import _BG
 from seld_live.gui.window import MainWindow
-from seld_live.launch import EngineFactory, RunOptions, build_engine
+from seld_live.launch import RunOptions
 from seld_live.results import HopResult, TrackState
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    # the engine's network runs in its worker thread; on a small shared machine torch's default thread pool
-    # makes each 100 ms hop take tens of ms instead of ~2 ms, and replays fall behind
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -62,25 +52,8 @@ def files(tmp_path_factory):
     return d, model, scene, cut
 
 
-def make_window(qtbot, tmp_path, argv, autostart=True, settings_file="gui.ini") -> MainWindow:
-    args = RunOptions.from_args(build_parser().parse_args([*argv, "--cpu"]))
-    engine = build_engine(args)
-    settings = QtCore.QSettings(str(tmp_path / settings_file), QtCore.QSettings.Format.IniFormat)
-    settings.setValue("record_dir", str(tmp_path / "recordings"))
-    win = MainWindow(engine, EngineFactory(args), settings=settings, threshold=args.threshold,
-                     speed=args.speed if args.speed_given else None, autostart=autostart)
-    qtbot.addWidget(win)
-    win.resize(1200, 780)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    wait_for(qtbot, win.isActiveWindow)  # keyboard shortcuts reach the active window only
-    return win
 
 
-def wait_for(qtbot, cond, timeout=30.0) -> None:
-    """Wait for a condition (generously: a loaded machine is slow, never wrong)."""
-    qtbot.waitUntil(cond, timeout=int(timeout * 1000))
 
 
 def wait_still(qtbot, value, still_s: float = 0.5, timeout: float = 30.0):

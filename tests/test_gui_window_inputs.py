@@ -10,9 +10,9 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt is imported: these test
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 from helpers import make_checkpoint
 from PySide6 import QtCore, QtWidgets
+from window_helpers import make_window, wait_for
 
 import seld_live.audio.capture as capture
 from seld_live.audio.devices import DeviceInfo
@@ -20,15 +20,7 @@ from seld_live.cli import build_parser
 from seld_live.errors import AudioInputError
 from seld_live.gui.app import run_app
 from seld_live.gui.window import MainWindow
-from seld_live.launch import EngineFactory, RunOptions, build_engine, check_input
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from seld_live.launch import RunOptions, check_input
 
 
 def _tone_file(path, channels: int, seconds: float = 4.0, rate: int = 24000):
@@ -57,20 +49,8 @@ def files(tmp_path_factory):
     }
 
 
-def wait_for(qtbot, cond, timeout=30.0) -> None:
-    qtbot.waitUntil(cond, timeout=int(timeout * 1000))
 
 
-def make_window(qtbot, tmp_path, argv, autostart=True) -> MainWindow:
-    args = RunOptions.from_args(build_parser().parse_args([*argv, "--cpu"]))
-    engine = build_engine(args)
-    settings = QtCore.QSettings(str(tmp_path / "gui.ini"), QtCore.QSettings.Format.IniFormat)
-    win = MainWindow(engine, EngineFactory(args), settings=settings, threshold=args.threshold, autostart=autostart)
-    qtbot.addWidget(win)
-    win.resize(1200, 780)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
 
 
 def test_opening_a_second_file_from_the_window_replays_it(files, qtbot, tmp_path):

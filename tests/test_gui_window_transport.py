@@ -10,22 +10,12 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt is imported: these test
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 from helpers import make_checkpoint
 from PySide6 import QtCore
+from window_helpers import make_window, wait_for
 
-from seld_live.cli import build_parser
 from seld_live.gui.shortcuts import SHORTCUTS
-from seld_live.gui.window import MainWindow, model_key
-from seld_live.launch import EngineFactory, RunOptions, build_engine
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from seld_live.gui.window import model_key
 
 
 @pytest.fixture(scope="module")
@@ -41,22 +31,8 @@ def files(tmp_path_factory):
     return d, a, b, long, short
 
 
-def wait_for(qtbot, cond, timeout=30.0) -> None:
-    qtbot.waitUntil(cond, timeout=int(timeout * 1000))
 
 
-def make_window(qtbot, tmp_path, argv, autostart=True) -> MainWindow:
-    args = RunOptions.from_args(build_parser().parse_args([*argv, "--cpu"]))
-    settings = QtCore.QSettings(str(tmp_path / "gui.ini"), QtCore.QSettings.Format.IniFormat)
-    win = MainWindow(build_engine(args), EngineFactory(args), settings=settings, threshold=args.threshold,
-                     speed=args.speed if args.speed_given else None, autostart=autostart)
-    qtbot.addWidget(win)
-    win.resize(1200, 780)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    wait_for(qtbot, win.isActiveWindow)  # keyboard shortcuts reach the active window only
-    return win
 
 
 def test_the_transport_keys_are_one_set():
