@@ -53,6 +53,53 @@ def pulse(tmp_path, monkeypatch):
             server.wait(5)
 
 
+# Runs before the lost-device test: a stream of a sound server that died can stay stuck in PortAudio for the rest
+# of the process, and the device list is then not refreshed (seld_live.audio.devices.portaudio_stuck).
+@pytest.mark.slow
+def test_switching_between_replay_and_live_from_the_window(pulse, qtbot, tmp_path):
+    env, _server = pulse
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    model = make_checkpoint(tmp_path / "tiny.pt", threshold=0.3)
+    scene = tmp_path / "scene.flac"
+    sf.write(str(scene), (np.random.default_rng(1).standard_normal((24000 * 30, 4)) * 0.05).astype(np.float32), 24000)
+    noise = tmp_path / "noise.wav"
+    sf.write(str(noise), (np.random.default_rng(2).standard_normal((48000 * 30, 4)) * 0.05).astype(np.float32),
+             48000, subtype="PCM_16")
+    player = subprocess.Popen(["paplay", "--device=seld4", f"--channel-map={CHANNEL_MAP}", str(noise)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        args = RunOptions.from_args(build_parser().parse_args(["--replay", str(scene), "--model", str(model), "--cpu"]))
+        settings = QtCore.QSettings(str(tmp_path / "gui.ini"), QtCore.QSettings.Format.IniFormat)
+        win = MainWindow(build_engine(args), EngineFactory(args), settings=settings)
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitExposed(win)
+        qtbot.waitUntil(lambda: win.hops_seen >= 3, timeout=30000)
+        replay = win.engine
+        # the input list rescans (the sound server started after PortAudio did) and offers the pulse device
+        win.source_bar.input_combo.showPopup()
+        win.source_bar.input_combo.hidePopup()
+        pulse_dev = next(d for d in win.usable_devices if d.name == "pulse")
+        win.source_bar.input_combo.activated.emit(win.source_bar.index_of(("device", pulse_dev.index)))
+        qtbot.waitUntil(lambda: win.engine is not replay and win.running, timeout=30000)
+        assert not replay.running and not win.replay and not win.transport.isVisible()
+        assert "pulse" in win.status_labels["device"].full_text()
+        hops = win.hops_seen
+        qtbot.waitUntil(lambda: win.hops_seen >= hops + 5, timeout=30000)  # audio flows from the device
+        # and back to the file: a replay again, with its transport
+        live = win.engine
+        win.source_bar.input_combo.activated.emit(win.source_bar.index_of(("file", scene)))
+        qtbot.waitUntil(lambda: win.engine is not live and win.running and win.replay, timeout=30000)
+        assert not live.running and win.transport.isVisible() and win.engine.source.path == scene
+        win.close()
+    finally:
+        torch.set_num_threads(before)
+        if player.poll() is None:
+            player.terminate()
+            player.wait(5)
+
+
 @pytest.mark.slow
 def test_live_device_markers_then_lost_device_banner(pulse, qtbot, tmp_path):
     env, server = pulse
@@ -117,51 +164,6 @@ def test_live_device_markers_then_lost_device_banner(pulse, qtbot, tmp_path):
         assert "sample rates" not in win.banner.text
         assert ("input device 'pulse' cannot be opened and is no longer listed: it was unplugged, or its sound "
                 "server is not running") in win.banner.text
-        win.close()
-    finally:
-        torch.set_num_threads(before)
-        if player.poll() is None:
-            player.terminate()
-            player.wait(5)
-
-
-@pytest.mark.slow
-def test_switching_between_replay_and_live_from_the_window(pulse, qtbot, tmp_path):
-    env, _server = pulse
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    model = make_checkpoint(tmp_path / "tiny.pt", threshold=0.3)
-    scene = tmp_path / "scene.flac"
-    sf.write(str(scene), (np.random.default_rng(1).standard_normal((24000 * 30, 4)) * 0.05).astype(np.float32), 24000)
-    noise = tmp_path / "noise.wav"
-    sf.write(str(noise), (np.random.default_rng(2).standard_normal((48000 * 30, 4)) * 0.05).astype(np.float32),
-             48000, subtype="PCM_16")
-    player = subprocess.Popen(["paplay", "--device=seld4", f"--channel-map={CHANNEL_MAP}", str(noise)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        args = RunOptions.from_args(build_parser().parse_args(["--replay", str(scene), "--model", str(model), "--cpu"]))
-        settings = QtCore.QSettings(str(tmp_path / "gui.ini"), QtCore.QSettings.Format.IniFormat)
-        win = MainWindow(build_engine(args), EngineFactory(args), settings=settings)
-        qtbot.addWidget(win)
-        win.show()
-        qtbot.waitExposed(win)
-        qtbot.waitUntil(lambda: win.hops_seen >= 3, timeout=30000)
-        replay = win.engine
-        # the input list rescans (the sound server started after PortAudio did) and offers the pulse device
-        win.source_bar.input_combo.showPopup()
-        win.source_bar.input_combo.hidePopup()
-        pulse_dev = next(d for d in win.usable_devices if d.name == "pulse")
-        win.source_bar.input_combo.activated.emit(win.source_bar.index_of(("device", pulse_dev.index)))
-        qtbot.waitUntil(lambda: win.engine is not replay and win.running, timeout=30000)
-        assert not replay.running and not win.replay and not win.transport.isVisible()
-        assert "pulse" in win.status_labels["device"].full_text()
-        hops = win.hops_seen
-        qtbot.waitUntil(lambda: win.hops_seen >= hops + 5, timeout=30000)  # audio flows from the device
-        # and back to the file: a replay again, with its transport
-        live = win.engine
-        win.source_bar.input_combo.activated.emit(win.source_bar.index_of(("file", scene)))
-        qtbot.waitUntil(lambda: win.engine is not live and win.running and win.replay, timeout=30000)
-        assert not live.running and win.transport.isVisible() and win.engine.source.path == scene
         win.close()
     finally:
         torch.set_num_threads(before)

@@ -15,14 +15,13 @@ import time
 import numpy as np
 
 from seld_live.audio.base import AudioBlock
-from seld_live.audio.devices import DeviceInfo, _sd, find_input_device
+from seld_live.audio.devices import STUCK_STREAMS, DeviceInfo, _sd, find_input_device, portaudio_stuck
 from seld_live.audio.resample import StreamResampler
 from seld_live.audio.ringbuffer import RingBuffer
 from seld_live.errors import AudioInputError
 
 COMMON_RATES = (48000, 44100, 32000, 24000, 22050, 16000, 96000)
 STOP_TIMEOUT_S = 2.0
-_STUCK_STREAMS: list[threading.Thread] = []  # stops that never returned: PortAudio must not be re-initialised
 log = logging.getLogger("seld_live")
 
 
@@ -122,7 +121,7 @@ class DeviceSource:
         from seld_live.audio.devices import list_input_devices
 
         text = str(e.args[0]) if getattr(e, "args", None) else str(e)
-        if any(t.is_alive() for t in _STUCK_STREAMS):  # re-enumerating would wait on the stream never stopped
+        if portaudio_stuck():  # re-enumerating would wait for ever on the stream that never stopped
             return AudioInputError(f"cannot open input device '{self.info.name}': {text} (an earlier stream of a "
                                    f"lost device is still stuck: its sound server may be down; restart seld-live)")
         found: list[bool] = []
@@ -197,7 +196,7 @@ class DeviceSource:
             closer.start()
             closer.join(STOP_TIMEOUT_S)
             if closer.is_alive():
-                _STUCK_STREAMS.append(closer)
+                STUCK_STREAMS.append(closer)
                 log.warning("the input device did not stop within %.0f s; left to close on its own", STOP_TIMEOUT_S)
         self._ring.data_ready.set()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from seld_live.errors import AudioInputError
@@ -24,10 +25,21 @@ def _sd():
     return sounddevice
 
 
+# stops of capture streams that never returned (their sound server died); while one is stuck, re-initialising
+# PortAudio (Pa_Terminate) would wait for it for ever, so the device list is not refreshed
+STUCK_STREAMS: list[threading.Thread] = []
+
+
+def portaudio_stuck() -> bool:
+    return any(t.is_alive() for t in STUCK_STREAMS)
+
+
 def list_input_devices(refresh: bool = False) -> list[DeviceInfo]:
-    """Input devices; ``refresh`` re-initialises PortAudio first (only while no stream is open)."""
+    """Input devices; ``refresh`` re-initialises PortAudio first (only while no stream is open, and never while
+    a stream of a lost device is stuck: then the list PortAudio has is given)."""
     sd = _sd()
-    if refresh:  # PortAudio enumerates once at start: a device or sound server that appeared later needs this
+    # PortAudio enumerates once at start: a device or sound server that appeared later needs the refresh
+    if refresh and not portaudio_stuck():
         sd._terminate()
         sd._initialize()
     apis = sd.query_hostapis()
