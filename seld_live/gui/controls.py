@@ -32,38 +32,39 @@ def fmt_time(seconds: float) -> str:
     return f"{m:02d}:{s:02d}"
 
 
-def _dot_icon(color: str, size: int = 12) -> QtGui.QIcon:
+def _filled_icon(color: str, size: int, draw) -> QtGui.QIcon:
+    """An icon of shapes filled with ``color``, drawn by ``draw(painter)`` on a transparent square."""
     pix = QtGui.QPixmap(size, size)
     pix.fill(QtCore.Qt.GlobalColor.transparent)
     p = QtGui.QPainter(pix)
     p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
     p.setBrush(QtGui.QColor(color))
     p.setPen(QtCore.Qt.PenStyle.NoPen)
-    p.drawEllipse(1, 1, size - 2, size - 2)
+    draw(p)
     p.end()
     return QtGui.QIcon(pix)
+
+
+def _dot_icon(color: str, size: int = 12) -> QtGui.QIcon:
+    return _filled_icon(color, size, lambda p: p.drawEllipse(1, 1, size - 2, size - 2))
 
 
 def _glyph_icon(kind: str, color: str = "#d6d9df", size: int = 14) -> QtGui.QIcon:
     """Play, pause and stop drawn light on the dark theme (the style's own media icons are dark glyphs)."""
-    pix = QtGui.QPixmap(size, size)
-    pix.fill(QtCore.Qt.GlobalColor.transparent)
-    p = QtGui.QPainter(pix)
-    p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
-    p.setBrush(QtGui.QColor(color))
-    p.setPen(QtCore.Qt.PenStyle.NoPen)
     m = size * 0.18
-    if kind == "play":
-        p.drawPolygon(QtGui.QPolygonF([QtCore.QPointF(m + 1, m), QtCore.QPointF(size - m, size / 2),
-                                       QtCore.QPointF(m + 1, size - m)]))
-    elif kind == "pause":
-        w = (size - 2 * m) / 3
-        p.drawRect(QtCore.QRectF(m, m, w, size - 2 * m))
-        p.drawRect(QtCore.QRectF(size - m - w, m, w, size - 2 * m))
-    else:
-        p.drawRect(QtCore.QRectF(m, m, size - 2 * m, size - 2 * m))
-    p.end()
-    return QtGui.QIcon(pix)
+
+    def draw(p: QtGui.QPainter) -> None:
+        if kind == "play":
+            p.drawPolygon(QtGui.QPolygonF([QtCore.QPointF(m + 1, m), QtCore.QPointF(size - m, size / 2),
+                                           QtCore.QPointF(m + 1, size - m)]))
+        elif kind == "pause":
+            w = (size - 2 * m) / 3
+            p.drawRect(QtCore.QRectF(m, m, w, size - 2 * m))
+            p.drawRect(QtCore.QRectF(size - m - w, m, w, size - 2 * m))
+        else:
+            p.drawRect(QtCore.QRectF(m, m, size - 2 * m, size - 2 * m))
+
+    return _filled_icon(color, size, draw)
 
 
 def _bar(bar: QtWidgets.QToolBar, name: str) -> None:
