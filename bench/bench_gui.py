@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import platform
 import sys
@@ -35,6 +34,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if os.environ.get("DISPLAY") else
 
 from PySide6 import QtCore, QtWidgets
 
+from seld_live.atomic import write_json_atomic
 from seld_live.events import Event
 from seld_live.gui.history import TrailBuffer
 from seld_live.gui.palette import class_colors
@@ -258,9 +258,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{v['wall_median_ms']:>12.2f}{v['wall_p95_ms']:>10.2f}{v['frames']:>8}")
     if not gl:
         print("(no OpenGL on this display: sphere not measured; run under xvfb-run)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    write_json_atomic(args.out, {"meta": meta, "results": results})
     return 0
 
 

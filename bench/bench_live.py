@@ -16,7 +16,6 @@ checkpoint of the default ("small") size with 13 classes (same compute; the weig
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import tempfile
 import threading
@@ -28,6 +27,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from seld_live.atomic import write_json_atomic
 from seld_live.audio import FileSource
 from seld_live.checkpoint import CheckpointMeta, save_checkpoint
 from seld_live.decode import DecodeConfig
@@ -166,8 +166,7 @@ def main() -> None:
     print(f"bench_live: {model_note}, {args.threads} thread(s)")
     for k, v in rows:
         print(f"  {k:<{w}}  {v}")
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    write_json_atomic(args.json, result)
     print(f"wrote {args.json}")
 
 

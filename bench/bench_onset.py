@@ -12,13 +12,11 @@ The row "detector" is the events before the tracker. Pick settings on validation
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
-from seld_live.atomic import write_text_atomic
+from seld_live.atomic import write_json_atomic
 from seld_live.detector import Detector
 from seld_live.tracking import TrackerConfig
 from training.evaluate import decode_all, predict_dataset, score_predictions, score_tracked, tracked_tables
@@ -72,9 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         out = {"model": args.model, "data": args.data, "minutes": minutes, "reference_events": refs,
                "threshold": det.threshold, "rows": rows,
                "settings": {n: c for n, c in SETTINGS}, "defaults": TrackerConfig().__dict__}
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(args.json, json.dumps(out, indent=1, default=lambda x: float(x) if np.isscalar(x) else str(x))
-                          + "\n")
+        write_json_atomic(args.json, out, indent=1, default=lambda x: float(x) if np.isscalar(x) else str(x))
     return 0
 
 

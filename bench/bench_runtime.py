@@ -11,7 +11,6 @@ decoding, measured by streaming random 4-channel audio hop by hop through the ap
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 from datetime import date
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from seld_live.atomic import write_json_atomic
 from seld_live.checkpoint import CheckpointMeta
 from seld_live.decode import DecodeConfig
 from seld_live.detector import Detector
@@ -90,8 +90,7 @@ def main() -> None:
               f"{r['decode_ms']:7.2f} {r['total_ms']:9.2f} {r['total_p95_ms']:7.2f} {r['rtf']:6.3f}")
     result = {"date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
               "torch_threads": args.threads, "device": args.device, "hops": args.hops, "rows": rows}
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2))
+    write_json_atomic(args.json, result)
     print(f"wrote {args.json}")
 
 

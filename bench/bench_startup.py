@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from seld_live.atomic import write_json_atomic
+
 PACKAGES = ("torch", "PySide6", "shiboken6", "pyqtgraph", "numpy", "scipy", "soundfile", "_soundfile_data", "soxr",
             "sounddevice", "seld_live")
 MILESTONES = ("window", "first_hop", "error")
@@ -141,9 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in results.items():
         if "error_text" in r["cold"]:
             print(f"{name}: {r['cold']['error_text']}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    write_json_atomic(args.out, {"meta": meta, "results": results})
     return 0
 
 

@@ -17,7 +17,6 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_
     os.environ[_v] = "1"  # one core
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import platform  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -27,6 +26,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from seld_live.atomic import write_json_atomic  # noqa: E402
 from seld_live.geometry import load_array  # noqa: E402
 from training.synth.classes import load_class_list  # noqa: E402
 from training.synth.scene import SceneConfig, generate_clip  # noqa: E402
@@ -80,8 +80,7 @@ def main() -> None:
     result = {"benchmark": "bench_synth", "date": str(date.today()),
               "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
               "classes": args.classes, "array": args.array, "results": rows}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_json_atomic(args.out, result)
     print(f"wrote {args.out}")
 
 

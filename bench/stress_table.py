@@ -15,12 +15,11 @@ present) and on the events after the tracker (onset latency median and share wit
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-from seld_live.atomic import write_text_atomic
+from seld_live.atomic import write_json_atomic
 from seld_live.geometry import load_array
 from training.evaluate import evaluate_model
 from training.synth.classes import load_class_list
@@ -94,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     table["note"] = ("macro F20/LE_CD over the classes present in each condition; MAR macro over classes with "
                      f"events; onset latency after the tracker; scenes: {args.clips} x {args.duration:g} s per row")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(args.json, json.dumps(table, indent=1) + "\n")
+        write_json_atomic(args.json, table, indent=1)
         print(f"written to {args.json}")
     return 0
 

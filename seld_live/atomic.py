@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -29,6 +30,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def write_json_atomic(path: str | os.PathLike, data: object, indent: int = 2, default=None) -> None:
+    """A results file: ``data`` as JSON (its folder made if needed), written atomically, ending in a newline."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(data, indent=indent, default=default) + "\n")
 
 
 def is_temporary(path: str | os.PathLike) -> bool:
