@@ -6,10 +6,7 @@ W=${WORKERS:-2}
 seld-bank --out data/bank
 S="seld-synth --duration 60 --workers $W --quiet"
 $S --out data/home13_real/train    --classes home13_real --clips 480 --split train --seed 1000
-$S --out data/home13_real/val_real --classes home13_real --clips 16  --split val   --seed 1001 --sources file
-$S --out data/home13_real/val_sf   --classes home13      --clips 8   --split val   --seed 1002
-$S --out data/home13_real/test_real --classes home13_real --clips 30 --split test  --seed 1100 --sources file
-$S --out data/home13_real/test_sf  --classes home13      --clips 20  --split test  --seed 1101
+. "$(dirname "$0")/home13_real_eval_sets.sh"
 # the first shipped model's test split (old scene settings), for before/after
 $S --out data/home13/test --classes home13 --clips 20 --max-overlap 2 --split test --seed 300 \
    --config training/configs/scenes_v1.toml
