@@ -211,7 +211,7 @@ def test_a_slow_detector_slows_the_replay_instead_of_dropping(files, capsys, mon
     assert any(re.search(r"replay asked 4x, ran \d\.\dx", w) for w in stats.warnings())
 
 
-def test_replay_at_its_speed_reports_no_slowdown(files):
+def test_replay_at_its_speed_is_never_faster_and_says_slow_only_when_slow(files):
     _d, model, scene = files
     det = Detector.load(model, device="cpu")
     eng = Engine(det, FileSource(scene, 24000, 4, speed=2), EngineConfig(tracking=False))
@@ -219,8 +219,9 @@ def test_replay_at_its_speed_reports_no_slowdown(files):
     assert eng.wait(60)
     stats = eng.stats
     assert stats.hops == 30 and stats.asked_speed == 2
-    assert stats.achieved_speed == pytest.approx(2.0, rel=0.1) or stats.slower_than_asked  # a loaded machine
-    assert stats.achieved_speed <= 2.05
+    # the pace is kept (at most what was asked); a loaded machine may fall behind, and only then it says so
+    assert 0 < stats.achieved_speed <= 2.05
+    assert stats.slower_than_asked == (stats.achieved_speed < 0.9 * 2)
 
 
 # --- options out of range are bounded or refused -----------------------------------------------------------
