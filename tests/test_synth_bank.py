@@ -19,6 +19,7 @@ from training.synth.bank import (
     build_bank,
     file_licence,
     median_f0,
+    view_split,
 )
 from training.synth.bank_cli import main as bank_main
 from training.synth.bank_cli import summary
@@ -116,7 +117,9 @@ def test_summary_counts_groups_files_and_minutes(built):
     _, manifest = built
     table = summary([Recording(**r) for r in manifest["recordings"]])
     assert set(table) == {"bird", "speech/female", "speech/male"}
-    assert table["speech/female"]["train"]["groups"] == 1 and table["speech/female"]["train"]["files"] == 3
+    train = table["speech/female"]["source"]["train"]
+    assert train["groups"] == 1 and train["files"] == 3 and train["packages"] == 1
+    assert table["speech/female"]["recording"]["train"] == train  # training is the same in both holdouts
 
 
 def test_bank_cli_unknown_package_is_one_line(tmp_path, capsys):
@@ -182,3 +185,104 @@ def test_a_damaged_bank_manifest_is_one_line(tmp_path, change, message):
     with pytest.raises(SeldError, match="damaged") as e:
         RealBank(root)
     assert message in str(e.value) and len(str(e.value).splitlines()) == 1
+
+
+def _pool(label: str, sources: dict[str, int], files_per_source: int = 1) -> list[Recording]:
+    """Recordings of one label: ``sources`` maps a package to its number of sources (groups)."""
+    return [Recording(f"{pkg}/{g}/{f}", label, pkg, "1", f"{g}/{f}", "x", 1.0 + f, f"{pkg}/g{g}")
+            for pkg, n in sources.items() for g in range(n) for f in range(files_per_source)]
+
+
+def _by(recs: list[Recording], field: str, split: str) -> set[str]:
+    return {r.package if field == "package" else r.group for r in recs if r.split == split}
+
+
+def test_cross_source_split_holds_out_whole_packages_and_three_sources_each():
+    recs = _pool("piano", {f"pkg{i}": n for i, n in enumerate([1, 2, 1, 3, 1, 1, 2, 4, 1, 1, 2, 1, 2])})
+    assign_splits(recs)
+    for split in ("val", "test"):
+        assert len(_by(recs, "group", split)) >= 3  # 22 sources: three held out for each
+    # leave-package-out: no package is in two splits
+    packages = {s: _by(recs, "package", s) for s in ("train", "val", "test")}
+    assert not (packages["train"] & packages["val"]) and not (packages["train"] & packages["test"])
+    assert not (packages["val"] & packages["test"])
+    assert len(_by(recs, "group", "train")) >= 12
+
+
+def test_cross_source_split_of_few_packages_holds_out_sources():
+    recs = _pool("knock", {"a": 5, "b": 4})  # two packages: leave-source-out
+    assign_splits(recs)
+    held = _by(recs, "group", "val") | _by(recs, "group", "test")
+    assert len(_by(recs, "group", "val")) == 1 and len(_by(recs, "group", "test")) == 1
+    assert not held & _by(recs, "group", "train")
+    # packages each too large to hold out whole fall back to sources too
+    big = _pool("bird", {"a": 10, "b": 10, "c": 10})
+    assign_splits(big)
+    assert len(_by(big, "group", "test")) == 3 and len(_by(big, "package", "train")) == 3
+
+
+def test_recording_level_split_holds_out_files_of_training_sources():
+    recs = _pool("speech", {"a": 3, "b": 3, "c": 3, "d": 3}, files_per_source=10)
+    assign_splits(recs)
+    train_groups = _by(recs, "group", "train")
+    for g in train_groups:
+        within = sorted(r.split_recording for r in recs if r.group == g)
+        assert within.count("val") == 1 and within.count("test") == 1 and within.count("train") == 8
+    assert all(r.split_recording == "" for r in recs if r.split != "train")
+    # the views: training is the same; val/test are held-out sources, or held-out files of training sources
+    assert {view_split(r, "source") for r in recs if r.split_recording in ("val", "test")} == {"", }
+    rec_test = [r for r in recs if view_split(r, "recording") == "test"]
+    assert rec_test and {r.group for r in rec_test} <= train_groups
+    assert all(view_split(r, "recording") == "" for r in recs if r.split in ("val", "test"))
+
+
+def test_bank_read_with_each_holdout(tmp_path):
+    root = write_bank(tmp_path / "bank")
+    manifest = json.loads((root / "manifest.json").read_text())
+    first_train = next(r for r in manifest["recordings"] if r["split"] == "train" and r["label"] == "bird")
+    first_train["split_recording"] = "test"
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    by_source, by_recording = RealBank(root), RealBank(root, holdout="recording")
+    assert set(by_source.groups("bird", "test")) == {"btest0", "btest1"}
+    assert set(by_recording.groups("bird", "test")) == {first_train["group"]}
+    assert first_train["group"] not in by_source.groups("bird", "train")
+    with pytest.raises(SeldError, match="holdout"):
+        RealBank(root, holdout="speaker")
+
+
+def test_soundfont_packages_are_rendered_one_source_per_class(tmp_path):
+    from training.synth.bank import PackageRecipe, SoundFontClass
+
+    deb = make_deb(tmp_path)
+    sf_pkg = tmp_path / "sf"
+    (sf_pkg / "usr/share/sounds/sf2").mkdir(parents=True)
+    (sf_pkg / "usr/share/sounds/sf2/Test.sf2").write_bytes(b"RIFF")
+    (sf_pkg / ".unpacked").write_text("x")
+    classes = (SoundFontClass("piano", (0,)), SoundFontClass("flute", (73,)))
+    recipe = [PackageRecipe("fake-sf", "deb", (), r"Test\.sf2$", classes)]
+    calls = []
+
+    def render(path, wanted, rate):  # stands in for FluidSynth
+        calls.append((path.name, [c.label for c in wanted], rate))
+        rng = np.random.default_rng(0)
+        for c in wanted:
+            for _k in range(3):
+                yield c.label, f"program{c.programs[0]}", rng.standard_normal(rate).astype(np.float32) * 0.1
+        yield "flute", "program73", np.zeros(rate, np.float32)  # a silent rendering is skipped
+
+    def fetcher(pkg, downloads: Path) -> Path:
+        downloads.mkdir(parents=True, exist_ok=True)
+        target = downloads / "fake-sf_2.0-1_all.deb"
+        shutil.copy(deb, target)
+        unpacked = downloads.parent / "unpacked" / pkg.name
+        shutil.copytree(sf_pkg, unpacked, dirs_exist_ok=True)
+        return target
+
+    report = build_bank(tmp_path / "bank", recipe, sample_rate=FS, fetcher=fetcher, log=lambda m: None,
+                        render_soundfont=render)
+    assert calls == [("Test.sf2", ["piano", "flute"], FS)]
+    assert {(r.label, r.group) for r in report.recordings} == {("piano", "fake-sf/soundfont:piano"),
+                                                               ("flute", "fake-sf/soundfont:flute")}
+    assert len(report.recordings) == 6 and any("silent" in s for s in report.skipped)
+    with pytest.raises(SeldError, match="renderer"):
+        build_bank(tmp_path / "bank2", recipe, sample_rate=FS, fetcher=fetcher, log=lambda m: None)

@@ -7,13 +7,24 @@ to the model rate, trims silence and writes it as FLAC under ``OUT/audio/<label>
 lists every recording with its label, package, version, licence and duration, and the split it belongs to;
 ``OUT/licences/`` keeps each package's copyright file.
 
-Splits are dealt per label by recording group (a voice for speech, the velocity layers of one drum, the
-pieces of one long file), never by clip, so a test event is a recording the model never heard: groups in
-a fixed hash order go to whichever split is furthest below its share of the label's duration (70 / 15 /
-15 %), with at least one group in val and test once a label has three. Speech is labelled male or female
-from the median pitch of each speaker's voice. Identical files (games ship copies) are kept once.
+Splits hold out SOURCES, so that validation and test say what a user meets: a recording group (a voice
+for speech, the velocity layers of one drum, the pieces of one long file, one SoundFont's rendering of one
+class) is one source. Per pool (a label; speech: and gender), whole packages are held out where the pool
+has three packages or more (leave-package-out), otherwise whole groups (leave-source-out): units in a fixed
+hash order go to test, then val, until each holds ``held_sources(n)`` of the pool's n groups (3 from 17
+groups up), and a unit larger than a quarter of the pool stays in training. Within the training sources,
+``split_recording`` holds out about a tenth of the files of each group with five files or more for val and
+test: the recording-level split (seen voices and recording chains, unseen recordings), kept as a second
+line beside the cross-source one. Speech is labelled male or female from the median pitch of each
+speaker's voice. Identical files (games ship copies) are kept once.
 
-``RealBank(root)`` reads a built bank for the scene generator.
+SoundFont packages (``soundfont = REGEX`` in the recipe) are rendered, not scanned: each class of the
+recipe's ``[[soundfont_class]]`` table becomes phrases of its GM programs, one group (source) per
+SoundFont and class, by a renderer passed in (``training.synth.bank_soundfont``; this module knows no
+FluidSynth).
+
+``RealBank(root, holdout)`` reads a built bank for the scene generator: ``holdout="source"`` (default) gives
+the cross-source val and test, ``holdout="recording"`` the recording-level ones; training is the same in both.
 """
 
 from __future__ import annotations
@@ -48,7 +59,10 @@ DEFAULT_BANK = Path(os.environ.get("SELD_BANK", "data/bank"))
 MANIFEST_VERSION = 1
 AUDIO_EXT = (".wav", ".ogg", ".flac", ".mp3", ".aif", ".aiff", ".au", ".oga")
 CONTAINER_EXT = (".rcc", ".cat", ".pk3")
-SPLIT_SHARE = {"train": 0.70, "val": 0.15, "test": 0.15}
+SPLITS = ("train", "val", "test")
+HOLDOUTS = ("source", "recording")
+HELD_SOURCES = 3  # sources per held-out split where a pool has enough (val and test each)
+RECORDING_SHARE = 0.10  # of a training group's files, for each of val and test of the recording-level split
 FEMALE_F0_HZ = 165.0  # median voice pitch above this: female (adult ranges ~85-180 / 165-255 Hz)
 MIN_SECONDS = 0.08
 
@@ -83,10 +97,22 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class SoundFontClass:
+    """A class rendered from every SoundFont package: GM programs (0-based) or GM drum keys."""
+
+    label: str
+    programs: tuple[int, ...] = ()
+    drum_keys: tuple[int, ...] = ()
+    pattern: str = ""  # default: the program's own (training.synth.gm.program_defaults); drums: hits
+
+
+@dataclass(frozen=True)
 class PackageRecipe:
     name: str
     source: str  # "deb" or "pypi"
     rules: tuple[Rule, ...]
+    soundfont: str = ""  # regex of the .sf2 inside the package: rendered, not scanned
+    renders: tuple[SoundFontClass, ...] = ()  # with soundfont: the classes to render
 
     def rule_for(self, path: str) -> Rule | None:
         return next((r for r in self.rules if r.search(path)), None)
@@ -98,11 +124,18 @@ def load_recipe(path: str | os.PathLike = RECIPE) -> list[PackageRecipe]:
         data = tomllib.loads(p.read_text())
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise SeldError(f"bank recipe {p}: {e}") from None
+    try:
+        renders = tuple(dataclass_from_dict(SoundFontClass, c, f"soundfont_class {i}.")
+                        for i, c in enumerate(data.get("soundfont_class", []), 1))
+    except ConfigError as e:
+        raise SeldError(f"bank recipe {p}: {e}") from None
     out = []
     for i, pkg in enumerate(data.get("package", []), 1):
-        name, source = pkg.get("name"), pkg.get("source", "deb")
-        if not isinstance(name, str) or source not in ("deb", "pypi"):
+        name, source, soundfont = pkg.get("name"), pkg.get("source", "deb"), pkg.get("soundfont", "")
+        if not isinstance(name, str) or source not in ("deb", "pypi") or not isinstance(soundfont, str):
             raise SeldError(f"bank recipe {p}: package {i} needs a name and source = \"deb\" or \"pypi\"")
+        if soundfont and not renders:
+            raise SeldError(f"bank recipe {p}: package {name} is a SoundFont but no [[soundfont_class]] is given")
         rules = []
         for j, r in enumerate(pkg.get("rules", []), 1):
             try:
@@ -112,7 +145,7 @@ def load_recipe(path: str | os.PathLike = RECIPE) -> list[PackageRecipe]:
             except (ConfigError, re.error) as e:
                 raise SeldError(f"bank recipe {p}: package {name}: bad rule {r}: {e}") from None
             rules.append(rule)
-        out.append(PackageRecipe(name, source, tuple(rules)))
+        out.append(PackageRecipe(name, source, tuple(rules), soundfont, renders if soundfont else ()))
     return out
 
 
@@ -338,7 +371,8 @@ class Recording:
     licence: str
     duration: float
     group: str  # recording group (speech: speaker), the split unit
-    split: str = ""
+    split: str = ""  # cross-source split: train / val / test
+    split_recording: str = ""  # within training sources: train / val / test (recording-level); "" if held out
     gender: str = ""  # speech: female / male
     f0_hz: float | None = None  # speech: the speaker's median pitch
     credit: str = ""  # the archive's own credit line for this sound, where it has one
@@ -351,10 +385,15 @@ class BankReport:
     duplicates: int = 0
 
 
+# (SoundFont file, classes to render, sample rate) -> (label, source name, audio) per phrase
+SoundFontRenderer = Callable[[Path, tuple[SoundFontClass, ...], int], Iterator[tuple[str, str, np.ndarray]]]
+
+
 def build_bank(out: str | os.PathLike, recipe: list[PackageRecipe] | None = None, sample_rate: int = 24000,
                packages: list[str] | None = None, fetcher: Callable[[PackageRecipe, Path], Path] = fetch,
-               log: Callable[[str], None] = print) -> BankReport:
-    """Build (or rebuild) the bank under ``out``; see the module docstring."""
+               log: Callable[[str], None] = print, render_soundfont: SoundFontRenderer | None = None) -> BankReport:
+    """Build (or rebuild) the bank under ``out``; see the module docstring. SoundFont packages need
+    ``render_soundfont`` (``training.synth.bank_soundfont.render_soundfont``)."""
     out = Path(out)
     recipe = load_recipe() if recipe is None else recipe
     if packages:
@@ -379,6 +418,10 @@ def build_bank(out: str | os.PathLike, recipe: list[PackageRecipe] | None = None
         licence, text = package_licence(root, pkg)
         (out / "licences" / f"{pkg.name}.txt").write_text(text)
         n_before = len(report.recordings)
+        if pkg.soundfont:
+            _add_soundfont(pkg, root, version, licence, out, sample_rate, render_soundfont, report)
+            log(f"seld-bank: {pkg.name} {version}: {len(report.recordings) - n_before} SoundFont renderings")
+            continue
         for path, read, credit in iter_audio_files(root):
             rule = pkg.rule_for(path)
             if rule is None:
@@ -405,11 +448,7 @@ def build_bank(out: str | os.PathLike, recipe: list[PackageRecipe] | None = None
                     continue
                 name = f"{pkg.name}__{_safe(path)}" + (f"__{k:02d}" if len(pieces) > 1 else "") + ".flac"
                 rel = f"audio/{rule.label}/{name}"
-                dest = out / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                # stored peak-normalised (FLAC is fixed point); loudness is normalised again on loading
-                sf.write(dest, piece / max(float(np.max(np.abs(piece))), 1e-9) * 0.99, sample_rate,
-                         subtype="PCM_16", format="FLAC")
+                _write_flac(out / rel, piece, sample_rate)
                 rec = Recording(rel, rule.label, pkg.name, version, path,
                                 _entry_licence(credit) or file_licence(text, path) or licence,
                                 round(len(piece) / sample_rate, 3), group, credit=credit)
@@ -425,6 +464,35 @@ def build_bank(out: str | os.PathLike, recipe: list[PackageRecipe] | None = None
     assign_splits(report.recordings)
     write_manifest(out, report, sample_rate)
     return report
+
+
+def _add_soundfont(pkg: PackageRecipe, root: Path, version: str, licence: str, out: Path, sample_rate: int,
+                   render: SoundFontRenderer | None, report: BankReport) -> None:
+    """The phrases rendered from a SoundFont package, one group per class (a sample set is one source)."""
+    if render is None:
+        raise SeldError(f"{pkg.name} is a SoundFont: building it needs a SoundFont renderer")
+    found = sorted(p for p in root.rglob("*") if p.is_file() and re.search(pkg.soundfont, p.as_posix(), re.I))
+    if not found:
+        raise SeldError(f"{pkg.name}: no file matching {pkg.soundfont!r} in the package")
+    sf2 = found[0]
+    rel_sf2 = sf2.relative_to(root).as_posix()
+    for k, (label, name, audio) in enumerate(render(sf2, pkg.renders, sample_rate)):
+        piece = trim_and_normalise(audio, sample_rate)
+        source_path = f"{rel_sf2}#{name}#{k:03d}"
+        if len(piece) < MIN_SECONDS * sample_rate:
+            report.skipped.append(f"{pkg.name}:{source_path}: silent (the SoundFont may lack it)")
+            continue
+        rel = f"audio/{label}/{pkg.name}__{_safe(source_path)}.flac"
+        _write_flac(out / rel, piece, sample_rate)
+        report.recordings.append(Recording(rel, label, pkg.name, version, source_path, licence,
+                                           round(len(piece) / sample_rate, 3), f"{pkg.name}/soundfont:{label}"))
+
+
+def _write_flac(dest: Path, piece: np.ndarray, sample_rate: int) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # stored peak-normalised (FLAC is fixed point); loudness is normalised again on loading
+    sf.write(dest, piece / max(float(np.max(np.abs(piece))), 1e-9) * 0.99, sample_rate,
+             subtype="PCM_16", format="FLAC")
 
 
 def _pieces(audio: np.ndarray, sample_rate: int, max_s: float) -> list[np.ndarray]:
@@ -454,35 +522,89 @@ def split_key(r: Recording) -> str:
     return f"{r.label}/{r.gender}" if r.label == "speech" else r.label
 
 
+def held_sources(n: int) -> int:
+    """Sources held out for each of val and test in a pool of ``n`` (3 from 17 up; a pool of 2 gives its
+    shorter one to test only; 1 stays in training)."""
+    if n < 3:
+        return 1 if n == 2 else 0
+    return max(1, min(HELD_SOURCES, round(0.15 * n)))
+
+
+def _order(key: str, name: str) -> str:
+    return hashlib.sha1(f"{key}\0{name}".encode()).hexdigest()
+
+
+def _hold_out_sources(key: str, groups: dict[str, list[Recording]]) -> dict[str, str]:
+    """The cross-source split of one pool's groups (see the module docstring)."""
+    n = len(groups)
+    duration = {g: sum(r.duration for r in rs) for g, rs in groups.items()}
+    if n == 2:  # two sources: the longer to learn from, the other to test on
+        longer, other = sorted(groups, key=lambda g: (-duration[g], g))
+        return {longer: "train", other: "test"}
+    package = {g: rs[0].package for g, rs in groups.items()}
+    if len(set(package.values())) >= 3:
+        by_package: dict[str, list[str]] = {}
+        for g in groups:
+            by_package.setdefault(package[g], []).append(g)
+        chosen = _deal(key, by_package, n)
+        if {"val", "test"} <= set(chosen.values()):
+            return chosen
+        # every package too large to hold out whole: hold out sources instead
+    return _deal(key, {g: [g] for g in groups}, n)
+
+
+def _deal(key: str, units: dict[str, list[str]], n: int) -> dict[str, str]:
+    """Units (packages or groups) in hash order to test, then val, until each holds ``held_sources(n)``
+    groups; a unit of more than a quarter of the pool stays in training."""
+    held = held_sources(n)
+    cap = max(held, n // 4)
+    got = {"test": 0, "val": 0}
+    chosen = {}
+    for u in sorted(units, key=lambda u: _order(key, u)):
+        members = units[u]
+        split = next((s for s in ("test", "val") if got[s] < held and len(members) <= cap), "train")
+        if split != "train":
+            got[split] += len(members)
+        chosen.update(dict.fromkeys(members, split))
+    return chosen
+
+
+def _hold_out_recordings(key: str, recs: list[Recording]) -> None:
+    """The recording-level split within training sources: of each group with five files or more, about a
+    tenth of its files (at least one) each to val and test, the rest to train."""
+    files: dict[str, list[Recording]] = {}
+    for r in recs:
+        files.setdefault(r.group, []).append(r)
+    for rs in files.values():
+        ordered = sorted(rs, key=lambda r: _order(key, r.file))
+        k = max(1, round(RECORDING_SHARE * len(rs))) if len(rs) >= 5 else 0
+        for i, r in enumerate(ordered):
+            r.split_recording = "test" if i < k else "val" if i < 2 * k else "train"
+
+
 def assign_splits(recs: list[Recording]) -> None:
-    """Deal recording groups into train/val/test per pool (see the module docstring)."""
-    pools: dict[str, dict[str, float]] = {}
+    """Deal sources into the cross-source splits per pool, then recordings of training sources into the
+    recording-level splits (see the module docstring)."""
+    pools: dict[str, dict[str, list[Recording]]] = {}
     for r in recs:
-        pools.setdefault(split_key(r), {}).setdefault(r.group, 0.0)
-        pools[split_key(r)][r.group] += r.duration
-    chosen: dict[tuple[str, str], str] = {}
+        pools.setdefault(split_key(r), {}).setdefault(r.group, []).append(r)
     for key, groups in pools.items():
-        order = sorted(groups, key=lambda g: hashlib.sha1(g.encode()).hexdigest())
-        total = sum(groups.values())
-        got = dict.fromkeys(SPLIT_SHARE, 0.0)
-        members: dict[str, list[str]] = {s: [] for s in SPLIT_SHARE}
-        if len(order) == 2:  # two recordings: the longer to learn from, the other to test on
-            longer, other = sorted(order, key=lambda g: -groups[g])
-            members["train"], members["test"], order = [longer], [other], []
-        for g in order:
-            if len(order) >= 3 and not members["test"]:
-                s = "test"
-            elif len(order) >= 3 and not members["val"]:
-                s = "val"
-            else:
-                s = max(SPLIT_SHARE, key=lambda s: SPLIT_SHARE[s] * total - got[s])
-            got[s] += groups[g]
-            members[s].append(g)
-        for s, gs in members.items():
-            for g in gs:
-                chosen[(key, g)] = s
-    for r in recs:
-        r.split = chosen[(split_key(r), r.group)]
+        chosen = _hold_out_sources(key, groups)
+        for g, rs in groups.items():
+            for r in rs:
+                r.split = chosen[g]
+                r.split_recording = ""
+        _hold_out_recordings(key, [r for rs in groups.values() for r in rs if r.split == "train"])
+
+
+def view_split(r: Recording, holdout: str = "source") -> str:
+    """The split a recording serves in a bank read with ``holdout`` ("" for none): training is the same for
+    both; val and test are the held-out sources (``source``) or held-out recordings of training sources
+    (``recording``). Banks built before the recording-level split treat every training recording as train."""
+    if r.split == "train":
+        within = r.split_recording or "train"
+        return within if within == "train" or holdout == "recording" else ""
+    return r.split if holdout == "source" else ""
 
 
 def write_manifest(out: Path, report: BankReport, sample_rate: int) -> None:
@@ -521,8 +643,11 @@ def subset_bank(source: str | os.PathLike, out: str | os.PathLike, licence: str)
 class RealBank:
     """A built bank: recordings by (pool, split), loaded on demand at unit loudness."""
 
-    def __init__(self, root: str | os.PathLike = DEFAULT_BANK):
+    def __init__(self, root: str | os.PathLike = DEFAULT_BANK, holdout: str = "source"):
+        if holdout not in HOLDOUTS:
+            raise SeldError(f"holdout must be one of {', '.join(HOLDOUTS)}, got '{holdout}'")
         self.root = Path(root)
+        self.holdout = holdout
         manifest = self.root / "manifest.json"
         if not manifest.exists():
             raise SeldError(f"no bank of real recordings at {self.root} (build it: seld-bank --out {self.root})")
@@ -542,7 +667,9 @@ class RealBank:
         # files is not drawn more often than one with few
         self._index: dict[tuple[str, str], dict[str, list[Recording]]] = {}
         for r in self.recordings:
-            self._index.setdefault((split_key(r), r.split), {}).setdefault(r.group, []).append(r)
+            split = view_split(r, holdout)
+            if split:
+                self._index.setdefault((split_key(r), split), {}).setdefault(r.group, []).append(r)
 
     def groups(self, pool: str, split: str) -> dict[str, list[Recording]]:
         return self._index.get((pool, split), {})

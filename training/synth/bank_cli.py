@@ -15,7 +15,18 @@ from pathlib import Path
 from seld_live.atomic import write_text_atomic
 from seld_live.command import run_command
 from seld_live.errors import SeldError, UsageError
-from training.synth.bank import DEFAULT_BANK, SPLIT_SHARE, BankReport, Recording, build_bank, split_key, subset_bank
+from training.synth.bank import (
+    DEFAULT_BANK,
+    HOLDOUTS,
+    SPLITS,
+    BankReport,
+    Recording,
+    build_bank,
+    split_key,
+    subset_bank,
+    view_split,
+)
+from training.synth.bank_soundfont import render_soundfont
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,28 +41,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def summary(recs: list[Recording]) -> dict:
-    """Per pool: packages, recording groups and minutes per split."""
+    """Per pool: packages, then per holdout (cross-source, recording-level) and split the sources (recording
+    groups), packages, files and minutes. Training is the same in both holdouts."""
     table: dict[str, dict] = {}
     for r in recs:
-        row = table.setdefault(split_key(r), {"packages": [], **{s: {"groups": [], "files": 0, "minutes": 0.0}
-                                                                 for s in SPLIT_SHARE}})
+        row = table.setdefault(split_key(r), {"packages": [], **{h: {s: {"groups": set(), "packages": set(),
+                                                                          "files": 0, "minutes": 0.0}
+                                                                      for s in SPLITS} for h in HOLDOUTS}})
         if r.package not in row["packages"]:
             row["packages"].append(r.package)
-        cell = row[r.split]
-        if r.group not in cell["groups"]:
-            cell["groups"].append(r.group)
-        cell["files"] += 1
-        cell["minutes"] += r.duration / 60
+        for h in HOLDOUTS:
+            split = view_split(r, h)
+            if not split:
+                continue
+            cell = row[h][split]
+            cell["groups"].add(r.group)
+            cell["packages"].add(r.package)
+            cell["files"] += 1
+            cell["minutes"] += r.duration / 60
     return {k: {"packages": v["packages"],
-                **{s: {"groups": len(v[s]["groups"]), "files": v[s]["files"], "minutes": round(v[s]["minutes"], 2)}
-                   for s in SPLIT_SHARE}} for k, v in sorted(table.items())}
+                **{h: {s: {"groups": len(c["groups"]), "packages": len(c["packages"]), "files": c["files"],
+                           "minutes": round(c["minutes"], 2)} for s, c in v[h].items()} for h in HOLDOUTS}}
+            for k, v in sorted(table.items())}
 
 
 def format_summary(table: dict) -> str:
-    lines = [f"{'pool':<16} {'train g/files/min':>20} {'val g/files/min':>18} {'test g/files/min':>18}  packages"]
+    """Sources (groups) / packages / minutes per split: cross-source train, val, test, then the
+    recording-level val and test (held-out recordings of training sources)."""
+    head = ["train", "val", "test", "val_rec", "test_rec"]
+    lines = [f"{'pool':<16} " + " ".join(f"{h + ' src/pkg/min':>20}" for h in head) + "  packages"]
     for k, v in table.items():
-        cells = [f"{v[s]['groups']}/{v[s]['files']}/{v[s]['minutes']:.1f}" for s in SPLIT_SHARE]
-        lines.append(f"{k:<16} {cells[0]:>20} {cells[1]:>18} {cells[2]:>18}  {', '.join(v['packages'])}")
+        cells = [v["source"][s] for s in SPLITS] + [v["recording"][s] for s in ("val", "test")]
+        text = [f"{c['groups']}/{c['packages']}/{c['minutes']:.1f}" for c in cells]
+        lines.append(f"{k:<16} " + " ".join(f"{t:>20}" for t in text) + f"  {len(v['packages'])}")
     return "\n".join(lines)
 
 
@@ -69,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             raise SeldError(f"--sample-rate must be a multiple of 100 Hz within 8000..96000 (scenes need a whole "
                             f"number of samples per 10 ms), got {args.sample_rate}")
         report: BankReport = build_bank(args.out, sample_rate=args.sample_rate, packages=packages,
-                                        log=lambda m: print(m, file=sys.stderr))
+                                        log=lambda m: print(m, file=sys.stderr), render_soundfont=render_soundfont)
     except json.JSONDecodeError as e:  # a damaged manifest.json
         raise SeldError(f"a bank manifest is not valid JSON: {e}") from None
     except re.error as e:

@@ -19,6 +19,7 @@ from pathlib import Path
 from seld_live.command import run_command
 from seld_live.errors import ConfigError, SeldError
 from seld_live.geometry import load_array
+from training.synth.bank import HOLDOUTS
 from training.synth.classes import KINDS, load_class_list
 from training.synth.runner import default_workers, synthesize
 from training.synth.scene import SceneConfig
@@ -48,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only events from these source kinds, comma-separated: file (real recordings), gm, drum "
                         "(SoundFont renders), speech (espeak-ng); default: all that the class list names")
     p.add_argument("--bank", default=None, help="bank of real recordings (default data/bank or $SELD_BANK)")
+    p.add_argument("--holdout", default="source", choices=HOLDOUTS,
+                   help="val/test recordings of the bank: from held-out sources (default; what a user meets) or "
+                        "held-out recordings of training sources (the recording-level split)")
     p.add_argument("--config", default=None, help="TOML or JSON file with SceneConfig fields")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     spec = DatasetSpec(config=cfg, classes=load_class_list(args.classes), array=load_array(args.array),
                        split=args.split, seed=args.seed, subtype=args.subtype,
-                       sources=parse_sources(args.sources), bank=args.bank or "")
+                       sources=parse_sources(args.sources), bank=args.bank or "", holdout=args.holdout)
     workers = args.workers if args.workers is not None else default_workers()
     report = synthesize(args.out, spec, args.clips, workers=workers, progress=not args.quiet)
     rate = report.audio_seconds / report.wall_seconds if report.wall_seconds > 0 and report.made else 0.0

@@ -49,6 +49,7 @@ class DatasetSpec:
     subtype: str = "PCM_16"
     sources: tuple[str, ...] = ()  # source kinds to draw events from (empty: all of the class list's)
     bank: str = ""  # the bank of real recordings (empty: training.synth.bank.DEFAULT_BANK)
+    holdout: str = "source"  # val/test recordings: held-out sources, or held-out recordings of training sources
 
     @property
     def event_classes(self) -> ClassList:
@@ -56,7 +57,8 @@ class DatasetSpec:
         return self.classes.only(self.sources) if self.sources else self.classes
 
     def sound_bank(self) -> SoundBank:
-        return SoundBank(self.event_classes, self.config.sample_rate, self.split, bank=self.bank or None)
+        bank = RealBank(self.bank or DEFAULT_BANK, self.holdout) if self.event_classes.uses_bank else None
+        return SoundBank(self.event_classes, self.config.sample_rate, self.split, bank=bank)
 
     @property
     def audio_dir(self) -> str:
@@ -75,6 +77,8 @@ class DatasetSpec:
             ident["sources"] = list(self.sources)
         if self.event_classes.uses_bank:  # which recordings (the manifest's hash), not where they lie
             ident["bank"] = RealBank(self.bank or DEFAULT_BANK).digest
+            if self.holdout != "source":
+                ident["holdout"] = self.holdout
             ident["classes"]["interferers"] = list(self.classes.interferers)
             ident["classes"]["backgrounds"] = list(self.classes.backgrounds)
         return ident
