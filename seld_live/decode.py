@@ -14,12 +14,20 @@ direction), as the DCASE multi-ACCDOA baseline does.
 The detection threshold of class c is ``threshold + class_offsets[c]`` (offsets tuned per class on
 validation data; none: one threshold for all), so moving the threshold moves every class together and
 keeps the tuned differences between them.
+
+Hysteresis (``DecodeConfig.hysteresis`` > 0 or ``onset_frames`` > 1): a class's event starts when its
+activity (its strongest slot) has been above the ON threshold (the one above) for ``onset_frames`` frames in
+a row, and goes on while it stays above OFF = ON - ``hysteresis``; while it is on, every slot of the class
+above OFF is a detection. The decoder then has a state per class (``DecodeState``) carried from frame to
+frame. Offline decoding is the streaming decoder run from a fresh state over the whole clip (one code path),
+so a clip decoded at once and decoded hop by hop give the same events. With the defaults (0 and 1) the state
+changes nothing: a detection is an activity above the threshold, as before hysteresis existed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -44,11 +52,22 @@ def check_threshold(value: float, what: str = "threshold") -> float:
     return v
 
 
+OFF_FLOOR = 0.02  # an OFF threshold never goes below this (or below ON): noise must not hold an event for ever
+
+
 @dataclass(frozen=True)
 class DecodeConfig:
     threshold: float = 0.5
     unify_angle: float = 30.0  # degrees
     class_offsets: tuple[float, ...] = ()  # per class, added to the threshold; () = none
+    hysteresis: float = 0.0  # OFF threshold = ON threshold - this; 0: one threshold, no state
+    onset_frames: int = 1  # frames in a row above ON before a class's event starts (1: at once)
+
+    def __post_init__(self) -> None:
+        if not self.hysteresis >= 0.0:
+            raise ValueError(f"hysteresis must be >= 0, got {self.hysteresis}")
+        if self.onset_frames < 1:
+            raise ValueError(f"onset_frames must be >= 1, got {self.onset_frames}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -60,15 +79,39 @@ class DecodeConfig:
         return dataclass_from_dict(cls, d, "decode.", strict=False)
 
     def with_threshold(self, threshold: float) -> DecodeConfig:
-        return DecodeConfig(float(threshold), self.unify_angle, self.class_offsets)
+        return replace(self, threshold=float(threshold))
+
+    @property
+    def stateful(self) -> bool:
+        """Whether a frame's detections depend on the frames before it."""
+        return self.hysteresis > 0.0 or self.onset_frames > 1
 
     def thresholds(self, num_classes: int) -> np.ndarray:
-        """The threshold of each class [C]."""
+        """The (ON) threshold of each class [C]."""
         if not self.class_offsets:
             return np.full(num_classes, self.threshold)
         if len(self.class_offsets) != num_classes:
             raise ValueError(f"{len(self.class_offsets)} class offsets for {num_classes} classes")
         return self.threshold + np.asarray(self.class_offsets)
+
+    def off_thresholds(self, num_classes: int) -> np.ndarray:
+        """The OFF threshold of each class [C]: ON - hysteresis, not below OFF_FLOOR (nor above ON)."""
+        on = self.thresholds(num_classes)
+        return np.maximum(on - self.hysteresis, np.minimum(on, OFF_FLOOR))
+
+
+@dataclass
+class DecodeState:
+    """What the decoder carries from one frame to the next, per class (empty until the first frame)."""
+
+    active: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # [C] an event is on
+    run: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # [C] frames in a row above ON
+
+    def sized(self, num_classes: int) -> DecodeState:
+        if len(self.active) != num_classes:
+            self.active = np.zeros(num_classes, bool)
+            self.run = np.zeros(num_classes, np.int64)
+        return self
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -84,17 +127,14 @@ def aggregated_vectors(sed_logits: np.ndarray, doa: np.ndarray) -> np.ndarray:
     return _sigmoid(sed_logits)[..., None] * _unit(doa)[..., None, :]
 
 
-def candidates(kind: str, out: dict[str, np.ndarray], threshold: float | np.ndarray) -> np.ndarray:
-    """Active detections as rows (frame, class, slot, x, y, z, confidence), directions unit length;
-    ``threshold``: one for all classes, or one per class [C]."""
+def slot_activity(kind: str, out: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The activity of every frame, slot and class [T, N, C] and the vectors giving their directions
+    [T, N, C, 3] (class-wise kinds have one slot; a track-wise slot is active only for its top class)."""
     if kind == "trackwise":
         prob = _sigmoid(out["sed"])  # [T, N, C]
-        cls = prob.argmax(-1)
-        conf = np.take_along_axis(prob, cls[..., None], -1)[..., 0]
-        thr = np.broadcast_to(np.asarray(threshold, dtype=np.float64), prob.shape[-1:])
-        t, n = np.nonzero(conf > thr[cls])
-        xyz = _unit(out["doa"][t, n])
-        return np.column_stack([t, cls[t, n], n, xyz, conf[t, n]])
+        top = prob.argmax(-1)[..., None] == np.arange(prob.shape[-1])
+        act = np.where(top, prob, 0.0)
+        return act, np.broadcast_to(out["doa"][..., None, :], (*act.shape, 3))
     if kind in ("agg1", "agg2"):
         vec = aggregated_vectors(out["sed"], out["doa"])  # [T, N, C, 3]
         if kind == "agg2":
@@ -105,18 +145,46 @@ def candidates(kind: str, out: dict[str, np.ndarray], threshold: float | np.ndar
         vec = out["maccdoa"]
     else:
         raise ValueError(f"unknown output kind {kind!r}")
-    norm = np.linalg.norm(vec, axis=-1)
-    threshold = np.asarray(threshold, dtype=np.float64)  # scalar or [C]: broadcasts over the last axis
     if vec.ndim == 3:  # class-wise: one slot
-        t, c = np.nonzero(norm > threshold)
-        n = np.zeros_like(t)
-        v = vec[t, c]
-        conf = norm[t, c]
-    else:
-        t, n, c = np.nonzero(norm > threshold)
-        v = vec[t, n, c]
-        conf = norm[t, n, c]
-    return np.column_stack([t, c, n, _unit(v), np.minimum(conf, 1.0)])
+        vec = vec[:, None]
+    return np.linalg.norm(vec, axis=-1), vec
+
+
+def _rows(act: np.ndarray, vec: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Rows (frame, class, slot, x, y, z, confidence) of the masked (frame, slot, class) entries."""
+    t, n, c = np.nonzero(mask)
+    return np.column_stack([t, c, n, _unit(vec[t, n, c]), np.minimum(act[t, n, c], 1.0)])
+
+
+def candidates(kind: str, out: dict[str, np.ndarray], threshold: float | np.ndarray) -> np.ndarray:
+    """Detections above ``threshold`` (one for all classes, or one per class [C]) without hysteresis, as
+    rows (frame, class, slot, x, y, z, confidence), directions unit length."""
+    act, vec = slot_activity(kind, out)
+    return _rows(act, vec, act > np.asarray(threshold, dtype=np.float64))
+
+
+def _latest(flags: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """Per column, the index of the latest True row at or before each row [T, C]; ``before`` [C] if none."""
+    idx = np.where(flags, np.arange(len(flags))[:, None], before[None, :])
+    return np.maximum.accumulate(idx, axis=0)
+
+
+def hold(peak: np.ndarray, on: np.ndarray, off: np.ndarray, onset_frames: int, state: DecodeState) -> np.ndarray:
+    """Whether each class's event is on in each frame [T, C], from its activity [T, C], carrying ``state``.
+
+    An event starts in a frame that ends ``onset_frames`` frames in a row above ``on`` and lasts until a
+    frame at or below ``off``. Vectorised over time: a frame is on when its latest start comes after its
+    latest drop; the state enters as a start (or drop) and a run of frames before the first one.
+    """
+    if len(peak) == 0:
+        return np.zeros(peak.shape, bool)
+    above = peak > on
+    run = np.arange(len(peak))[:, None] - _latest(~above, -1 - state.run)
+    start = _latest(run >= onset_frames, np.where(state.active, -1, -2))
+    drop = _latest(peak <= off, np.where(state.active, -2, -1))
+    held = start > drop
+    state.active, state.run = held[-1].copy(), np.minimum(run[-1], onset_frames)
+    return held
 
 
 def merge_same_class(rows: np.ndarray, unify_angle: float) -> np.ndarray:
@@ -153,9 +221,15 @@ def decode(
     config: DecodeConfig,
     classes: Sequence[str],
     frame_offset: int = 0,
+    state: DecodeState | None = None,
 ) -> list[Event]:
-    """Events for T frames of one clip's outputs (arrays without batch dim, time first)."""
-    rows = candidates(kind, out, config.thresholds(len(classes)))
+    """Events for T frames of outputs (arrays without batch dim, time first) that follow the frames
+    ``state`` has seen; no state: the first frames of a clip (offline, a whole clip at once)."""
+    state = (DecodeState() if state is None else state).sized(len(classes))
+    act, vec = slot_activity(kind, out)
+    on, off = config.thresholds(len(classes)), config.off_thresholds(len(classes))
+    held = hold(act.max(axis=1, initial=0.0), on, off, config.onset_frames, state)
+    rows = _rows(act, vec, (act > off) & held[:, None, :])
     if len(rows) == 0:
         return []
     rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]

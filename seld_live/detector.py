@@ -7,7 +7,8 @@
     events += session.flush()
 
 ``process`` and a stream give the same events: both run the same causal network, the offline pass in
-long chunks and the stream one 100 ms hop at a time, carrying the layer caches.
+long chunks and the stream one 100 ms hop at a time, carrying the layer caches, and both decode with the
+same stateful decoder (the stream carries its hysteresis state; a new stream starts both afresh).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import soundfile as sf
 import torch
 
 from seld_live.checkpoint import CheckpointMeta, load_model
-from seld_live.decode import check_threshold, decode
+from seld_live.decode import DecodeState, check_threshold, decode
 from seld_live.errors import AudioInputError
 from seld_live.events import Event
 from seld_live.features import FeatureExtractor
@@ -131,9 +132,11 @@ class Detector:
         """Raw network outputs [T, ...] from whole-clip features [channels, 10 T, n_mels]."""
         return self._run_network(feats, state={}, chunk=OFFLINE_CHUNK_FRAMES * self.meta.model.frames_per_output)
 
-    def decode(self, outputs: dict[str, np.ndarray], frame_offset: int = 0) -> list[Event]:
-        """Events from raw outputs, with this detector's output kind, classes and thresholds."""
-        return decode(self.output_kind, outputs, self.decode_config, self.classes, frame_offset)
+    def decode(self, outputs: dict[str, np.ndarray], frame_offset: int = 0,
+               state: DecodeState | None = None) -> list[Event]:
+        """Events from raw outputs, with this detector's output kind, classes and thresholds; ``state``: the
+        decoder state of a stream these outputs continue (None: a clip's outputs from its start)."""
+        return decode(self.output_kind, outputs, self.decode_config, self.classes, frame_offset, state)
 
     def process(self, audio: np.ndarray, sample_rate: int | None = None) -> list[Event]:
         """Events of a whole clip, (samples, channels) float32 at the model's rate."""
@@ -171,6 +174,7 @@ class DetectorStream:
         self._features = detector.features.stream()
         self._pending = np.zeros((detector.meta.model.in_channels, 0, detector.meta.model.n_mels), np.float32)
         self._state: dict = {}
+        self._decode_state = DecodeState()  # hysteresis, carried between hops like the layer caches
         self.samples_in = 0
         self.frames_done = 0
         # seconds spent by the last push in features, network (device sync included) and decoding
@@ -196,7 +200,7 @@ class DetectorStream:
         ready, self._pending = self._pending[:, :n], self._pending[:, n:]
         out = self.det._run_network(ready, self._state, chunk=n)
         t2 = time.perf_counter()
-        events = self.det.decode(out, self.frames_done)
+        events = self.det.decode(out, self.frames_done, self._decode_state)
         self.frames_done += n // per
         self.last_timing = (t1 - t0, t2 - t1, time.perf_counter() - t2)
         return events

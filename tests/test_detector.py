@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -53,6 +55,26 @@ def test_stream_gives_the_events_of_process(tmp_path, arch, kind):
         events += session.flush()
         _same_events(events, offline)
         assert session.frames_done == 32
+
+
+@pytest.mark.parametrize("arch, kind", [("seddoa", "agg2"), ("einv2", "trackwise"), ("maccdoa", "maccdoa")])
+def test_stream_with_hysteresis_gives_the_events_of_process(tmp_path, arch, kind):
+    det = Detector.load(make_checkpoint(tmp_path / "m.pt", arch=arch, kind=kind, size="small"), "cpu")
+    audio = _audio(4.0, seed=5)
+    det.threshold = _fair_threshold(det, audio)
+    plain = det.process(audio)
+    det.decode_config = replace(det.decode_config, hysteresis=0.1, onset_frames=2)
+    offline = det.process(audio)
+    assert offline != plain, "the hysteresis must change something for the test to mean anything"
+    rng = np.random.default_rng(2)
+    for _ in range(2):
+        session, events, i = det.stream(), [], 0
+        while i < len(audio):
+            n = int(rng.integers(1, 9000))
+            events += session.push(audio[i : i + n])
+            i += n
+        events += session.flush()
+        _same_events(events, offline)  # and the second stream started from a fresh decoder state
 
 
 def test_step_per_hop_and_latency(tmp_path):

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -240,6 +241,23 @@ def test_loop_restarts_a_fresh_stream_and_duration_stops(det, scene):
     second = [Event(e.frame - n, e.class_index, e.class_name, e.track, e.azimuth, e.elevation, e.confidence)
               for e in events_of(res[n:])]
     assert_same_events(second, first)
+
+
+def test_decoder_hysteresis_restarts_with_the_stream(scene, tmp_path):
+    path, audio = scene
+    hyst = Detector.load(make_checkpoint(tmp_path / "h.pt", threshold=0.3), device="cpu")
+    hyst.decode_config = replace(hyst.decode_config, hysteresis=0.1, onset_frames=2)
+    ref = hyst.process(audio)
+    assert ref
+    n = -(-len(audio) // HOP)
+    eng, res = run_engine(hyst, FileSource(path, 24000, 4, speed="max", loop=True),
+                          EngineConfig(tracking=False, duration_s=2 * n * 0.1))
+    assert eng.finished and [r.frame for r in res] == list(range(2 * n))
+    assert_same_events(events_of(res[:n]), ref)
+    # the loop restart is a new stream: an event held at the end of the file does not run on into its start
+    second = [Event(e.frame - n, e.class_index, e.class_name, e.track, e.azimuth, e.elevation, e.confidence)
+              for e in events_of(res[n:])]
+    assert_same_events(second, ref)
 
 
 def test_threshold_subscribers_and_recording(det, scene, tmp_path):
