@@ -38,6 +38,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import tomllib
 import zipfile
@@ -161,7 +162,9 @@ def fetch(pkg: PackageRecipe, downloads: Path) -> Path:
     if pkg.source == "deb":
         cmd = ["apt-get", "download", pkg.name]
     else:
-        cmd = ["pip", "download", "--no-deps", "--no-build-isolation", "-d", ".", pkg.name]
+        # this interpreter's pip: an sdist's metadata is prepared without isolation, with this environment's
+        # build tools (a bare `pip` on PATH may be another Python's, without them)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "-d", ".", pkg.name]
     try:
         subprocess.run(cmd, cwd=downloads, check=True, capture_output=True, timeout=1800)
     except FileNotFoundError:
