@@ -283,3 +283,72 @@ def test_half_precision_outputs_are_scored_in_float32(name):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         under = loss({k: v.float() for k, v in out.items()}, tg).total
     assert under.item() == pytest.approx(want.item(), rel=1e-6)
+
+
+# ---------------------------------------------------------------- onset weighting
+
+def test_onset_weights_mark_the_first_frames_of_each_run():
+    from training.losses import onset_weights
+
+    active = torch.tensor([[0, 1, 1, 1, 1, 0, 1, 1], [1, 1, 1, 1, 0, 0, 1, 0]], dtype=torch.float64).T[None]
+    w = onset_weights(active, frames=3, weight=4.0)[0].T
+    assert w[0].tolist() == [1, 4, 4, 4, 1, 1, 4, 4]
+    assert w[1].tolist() == [1, 1, 1, 1, 1, 1, 4, 1]  # a run on at the chunk's start may be older: no weight
+    assert onset_weights(active, frames=1, weight=2.0)[0].T[0].tolist() == [1, 2, 1, 1, 1, 1, 2, 1]
+
+
+def _slow_onset_weights(active: np.ndarray, frames: int, weight: float) -> np.ndarray:
+    w = np.ones(active.shape)
+    for b, c in itertools.product(range(active.shape[0]), range(active.shape[2])):
+        for t in range(active.shape[1]):
+            start = t
+            while start > 0 and active[b, start - 1, c]:
+                start -= 1
+            if active[b, t, c] and start > 0 and t - start < frames:
+                w[b, t, c] = weight
+    return w
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_onset_weighted_losses_match_slow_reference(seed):
+    out, tg = random_outputs(seed), random_targets(seed)
+    sed, doa, t_sed, t_doa = (x.numpy() for x in (out["sed"], out["doa"], tg["sed"], tg["doa"]))
+    w = _slow_onset_weights(t_sed.max(axis=2) > 0, 2, 3.0)
+    assert (w > 1).any() and (w == 1).any()
+    sq = [w[b, t, c] * np.sum((agg_tracks(sed[b, t], doa[b, t]).sum(0)[c]
+                               - target_tracks(t_sed[b, t], t_doa[b, t]).sum(0)[c]) ** 2)
+          for b in range(B) for t in range(T) for c in range(C)]
+    got = make_loss("agg2", onset_weight=3.0, onset_frames=2)(out, tg).total.item()
+    assert got == pytest.approx(np.sum(sq) / (B * T * C * 3), abs=TOL)
+    o, y = out["accdoa"].numpy(), tg["accdoa"].numpy()
+    w = _slow_onset_weights(np.abs(y).max(-1) > 0, 2, 3.0)
+    got = make_loss("accdoa", onset_weight=3.0, onset_frames=2)(out, tg).total.item()
+    assert got == pytest.approx(np.mean((o - y) ** 2 * w[..., None]), abs=TOL)
+
+
+@pytest.mark.parametrize("name", ["agg2", "accdoa"])
+def test_onset_weighting_is_off_by_default_and_weights_the_onset_gradient(name):
+    out, tg = random_outputs(6, requires_grad=True), random_targets(6)
+    assert make_loss(name, onset_weight=1.0)(out, tg).total.item() == make_loss(name)(out, tg).total.item()
+    key = "sed" if name == "agg2" else "accdoa"
+    grads = []
+    for weight in (1.0, 5.0):
+        out[key].grad = None
+        make_loss(name, onset_weight=weight, onset_frames=3)(out, tg).total.backward()
+        grads.append(out[key].grad.clone())
+    act = (tg["sed"].amax(2) if name == "agg2" else tg["accdoa"].abs().amax(-1)) > 0
+    fresh = torch.from_numpy(_slow_onset_weights(act.numpy(), 3, 2.0) > 1)
+    per_class = [g.abs().sum(2) if name == "agg2" else g.abs().sum(-1) for g in grads]  # [B, T, C]
+    # a class's output (ACCDOA vector, or AGG2 activity of each track) gets its own error times its weight
+    assert fresh.any() and (~fresh).any()
+    torch.testing.assert_close(per_class[1][fresh], 5 * per_class[0][fresh])
+    torch.testing.assert_close(per_class[1][~fresh], per_class[0][~fresh])
+
+
+def test_onset_weighting_options_are_checked():
+    with pytest.raises(ValueError, match="onset_weight"):
+        make_loss("agg2", onset_weight=0.0)
+    with pytest.raises(ValueError, match="onset_frames"):
+        make_loss("accdoa", onset_weight=2.0, onset_frames=0)
+    with pytest.raises(ValueError, match="does not take"):
+        make_loss("agg1", onset_weight=2.0)

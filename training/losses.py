@@ -26,6 +26,14 @@ Targets are ``training.targets.Targets.as_dict()`` arrays stacked with a leading
   padded with the other groups' targets) of the mean squared error over (3 tracks, xyz); mean over
   (frames, classes).
 
+Onset weighting (``agg2`` and ``accdoa``; ``onset_weight`` > 1, off by default): the error of a class in
+the first ``onset_frames`` frames of each of its events in the target is multiplied by ``onset_weight``, so
+that the network learns to rise at an event's start rather than a few frames into it. An event is a run of
+frames where the class is active in the target; a run already active in a chunk's first frame is not
+weighted (it may have started before the chunk), and a second instance of a class starting while another
+one goes on is not an onset of the class. The weights are not normalised: the loss grows by the onset
+frames' share.
+
 Pairwise track costs are computed once per frame ([B,T,3,3]) and the 6 permutations are read from them, so
 nothing loops over frames; AGG1 and AGG2 use that Ŷ^i and Y^j are outer products (no [.., C, 3] tensor);
 ADPIT evaluates its 13 arrangements only where a class has a target (elsewhere they are all equal).
@@ -191,12 +199,45 @@ class AGG1Loss:
         return LossResult(total, {"agg1": total.detach()})
 
 
-class AGG2Loss:
-    """MSE between Σ_i sigmoid(sed^i) ⊗ unit(doa^i) and Σ_i sed label^i ⊗ doa label^i (no PIT)."""
+def onset_weights(active: torch.Tensor, frames: int, weight: float) -> torch.Tensor:
+    """Per (batch, frame, class) loss weights from the target's class activity [B, T, C]: ``weight`` in the
+    first ``frames`` frames of each run of activity, 1 elsewhere. A run active in the first frame may have
+    started before the chunk: frames before it count as active, so it gets no onset weight."""
+    on = (active > 0).to(torch.float32)
+    before = functional.pad(on, (0, 0, frames, 0), value=1.0)  # frames before the chunk: active
+    T = on.shape[1]
+    held = torch.ones_like(on)  # active in each of the `frames` frames before: not in the run's first frames
+    for j in range(1, frames + 1):
+        held = held * before[:, frames - j: frames - j + T]
+    return 1.0 + (weight - 1.0) * on * (1.0 - held)
+
+
+class _OnsetWeighting:
+    """The onset-weighting options of a class-wise loss (see the module docstring)."""
+
+    def __init__(self, onset_weight: float = 1.0, onset_frames: int = 3):
+        if not onset_weight > 0:
+            raise ValueError(f"onset_weight must be > 0, got {onset_weight}")
+        if int(onset_frames) != onset_frames or onset_frames < 1:
+            raise ValueError(f"onset_frames must be a whole number >= 1, got {onset_frames}")
+        self.onset_weight = float(onset_weight)
+        self.onset_frames = int(onset_frames)
+
+    def class_weights(self, active: torch.Tensor) -> torch.Tensor | None:
+        """[B, T, C] weights for the target activity ``active``; None when weighting is off."""
+        if self.onset_weight == 1.0:
+            return None
+        return onset_weights(active, self.onset_frames, self.onset_weight).to(active.dtype)
+
+
+class AGG2Loss(_OnsetWeighting):
+    """MSE between Σ_i sigmoid(sed^i) ⊗ unit(doa^i) and Σ_i sed label^i ⊗ doa label^i (no PIT); the error of
+    a class at its events' onsets optionally weighted (``onset_weight``, ``onset_frames``)."""
 
     name = "agg2"
 
-    def __init__(self, eps: float = 1e-8):
+    def __init__(self, eps: float = 1e-8, onset_weight: float = 1.0, onset_frames: int = 3):
+        super().__init__(onset_weight, onset_frames)
         self.eps = float(eps)
 
     @_full_precision
@@ -204,17 +245,20 @@ class AGG2Loss:
         logit, doa, t_sed, t_doa = _trackwise(outputs, targets)
         s, n = torch.sigmoid(logit), _unit(doa, self.eps)
         C = logit.shape[-1]
+        w = self.class_weights(t_sed.amax(-2))
+        ws = s if w is None else s * w.unsqueeze(-2)  # Σ_c w_c (Σ_i a_ic x_i)·(Σ_j b_jc y_j): weight one side
 
         def inner(a, b, x, y):  # <Σ_i a_i ⊗ x_i, Σ_j b_j ⊗ y_j> = Σ_ij (a_i·b_j)(x_i·y_j), per frame
             return ((a @ b.transpose(-1, -2)) * (x @ y.transpose(-1, -2))).sum((-1, -2))
 
-        sq = inner(s, s, n, n) - 2 * inner(s, t_sed, n, t_doa) + inner(t_sed, t_sed, t_doa, t_doa)
+        wt = t_sed if w is None else t_sed * w.unsqueeze(-2)
+        sq = inner(ws, s, n, n) - 2 * inner(ws, t_sed, n, t_doa) + inner(wt, t_sed, t_doa, t_doa)
         total = sq.mean() / (C * 3)
         return LossResult(total, {"agg2": total.detach()})
 
 
-class ACCDOALoss:
-    """MSE on the class-wise activity-coupled DOA vectors."""
+class ACCDOALoss(_OnsetWeighting):
+    """MSE on the class-wise activity-coupled DOA vectors; optionally onset-weighted like AGG2."""
 
     name = "accdoa"
 
@@ -223,7 +267,8 @@ class ACCDOALoss:
         out = _require(outputs, "accdoa", "outputs", 4)
         tgt = _target(targets, "accdoa", 4, out)
         _check_same(out, tgt, "accdoa")
-        total = functional.mse_loss(out, tgt)
+        w = self.class_weights(tgt.abs().amax(-1))
+        total = functional.mse_loss(out, tgt) if w is None else ((out - tgt) ** 2 * w.unsqueeze(-1)).mean()
         return LossResult(total, {"accdoa": total.detach()})
 
 
@@ -268,7 +313,8 @@ LOSS_NAMES = tuple(_LOSSES)
 
 
 def make_loss(name: str, **params) -> Callable[[Mapping[str, torch.Tensor], Mapping], LossResult]:
-    """The loss called ``name`` (one of LOSS_NAMES) with its parameters (multitask: beta; agg1/agg2: eps)."""
+    """The loss called ``name`` (one of LOSS_NAMES) with its parameters (multitask: beta; agg1/agg2: eps;
+    agg2/accdoa: onset_weight, onset_frames)."""
     if name not in _LOSSES:
         raise ValueError(f"unknown loss '{name}' (choose from {', '.join(LOSS_NAMES)})")
     try:
