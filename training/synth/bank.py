@@ -10,7 +10,8 @@ lists every recording with its label, package, version, licence and duration, an
 Splits hold out SOURCES, so that validation and test say what a user meets: a recording group (a voice
 for speech, the velocity layers of one drum, the pieces of one long file, one SoundFont's rendering of one
 class) is one source. Per pool (a label; speech: and gender), whole packages are held out where the pool
-has three packages or more (leave-package-out), otherwise whole groups (leave-source-out): units in a fixed
+has three packages or more (leave-package-out; at most a quarter of the packages per held-out split, so
+that training keeps most recording chains), otherwise whole groups (leave-source-out): units in a fixed
 hash order go to test, then val, until each holds ``held_sources(n)`` of the pool's n groups (3 from 17
 groups up), and a unit larger than a quarter of the pool stays in training. Within the training sources,
 ``split_recording`` holds out about a tenth of the files of each group with five files or more for val and
@@ -549,25 +550,29 @@ def _hold_out_sources(key: str, groups: dict[str, list[Recording]]) -> dict[str,
         by_package: dict[str, list[str]] = {}
         for g in groups:
             by_package.setdefault(package[g], []).append(g)
-        chosen = _deal(key, by_package, n)
+        # at most a quarter of the packages per held-out split: training keeps most recording chains
+        chosen = _deal(key, by_package, n, max_units=max(1, len(by_package) // 4))
         if {"val", "test"} <= set(chosen.values()):
             return chosen
         # every package too large to hold out whole: hold out sources instead
     return _deal(key, {g: [g] for g in groups}, n)
 
 
-def _deal(key: str, units: dict[str, list[str]], n: int) -> dict[str, str]:
+def _deal(key: str, units: dict[str, list[str]], n: int, max_units: int | None = None) -> dict[str, str]:
     """Units (packages or groups) in hash order to test, then val, until each holds ``held_sources(n)``
-    groups; a unit of more than a quarter of the pool stays in training."""
+    groups or ``max_units`` units; a unit of more than a quarter of the pool stays in training."""
     held = held_sources(n)
     cap = max(held, n // 4)
     got = {"test": 0, "val": 0}
+    taken = {"test": 0, "val": 0}
     chosen = {}
     for u in sorted(units, key=lambda u: _order(key, u)):
         members = units[u]
-        split = next((s for s in ("test", "val") if got[s] < held and len(members) <= cap), "train")
+        split = next((s for s in ("test", "val") if got[s] < held and len(members) <= cap
+                      and (max_units is None or taken[s] < max_units)), "train")
         if split != "train":
             got[split] += len(members)
+            taken[split] += 1
         chosen.update(dict.fromkeys(members, split))
     return chosen
 
