@@ -307,6 +307,8 @@ class Engine:
             self.detector.threshold = v
 
     def _new_session(self) -> None:
+        # a new stream starts everything that carries over between hops afresh: the features, the network's
+        # layer caches and the decoder's hysteresis state (an event held at a seek or a gap must not run on)
         self._session = self.detector.stream()
         self._session_start = self._frame
 
