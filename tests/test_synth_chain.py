@@ -1,5 +1,6 @@
 """The recording chain (training/synth/chain.py): each stage does what it says, the chain keeps events where
-they are and never hands on silence or NaN."""
+they are and never hands on silence or NaN, only training events get it, and scenes label augmented events
+with the right spans and directions."""
 
 from __future__ import annotations
 
@@ -8,13 +9,23 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import scipy.signal
+from test_synth_physics import clip_at, srp_phat
 
+from seld_live.coords import angular_distance_deg, sph_to_cart
+from seld_live.geometry import load_array
 from training.synth import chain
 from training.synth.chain import CODECS, ChainConfig, apply_chain, codec_available
+from training.synth.classes import parse_class_list
+from training.synth.scene import SceneConfig, frames_of, generate_clip
+from training.synth.soundbank import SoundBank
 
 FS = 24000
 NEVER = ChainConfig().never()
 ALWAYS = ChainConfig().always()
+CLASSES = parse_class_list({"class": [
+    {"name": "applause", "sources": [{"kind": "gm", "program": 126}], "duration": [0.8, 1.2]},
+    {"name": "bird", "sources": [{"kind": "file", "label": "bird"}], "duration": [0.8, 1.2]},
+]})
 
 
 def noise(seconds: float, seed: int = 0) -> np.ndarray:
@@ -218,3 +229,77 @@ def test_the_original_recording_augmentation_is_kept():
     y, params = chain.augment_recording(x, FS, np.random.default_rng(0))
     assert set(params) == {"semitones", "tilt_db_oct", "eq_hz", "eq_db"}
     assert abs(len(y) - len(x) / 2 ** (params["semitones"] / 12)) <= 2
+
+
+# --- the sound bank and scenes -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bank_root(tmp_path_factory):
+    from fake_bank import write_bank
+
+    return write_bank(tmp_path_factory.mktemp("bank"))
+
+
+@pytest.mark.parametrize("split", ["val", "test"])
+def test_val_and_test_events_are_untouched(bank_root, split):
+    plain = SoundBank(CLASSES, FS, split, bank=bank_root, chain=NEVER)
+    forced = SoundBank(CLASSES, FS, split, bank=bank_root, chain=ALWAYS)
+    for c in (0, 1):
+        a = plain.render(c, np.random.default_rng(c))
+        b = forced.render(c, np.random.default_rng(c))
+        assert np.array_equal(a.audio, b.audio) and "augment" not in b.params
+
+
+def test_training_events_of_every_source_get_the_chain(bank_root):
+    bank = SoundBank(CLASSES, FS, "train", bank=bank_root, chain=ALWAYS)
+    render, recording = (bank.render(c, np.random.default_rng(0)).params["augment"] for c in (0, 1))
+    assert "codec" in render and "stretch" in render
+    assert "semitones" not in render and "pitch_semitones" not in render  # SoundFont pitches belong to splits
+    assert "semitones" in recording and "pitch_semitones" in recording
+
+
+def test_labels_span_the_augmented_events(bank_root, monkeypatch):
+    """A training clip with every stage on: each event's label frames and span are those of the audio the bank
+    rendered (time-stretch and varispeed included), and the clip's sound starts and stops with them."""
+    bank = SoundBank(CLASSES, FS, "train", bank=bank_root, chain=ALWAYS)
+    lengths = []
+    render = bank.render
+
+    def recording_render(*a, **kw):
+        r = render(*a, **kw)
+        lengths.append(len(r.audio))
+        return r
+
+    monkeypatch.setattr(bank, "render", recording_render)
+    cfg = SceneConfig(duration=6.0, rt60=None, snr_db=None, max_overlap=1, moving_prob=0.0, event_gap=(0.3, 0.6),
+                      real_interferers=0, mic_gain_db=0.0, distance=(1.0, 1.5))
+    clip = generate_clip(cfg, bank, load_array("dcase_mic"), np.random.default_rng(2))
+    events = clip.info["events"]
+    assert len(events) >= 3 and all("stretch" in e["render"]["augment"] for e in events)
+    env = np.sqrt(np.mean(clip.audio.astype(np.float64) ** 2, axis=1))
+    for ev, n in zip(events, lengths, strict=True):
+        assert abs(ev["offset"] - ev["onset"] - min(n / FS, cfg.duration - ev["onset"])) < 1e-5
+        rows = clip.table[clip.table[:, 2] == ev["track"]]
+        assert np.array_equal(rows[:, 0].astype(int), frames_of(ev["onset"], ev["offset"], 60))
+        # the sound is inside its span (plus up to 5 ms of travel and 10 ms of filter ringing)
+        a, b = int(ev["onset"] * FS), int(ev["offset"] * FS)
+        inside = np.max(env[a: b + FS // 200])
+        before = np.max(env[max(0, a - FS // 20): max(0, a - FS // 100)], initial=0.0)
+        after = np.max(env[b + FS // 50: b + FS // 20], initial=0.0)
+        assert before < 0.01 * inside and after < 0.01 * inside, (ev, before / inside, after / inside)
+
+
+def test_augmented_events_are_heard_where_their_labels_say(bank_root, monkeypatch):
+    classes = parse_class_list({"class": [{"name": "bird", "sources": [{"kind": "file", "label": "bird"}],
+                                           "duration": [1.0, 1.0]}]})
+    bank = SoundBank(classes, FS, "train", bank=bank_root, chain=ALWAYS)
+    array = load_array("dcase_mic")
+    errors = []
+    for seed, direction in enumerate([(0, 0), (90, 20), (-135, -30), (45, 60), (170, -10)]):
+        clip = clip_at(monkeypatch, bank, direction, seed, "dcase_mic", real_interferers=0)
+        assert all("codec" in e["render"]["augment"] for e in clip.info["events"])
+        labelled = sph_to_cart(clip.table[:, 3], clip.table[:, 4])
+        est = srp_phat(clip.audio.astype(np.float64), array.positions, n_grid=4000)
+        errors.append(float(angular_distance_deg(est, labelled[0])))
+    assert max(errors) < 5.0, errors

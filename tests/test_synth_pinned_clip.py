@@ -5,6 +5,10 @@ SoundFont and recorded events, moving sources, noise and recorded interferers, a
 levels), so any change to the order of the random draws changes the numbers below. The audio is compared
 by a coarse fingerprint (RMS per channel and quarter of the clip, to 1e-5 relative) so that it holds across
 FFT libraries; the labels and the scene description are compared exactly, as the files hold them.
+
+Re-pinned when training events got the recording chain (training/synth/chain.py): seed 0 then had no static
+source, so the seed moved to 18, the first that covers every phase and whose events draw no codec (encoders'
+builds differ between platforms; the codecs are checked in tests/test_synth_chain.py).
 """
 
 from __future__ import annotations
@@ -32,18 +36,19 @@ CLASSES = {
 }
 CONFIG = SceneConfig(duration=3.0, max_overlap=2, event_gap=(0.1, 0.8), moving_prob=0.5, rt60=(0.3, 0.4),
                      interferers=1, real_interferers=2, background_prob=1.0, ism_order=1, rt_rays=300)
-SEED = 0
+SEED = 18
 
-# generated before generate_clip was split into phases (and re-checked after)
+# generated with the recording chain on training events (before it: seed 0, generated before generate_clip was
+# split into phases and re-checked after)
 EXPECTED_SHAPE = (72000, 4)
 EXPECTED_RMS = [
-    [0.0381910912, 0.0484200229, 0.0461808563, 0.0330844141],
-    [0.0368543425, 0.0468147364, 0.0456083147, 0.0314403988],
-    [0.027668367, 0.0353157367, 0.0338089744, 0.0242316339],
-    [0.0346706883, 0.0426872811, 0.0411703959, 0.0299212808],
+    [0.049183724, 0.0424928528, 0.0415811827, 0.0558801134],
+    [0.0477265716, 0.0401063624, 0.0444751606, 0.0531549322],
+    [0.0231839793, 0.0217435074, 0.0215077549, 0.0278438999],
+    [0.0994294935, 0.0746684039, 0.0794421858, 0.1036812102],
 ]
-EXPECTED_LABELS_SHA256 = "b7f53d5d5efc9bfddff0a3ba7c56a93e666ce91c57e3179e02f609dc185ccd3c"
-EXPECTED_INFO_SHA256 = "948dc0662f0d9b8b1b997559038e002f9a9f3cf466bdf6f712722a778389a4cf"
+EXPECTED_LABELS_SHA256 = "732dbbe2ed7924e958a6b354e9fbdb4af56af1cdb434683dc35febe8a35b669e"
+EXPECTED_INFO_SHA256 = "ee8c089eec17ef1e70e36cecf09a31083bae00836fb558b2adb962072eb407f4"
 
 
 def _sha(text: str) -> str:
@@ -90,3 +95,4 @@ def test_the_pinned_clip_covers_every_phase(clip):
     assert {e["render"]["source"] for e in info["events"]} >= {"gm", "file"}, info["events"]
     assert any(e["moving"] for e in info["events"]) and any(not e["moving"] for e in info["events"])
     assert any("label" in i for i in info["interferers"]) and any("label" not in i for i in info["interferers"])
+    assert all("augment" in e["render"] for e in info["events"])  # training events go through the chain

@@ -67,8 +67,9 @@ def test_every_home_class_renders_a_trimmed_normalised_event(banks, home13):
         assert 0.1 < len(a) / FS < spec.duration[1] + 2.0, (spec.name, len(a) / FS)
         hop = FS // 100
         p = np.mean(a[: len(a) // hop * hop].reshape(-1, hop).astype(np.float64) ** 2, axis=1)
-        # trimmed: the first and last 10 ms frames are within 45 dB of the loudest (fades aside: 2nd frame)
-        assert max(p[0], p[1]) > p.max() * 10 ** (-4.6) and max(p[-1], p[-2]) > p.max() * 10 ** (-4.6)
+        # trimmed: the first and last 10 ms frames are within 45 dB of the loudest, less what the 5 ms fades take
+        # (up to 5 dB: the 2nd frame need not be louder, a release tail is not monotonic)
+        assert max(p[0], p[1]) > p.max() * 10 ** (-5.0) and max(p[-1], p[-2]) > p.max() * 10 ** (-5.0)
         assert 0.5 < np.sqrt(np.mean(p[p > p.max() / 100])) < 2.0  # unit level over loud frames
         assert r.params["class"] == spec.name
 

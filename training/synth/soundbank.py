@@ -11,10 +11,12 @@ Splits get disjoint renderings: melodic keys, percussion detuning bins, voices a
 index modulo 5 (train 0-2, val 3, test 4), so val/test events are unseen sounds of known classes.
 
 Real recordings (``file`` sources) come from the bank (training/synth/bank.py), whose recordings are split
-by recording and speaker. Training events are varied in ways that keep the label: varispeed within
-±2 semitones (pitch and tempo together, as a smaller or larger source would sound), a random spectral
-tilt and one broad peak or dip (another microphone, another room corner); val and test events are the
-recordings as they are.
+by recording and speaker.
+
+Every training event, recording or render, goes through a random recording chain (training/synth/chain.py:
+varispeed, time-stretch, pitch-shift, microphone and loudspeaker responses, band limits, compression, soft
+clipping, codecs) that keeps its label; renders skip the stages that move the pitch, whose values are dealt
+to the splits. Val and test events are the sounds as they are.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import soxr
 from seld_live.errors import SeldError
 from training.synth import speech
 from training.synth.bank import DEFAULT_BANK, RealBank, Recording
+from training.synth.chain import ChainConfig, apply_chain
 from training.synth.classes import ClassList, SourceSpec
 from training.synth.loudness import trim_and_normalise
 
@@ -125,13 +128,15 @@ class SoundBank:
     """Renders events of the classes of a class list for one split, at one sample rate."""
 
     def __init__(self, classes: ClassList, sample_rate: int = 24000, split: str = "train",
-                 soundfont: Path | str = SOUNDFONT, bank: RealBank | Path | str | None = None):
+                 soundfont: Path | str = SOUNDFONT, bank: RealBank | Path | str | None = None,
+                 chain: ChainConfig | None = None):
         if split not in SPLITS:
             raise SeldError(f"split must be one of {', '.join(SPLITS)}, got '{split}'")
         self.classes = classes
         self.sample_rate = int(sample_rate)
         self.split = split
         self.soundfont = Path(soundfont)
+        self.chain = ChainConfig() if chain is None else chain  # training events only
         self._synth: _Synth | None = None
         self._bank = bank if isinstance(bank, RealBank) else None
         self._bank_path = Path(bank) if isinstance(bank, str | Path) else DEFAULT_BANK
@@ -193,6 +198,7 @@ class SoundBank:
                 audio, params = self._render_drum(src, rng, duration)
             else:
                 audio, params = self._render_speech(src, rng, duration)
+            audio = self._augment(audio, params, rng, keep_pitch=True)
             audio = trim_and_normalise(audio, self.sample_rate)
         if audio.size == 0:
             raise SeldError(f"class '{spec.name}' rendered silence ({params}); check its sources")
@@ -262,10 +268,19 @@ class SoundBank:
                 out[p: p + len(a)] += a
         params: dict = {"source": "file", "pool": pool, "pattern": pattern, "group": used[0].group,
                         "files": sorted({r.file for r in used})[:16]}
-        if self.split == "train":
-            out, aug = augment_recording(out, fs, rng)
-            params["augment"] = aug
+        out = self._augment(out, params, rng, keep_pitch=False)
         return np.asarray(out, np.float32), params
+
+    def _augment(self, audio: np.ndarray, params: dict, rng: np.random.Generator, keep_pitch: bool) -> np.ndarray:
+        """A training event through the recording chain (its parameters in ``params["augment"]``); val and test
+        events unchanged. The chain draws from a generator seeded by one draw, so the rest of the clip draws the
+        same whatever the chain's stages draw."""
+        if self.split != "train":
+            return audio
+        cfg = self.chain.without_pitch() if keep_pitch else self.chain
+        out, params["augment"] = apply_chain(audio, self.sample_rate, np.random.default_rng(int(rng.integers(2**63))),
+                                             cfg)
+        return out
 
     def _file_event(self, pool: str, pattern: str, interval: tuple[float, ...], rng: np.random.Generator,
                     duration: float) -> tuple[np.ndarray, dict]:
@@ -333,20 +348,3 @@ def _pattern_notes(pattern: str, keys: list[int], rng: np.random.Generator, dura
         i = int(np.clip(i + rng.integers(-3, 4), 0, len(keys) - 1))
     return notes
 
-
-def augment_recording(audio: np.ndarray, sample_rate: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-    """Label-keeping variation of a recording: varispeed within ±2 semitones, then an EQ of a spectral tilt
-    (±3 dB per octave about 1 kHz, limited to ±12 dB) and one broad peak or dip (±6 dB, one octave wide)."""
-    semitones = float(rng.uniform(-2.0, 2.0))
-    ratio = 2.0 ** (semitones / 12.0)
-    x = soxr.resample(np.asarray(audio, np.float32), sample_rate * ratio, sample_rate, quality="HQ")
-    n = len(x)
-    f = np.fft.rfftfreq(n, 1.0 / sample_rate)
-    octaves = np.log2(np.maximum(f, 20.0) / 1000.0)
-    tilt = float(rng.uniform(-3.0, 3.0))
-    centre = float(rng.uniform(np.log2(200 / 1000), np.log2(6000 / 1000)))
-    peak = float(rng.uniform(-6.0, 6.0))
-    gain_db = np.clip(tilt * octaves, -12.0, 12.0) + peak * np.exp(-0.5 * ((octaves - centre) / 0.5) ** 2)
-    y = np.fft.irfft(np.fft.rfft(x) * 10 ** (gain_db / 20), n=n)
-    return y.astype(np.float32), {"semitones": round(semitones, 3), "tilt_db_oct": round(tilt, 2),
-                                  "eq_hz": round(1000 * 2**centre, 1), "eq_db": round(peak, 2)}
