@@ -95,10 +95,7 @@ def test_short_training_improves_validation_and_resumes_exactly(tiny_data, tmp_p
     hist = result.history
     assert [r["epoch"] for r in hist] == [0, 1, 2, 3]  # epoch 1 is the multi-task warm-up, then AGG2
     assert min(r["val_SELD"] for r in hist[1:]) < hist[0]["val_SELD"]
-    # AGG2 epochs do not diverge. Not a strict fall: epoch means of 3 epochs on 6 clips are noisy (data seed 3
-    # rose 0.2 % before the recording chain), and with the chain on training events the AGG2 loss levels out
-    # after its first epoch (+0.1 to +2.7 % over data seeds 1, 3, 4, 5); learning is shown by val_SELD above.
-    assert hist[3]["train_loss"] < 1.05 * hist[2]["train_loss"]
+    assert hist[3]["train_loss"] < hist[2]["train_loss"]
     log = (tmp_path / "a" / "log.csv").read_text().splitlines()
     assert len(log) == 4 and log[0].startswith("epoch,best,loss,lr")
     det = Detector.load(result.best_path, device="cpu")

@@ -274,12 +274,16 @@ class SoundBank:
     def _augment(self, audio: np.ndarray, params: dict, rng: np.random.Generator, keep_pitch: bool) -> np.ndarray:
         """A training event through the recording chain (its parameters in ``params["augment"]``); val and test
         events unchanged. The chain draws from a generator seeded by one draw, so the rest of the clip draws the
-        same whatever the chain's stages draw."""
+        same whatever the chain's stages draw. It gets the event trimmed (a fifth less audio to process: release
+        tails, pauses); the caller trims again after it."""
         if self.split != "train":
             return audio
+        seed = int(rng.integers(2**63))
+        audio = trim_and_normalise(audio, self.sample_rate)
+        if audio.size == 0:
+            return audio
         cfg = self.chain.without_pitch() if keep_pitch else self.chain
-        out, params["augment"] = apply_chain(audio, self.sample_rate, np.random.default_rng(int(rng.integers(2**63))),
-                                             cfg)
+        out, params["augment"] = apply_chain(audio, self.sample_rate, np.random.default_rng(seed), cfg)
         return out
 
     def _file_event(self, pool: str, pattern: str, interval: tuple[float, ...], rng: np.random.Generator,
