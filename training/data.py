@@ -9,20 +9,26 @@ Layouts (found automatically):
 
 Features are computed over the whole clip with ``seld_live.features.FeatureExtractor`` (the same
 code as the live path) and cached on disk as ``.npy`` under a folder named by a hash of the feature
-configuration and the channel selection; a file's name carries a hash of the audio file's identity
-(path, size, modification time), so edited audio is recomputed. Later epochs memory-map the cache.
+configuration, the channel selection and the stored dtype; a file's name carries a hash of the audio file's
+identity (path, size, modification time), so edited audio is recomputed. Later epochs memory-map the cache.
+The cache holds float32 (exactly the live features) or, for training, float16 (``cache_dtype``: half the disk
+and page cache; chunks are handed out as float32).
 
 An item is one chunk of ``chunk_seconds`` starting every ``hop_seconds``; the last chunk of a clip
-is zero-padded (features and targets) rather than dropped. A clip without audio (0 samples) is refused, unless
+is zero-padded (features and targets) rather than dropped. Its features have the cache dtype (float16 ones are
+made float32 per batch, in the training step). A clip without audio (0 samples) is refused, unless
 ``allow_empty`` (evaluation, which counts its reference events as missed).
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import math
 import os
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +51,7 @@ STARSS23_CLASSES = (
 )
 AUDIO_EXTENSIONS = (".flac", ".wav")
 CACHE_VERSION = 1
+CACHE_DTYPES = ("float32", "float16")
 
 
 class DatasetError(SeldError):
@@ -122,8 +129,12 @@ class SeldDataset(Dataset):
     def __init__(self, root: str | os.PathLike, chunk_seconds: float = 5.0, hop_seconds: float | None = None,
                  feature_config: FeatureConfig | None = None, cache_dir: str | os.PathLike | None = None,
                  format: str | None = None, subsets: list[str] | tuple[str, ...] | None = None,
-                 max_tracks: int = MAX_TRACKS, max_clips: int = 0, allow_empty: bool = False):
+                 max_tracks: int = MAX_TRACKS, max_clips: int = 0, allow_empty: bool = False,
+                 cache_dtype: str = "float32"):
         self.root = Path(root)
+        if cache_dtype not in CACHE_DTYPES:
+            raise DatasetError(f"cache dtype {cache_dtype!r} is not one of {', '.join(CACHE_DTYPES)}")
+        self.cache_dtype = np.dtype(cache_dtype)
         if not self.root.is_dir():
             raise DatasetError(f"dataset folder not found: {self.root}")
         self.layout = detect_layout(self.root)
@@ -173,6 +184,7 @@ class SeldDataset(Dataset):
                                                                                  self.hop_frames)]
         self.cache_dir = self._cache_root(cache_dir) / self._cache_key()
         self._extractor: FeatureExtractor | None = None
+        self._mapped: dict[str, np.ndarray] = {}  # cache files kept mapped: no re-opening and page faults per chunk
         # Training augmentation: transform(features, table, num_frames, rng, dataset, item) -> (features, table),
         # applied before the targets are built; rng derives from (seed, epoch, item) so epochs replay exactly.
         self.transform = None
@@ -214,10 +226,15 @@ class SeldDataset(Dataset):
             return local
         return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "seld-live" / "features"
 
-    def _cache_key(self) -> str:
+    def _cache_ident(self) -> dict:
         ident = {"version": CACHE_VERSION, "features": self.feature_config.to_dict(),
                  "channels": list(self.array.channels)}
-        return hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+        if self.cache_dtype != np.float32:  # float32 keeps its old key: existing caches stay valid
+            ident["dtype"] = self.cache_dtype.name
+        return ident
+
+    def _cache_key(self) -> str:
+        return hashlib.sha1(json.dumps(self._cache_ident(), sort_keys=True).encode()).hexdigest()[:16]
 
     def cache_path(self, clip: ClipInfo) -> Path:
         st = clip.audio.stat()
@@ -242,18 +259,25 @@ class SeldDataset(Dataset):
         return self._extractor.process(self.load_audio(clip))
 
     def features(self, clip: ClipInfo) -> np.ndarray:
-        """Whole-clip features [C, frames, n_mels], from the cache (memory-mapped) or computed and cached."""
+        """Whole-clip features [C, frames, n_mels] in the cache dtype, from the cache (memory-mapped) or
+        computed and cached (the same values either way)."""
+        if clip.name in self._mapped:
+            return self._mapped[clip.name]
         path = self.cache_path(clip)
         if path.exists():
             try:
-                return np.load(path, mmap_mode="r")
+                feats = np.load(path, mmap_mode="r")
+                if feats.dtype == self.cache_dtype:
+                    self._mapped[clip.name] = feats
+                    return feats
             except (OSError, ValueError):
-                pass  # a damaged cache file is recomputed
-        feats = self.compute_features(clip)
+                pass  # a damaged (or foreign) cache file is recomputed
+        feats = self.compute_features(clip).astype(self.cache_dtype, copy=False)
         path.parent.mkdir(parents=True, exist_ok=True)
         if not (path.parent / "config.json").exists():
-            (path.parent / "config.json").write_text(json.dumps(
-                {"features": self.feature_config.to_dict(), "channels": list(self.array.channels)}, indent=1))
+            ident = self._cache_ident()
+            ident.pop("version")
+            (path.parent / "config.json").write_text(json.dumps(ident, indent=1))
         with atomic_path(path) as tmp, open(tmp, "wb") as f:  # concurrent DataLoader workers never read half a file
             np.save(f, feats)
         return feats
@@ -275,7 +299,8 @@ class SeldDataset(Dataset):
         clip = self.clips[ci]
         L, fpl = self.chunk_frames, self.frames_per_label
         feats = self.features(clip)
-        x = np.zeros((feats.shape[0], L * fpl, feats.shape[2]), np.float32)
+        # in the cache dtype: a float16 chunk stays float16 until the training step (numpy's conversion is slow)
+        x = np.zeros((feats.shape[0], L * fpl, feats.shape[2]), feats.dtype)
         part = feats[:, start * fpl: (start + L) * fpl]
         x[:, : part.shape[1]] = part
         table = self._tables[ci]
@@ -337,3 +362,89 @@ def chunk_starts(num_frames: int, chunk: int, hop: int) -> list[int]:
     while starts[-1] + chunk < num_frames:
         starts.append(starts[-1] + hop)
     return starts
+
+
+class Prefetcher:
+    """The items of ``source`` in order, made ahead by a background thread.
+
+    The next batches (feature reads, augmentation, targets, collation: mostly numpy and scipy, which release the
+    GIL) are prepared while torch computes the current step; on two cores this beat DataLoader worker processes
+    (bench/RESULTS.md). The thread makes items until ``depth`` are waiting, then rests until the consumer has
+    taken them down to ``refill_at``: long stretches with the thread resting (``resting``), in which the step can
+    use every core, and long ones with it working. An exception in the thread is raised to the consumer when it
+    reaches that item; ``close()`` (or leaving a ``with`` block) stops the thread, also mid-way.
+    """
+
+    def __init__(self, source: Iterable, depth: int = 2, refill_at: int | None = None):
+        self.depth = max(1, depth)
+        self.refill_at = min(self.depth - 1, max(0, self.depth // 2 if refill_at is None else refill_at))
+        self._items: collections.deque = collections.deque()
+        self._cond = threading.Condition()
+        self._stop = False
+        self._finished = False  # the thread has handed over its last message
+        self._waiting = False  # the thread rests until the items are down to refill_at
+        self._len = len(source) if hasattr(source, "__len__") else None
+        self._thread = threading.Thread(target=self._fill, args=(source,), name="seld-prefetch", daemon=True)
+        self._thread.start()
+
+    def _fill(self, source: Iterable) -> None:
+        try:
+            for item in source:
+                if not self._hand_over((True, item)):
+                    return
+        except BaseException as e:  # handed to the consumer, raised there
+            self._hand_over((False, e))
+            return
+        self._hand_over((False, None))
+
+    def _hand_over(self, message: tuple) -> bool:
+        with self._cond:
+            self._items.append(message)
+            self._finished = not message[0]
+            self._cond.notify_all()
+            if message[0] and len(self._items) >= self.depth:
+                self._waiting = True
+                while len(self._items) > self.refill_at and not self._stop:
+                    self._cond.wait()
+                self._waiting = False
+            return not self._stop
+
+    @property
+    def resting(self) -> bool:
+        """Whether the thread makes no items now and will not until more are taken (or it has finished)."""
+        with self._cond:
+            return self._finished or (self._waiting and len(self._items) > self.refill_at)
+
+    def __iter__(self) -> Prefetcher:
+        return self
+
+    def __next__(self):
+        with self._cond:
+            while not self._items:
+                self._cond.wait()
+            ok, item = self._items[0]
+            if ok:  # the last message (the end, or an error) stays: later calls stop or raise again
+                self._items.popleft()
+                self._cond.notify_all()
+        if ok:
+            return item
+        if item is None:
+            raise StopIteration
+        raise item
+
+    def __len__(self) -> int:
+        if self._len is None:
+            raise TypeError("the source has no length")
+        return self._len
+
+    def close(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join()
+
+    def __enter__(self) -> Prefetcher:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
