@@ -23,7 +23,10 @@ from seld_live.errors import ConfigError  # raised for every config problem (imp
 from seld_live.models import ARCHS, SIZES
 from training.losses import LOSS_FOR_ARCH, OUTPUT_KIND_FOR_LOSS
 
-__all__ = ["OUTPUT_KIND_FOR_LOSS", "ConfigError", "TrainConfig", "config_from_dict", "load_config"]
+__all__ = ["OUTPUT_KIND_FOR_LOSS", "PRECISIONS", "ConfigError", "TrainConfig", "config_from_dict", "load_config"]
+
+PRECISIONS = ("auto", "bf16", "fp32")
+CACHE_DTYPES = ("float16", "float32")
 
 
 @dataclass
@@ -33,7 +36,14 @@ class DataSection:
     chunk_seconds: float = 5.0
     hop_seconds: float = 2.5
     cache_dir: str = ""  # feature cache; "" = <dataset>/.cache
-    workers: int = 0  # DataLoader worker processes
+    # the training features' cache: "float16" halves disk and page cache (chunks are float32 again); validation
+    # always reads float32 (the live path's values, as seld-eval scores them)
+    cache_dtype: str = "float16"
+    workers: int = 0  # DataLoader worker processes (persistent); 0 = in this process
+    # with workers = 0: batches a background thread prepares ahead while the network computes (0 = none); it
+    # refills from half of them, and the step uses every core while it rests. On 2 cores this beat worker
+    # processes (bench/RESULTS.md)
+    prefetch: int = 4
     max_train_clips: int = 0  # 0 = all (for quick experiments)
 
 
@@ -69,6 +79,11 @@ class OptimSection:
     gamma: float = 0.1
     warmup_steps: int = 200
     clip_norm: float = 5.0
+    # the network's arithmetic: "auto" = bfloat16 autocast on a CPU with native bfloat16 (avx512_bf16 or amx_bf16),
+    # float16 autocast with a gradient scaler on CUDA (when ``amp``), float32 otherwise; "bf16" asks for
+    # bfloat16 (float32 where the device has none); "fp32". Losses, metrics, weights and the optimiser stay float32.
+    precision: str = "auto"
+    channels_last: bool = True  # on the CPU (measured faster there, fp32 and bf16); CUDA keeps its layout
 
 
 @dataclass
@@ -83,7 +98,10 @@ class TrainConfig:
     out: str = "runs/default"
     seed: int = 0
     device: str = "auto"
-    amp: bool = True  # mixed precision on CUDA
+    amp: bool = True  # mixed precision on CUDA (optim.precision "auto")
+    # torch intra-op threads; 0 = auto: on the CPU, the threads torch has less one per loading thread or worker
+    # process (at least 1), so that loading and computing do not fight over the cores
+    threads: int = 0
     keep_epochs: list[int] = field(default_factory=list)  # also keep the training state after these epochs
     data: DataSection = field(default_factory=DataSection)
     model: ModelSection = field(default_factory=ModelSection)
@@ -116,6 +134,12 @@ class TrainConfig:
             raise ConfigError("optim.epochs, optim.batch_size and optim.lr must be positive")
         if not 0.0 <= self.augment.mix_prob <= 1.0:
             raise ConfigError("augment.mix_prob must be in [0, 1]")
+        if self.optim.precision not in PRECISIONS:
+            raise ConfigError(f"optim.precision '{self.optim.precision}' is not one of {', '.join(PRECISIONS)}")
+        if self.data.cache_dtype not in CACHE_DTYPES:
+            raise ConfigError(f"data.cache_dtype '{self.data.cache_dtype}' is not one of {', '.join(CACHE_DTYPES)}")
+        if min(self.data.workers, self.data.prefetch, self.threads) < 0:
+            raise ConfigError("data.workers, data.prefetch and threads must not be negative")
         return self
 
     def to_dict(self) -> dict:

@@ -7,18 +7,24 @@ exactly: the data order and augmentation of each epoch derive from (seed, epoch)
 validated on the validation split after each epoch; the best SELD score is kept as a deployable
 checkpoint (``best.pt``); at the end the detection threshold is tuned on the validation split and
 stored in it. The test split is never looked at here.
+
+Speed on the CPU (bench/bench_train.py): the network computes under bfloat16 autocast where the CPU has native
+bfloat16 (``optim.precision``), in the channels-last layout, while a background thread prepares the next batch
+(``data.prefetch``); the training features are cached as float16 (``data.cache_dtype``).
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import os
 import random
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +43,7 @@ from seld_live.events import FRAME_SECONDS
 from seld_live.models import SeldNet, build_model, count_parameters, sized_config
 from seld_live.paths import resolve_model
 from training.config import TrainConfig
+from training.data import Prefetcher
 from training.evaluate import predict_dataset, score_predictions
 from training.losses import make_loss
 from training.metrics import SELD_KEYS
@@ -66,8 +73,11 @@ def init_distributed() -> DistInfo:
     return info
 
 
-class EpochSampler(Sampler[int]):
-    """Shuffled indices from (seed, epoch), split across ranks: exact resume and identical DDP shards."""
+class EpochSampler(Sampler[tuple[int, int]]):
+    """Shuffled (epoch, index) keys from (seed, epoch), split across ranks: exact resume and identical DDP shards.
+
+    The key carries the epoch to whoever makes the item (``EpochItems``): a persistent DataLoader worker holds a
+    copy of the dataset made once, so an epoch set on the main process's dataset would never reach it."""
 
     def __init__(self, n: int, seed: int, rank: int = 0, world: int = 1):
         self.n, self.seed, self.rank, self.world = n, seed, rank, world
@@ -81,10 +91,27 @@ class EpochSampler(Sampler[int]):
         order = torch.randperm(self.n, generator=g).tolist()
         per = math.ceil(self.n / self.world)
         order += order[: per * self.world - self.n]  # pad so every rank gets the same count
-        return iter(order[self.rank :: self.world])
+        return iter([(self.epoch, i) for i in order[self.rank :: self.world]])
 
     def __len__(self) -> int:
         return math.ceil(self.n / self.world)
+
+
+class EpochItems(Dataset):
+    """The training chunks addressed by (epoch, index) keys (``EpochSampler``): each chunk's augmentation derives
+    from (seed, epoch, index), in whatever process or thread makes it."""
+
+    def __init__(self, dataset: Dataset, parts: list):
+        self.dataset, self.parts = dataset, parts
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict:
+        epoch, i = key
+        for ds in self.parts:
+            ds.epoch = epoch
+        return self.dataset[i]
 
 
 def average_buffers(model: torch.nn.Module, world: int) -> None:
@@ -93,6 +120,85 @@ def average_buffers(model: torch.nn.Module, world: int) -> None:
         if b.is_floating_point():
             dist.all_reduce(b)
             b /= world
+
+
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of native bfloat16 arithmetic
+
+
+@dataclass(frozen=True)
+class Precision:
+    """The network's arithmetic in training: ``fp32``, ``bf16`` (autocast, same exponent range as float32: no
+    gradient scaler) or ``fp16`` (CUDA autocast with a gradient scaler). ``why`` is said at the start."""
+
+    name: str
+    why: str
+
+    @property
+    def dtype(self) -> torch.dtype | None:
+        """The autocast dtype; None: no autocast."""
+        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.name)
+
+    @property
+    def scaled(self) -> bool:
+        return self.name == "fp16"
+
+
+def cpu_bf16_flags(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> list[str]:
+    """The CPU's native bfloat16 instruction sets among ``BF16_CPU_FLAGS``; none where they cannot be read (not
+    Linux): float32 is the safe guess."""
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return [f for f in BF16_CPU_FLAGS if f in flags]
+
+
+def bf16_autocast_works() -> bool:
+    """A small convolution under CPU bfloat16 autocast runs, gives bfloat16 close to float32, and back-propagates
+    finite gradients (a torch build without the kernels fails here rather than in the first step). Uses its own
+    random generator: the run's random state is untouched."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 8, 8, generator=g)
+    w = torch.randn(4, 3, 3, 3, generator=g, requires_grad=True)
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = torch.nn.functional.conv2d(x, w)
+        y.float().square().sum().backward()
+    except (RuntimeError, NotImplementedError):
+        return False
+    ref = torch.nn.functional.conv2d(x, w.detach())
+    return (y.dtype == torch.bfloat16 and bool(torch.allclose(y.float(), ref, rtol=0.05, atol=0.1))
+            and bool(torch.isfinite(w.grad).all()))
+
+
+def choose_precision(setting: str, device: torch.device, amp: bool = True) -> Precision:
+    """``optim.precision`` on this device (see training.config); bfloat16 only where the hardware has it."""
+    if setting == "fp32":
+        return Precision("fp32", "asked (optim.precision)")
+    if device.type == "cuda":
+        if setting == "bf16":
+            return Precision("bf16", "asked") if torch.cuda.is_bf16_supported() else \
+                Precision("fp32", "this GPU has no bfloat16")
+        return Precision("fp16", "CUDA mixed precision (amp)") if amp else Precision("fp32", "amp is off")
+    if device.type != "cpu":
+        return Precision("fp32", f"no reduced precision on {device.type}")
+    flags = cpu_bf16_flags()
+    if not flags:
+        return Precision("fp32", f"this CPU has no native bfloat16 ({' or '.join(BF16_CPU_FLAGS)})")
+    if not bf16_autocast_works():
+        return Precision("fp32", "bfloat16 autocast failed its check on this CPU")
+    return Precision("bf16", f"the CPU has {', '.join(flags)}")
+
+
+def compute_threads(setting: int, device: torch.device, loaders: int) -> tuple[int, int]:
+    """torch intra-op threads for a training step (while batches are being made beside it, and while they are
+    not): ``setting`` for both, or (0) on the CPU every thread torch has less one per loading thread or worker
+    process while they work (at least one), every thread while a prefetch thread rests."""
+    if setting > 0:
+        return setting, setting
+    have = torch.get_num_threads()
+    return (max(1, have - loaders), have) if device.type == "cpu" else (have, have)
 
 
 def seed_everything(seed: int) -> None:
@@ -113,17 +219,30 @@ def lr_lambda(cfg: TrainConfig, steps_per_epoch: int):
     return f
 
 
-def collate(items: list[dict]) -> dict:
+def collate(items: list[dict], channels_last: bool = False) -> dict:
+    """A batch of items, stacked by numpy: torch's parallel copies, called from a prefetch thread, would start a
+    second OpenMP thread team beside the training step's. ``channels_last`` lays the features out as the network
+    computes them (the copy made here, beside the step, rather than in it)."""
     out = {}
     for k in items[0]:
         v = items[0][k]
-        if isinstance(v, torch.Tensor):
-            out[k] = torch.stack([it[k] for it in items])
-        elif isinstance(v, np.ndarray):
-            out[k] = torch.from_numpy(np.stack([it[k] for it in items]))
+        if isinstance(v, torch.Tensor | np.ndarray):
+            arrays = [np.asarray(it[k]) for it in items]
+            if k == "features" and channels_last:
+                out[k] = _stack_channels_last(arrays)
+            else:
+                out[k] = torch.from_numpy(np.stack(arrays))
         else:
             out[k] = [it[k] for it in items]
     return out
+
+
+def _stack_channels_last(xs: list[np.ndarray]) -> torch.Tensor:
+    """[C, T, F] arrays -> a [B, C, T, F] tensor whose memory is laid out [B, T, F, C] (channels last)."""
+    out = np.empty((len(xs), *xs[0].shape[1:], xs[0].shape[0]), xs[0].dtype)
+    for b, x in enumerate(xs):
+        out[b] = x.transpose(1, 2, 0)
+    return torch.from_numpy(out).permute(0, 3, 1, 2)
 
 
 def compute_normalization(feature_arrays, max_frames: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
@@ -147,7 +266,7 @@ def compute_normalization(feature_arrays, max_frames: int = 200_000) -> tuple[np
 
 def save_train_state(path: Path, model: SeldNet, opt, sched, epoch: int, best: float, history: list) -> None:
     state = {
-        "model": model.state_dict(),
+        "model": {k: v.contiguous() for k, v in model.state_dict().items()},  # float32, the default layout
         "optimizer": opt.state_dict(),
         "scheduler": sched.state_dict(),
         "epoch": epoch,
@@ -174,8 +293,8 @@ def open_datasets(cfg: TrainConfig):
 
     d = cfg.data
     cache = d.cache_dir or None
-    train_parts = [SeldDataset(p, d.chunk_seconds, d.hop_seconds, cache_dir=cache, max_clips=d.max_train_clips)
-                   for p in d.train]
+    train_parts = [SeldDataset(p, d.chunk_seconds, d.hop_seconds, cache_dir=cache, max_clips=d.max_train_clips,
+                               cache_dtype=d.cache_dtype) for p in d.train]
     first = train_parts[0]
     for other in train_parts[1:]:
         if other.classes != first.classes or other.feature_config != first.feature_config:
@@ -229,10 +348,15 @@ class _Run:
     opt: torch.optim.Optimizer
     sched: torch.optim.lr_scheduler.LambdaLR
     scaler: torch.amp.GradScaler
-    use_amp: bool
+    use_amp: bool  # a gradient scaler guards half-precision steps: a non-finite loss skips the update
     sampler: EpochSampler
     loader: DataLoader
     progress: bool
+    precision: Precision = Precision("fp32", "")
+    channels_last: bool = False
+    threads: int = 1  # torch intra-op threads while batches are being made beside the step
+    threads_alone: int = 1  # ... and while the prefetch thread rests
+    prefetch: int = 0  # batches a background thread makes ahead (workers = 0)
     net: torch.nn.Module | None = None  # the model, or its DistributedDataParallel wrapper (``_start``)
 
     @property
@@ -255,23 +379,77 @@ class _Progress:
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> TrainResult:
     """Run a training (one process, or one rank of a torchrun launch)."""
-    run = _setup(cfg, resume, progress)
-    state = _resume(run, resume)
-    _start(run, state)
-    for epoch in range(state.start_epoch, cfg.optim.epochs):
-        row = _train_epoch(run, epoch)
+    with _kept_torch_threads(), single_threaded_blas():
+        run = _setup(cfg, resume, progress)
+        state = _resume(run, resume)
+        _start(run, state)
+        for epoch in range(state.start_epoch, cfg.optim.epochs):
+            row = _train_epoch(run, epoch)
+            if run.info.main:
+                score = _validate(run, row)
+                _keep_best(run, state, epoch, row, score)
+                _end_epoch(run, state, epoch, row)
+            if run.info.world > 1:
+                dist.barrier()
         if run.info.main:
-            score = _validate(run, row)
-            _keep_best(run, state, epoch, row, score)
-            _end_epoch(run, state, epoch, row)
+            _finalise(run.best_path, run.validator, cfg, state.history, run.device)
         if run.info.world > 1:
             dist.barrier()
-    if run.info.main:
-        _finalise(run.best_path, run.validator, cfg, state.history, run.device)
-    if run.info.world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
+            dist.destroy_process_group()
     return TrainResult(run.best_path, run.model, state.history)
+
+
+@contextmanager
+def _kept_torch_threads() -> Iterator[None]:
+    """The caller's torch thread count back after the training (which sets its own)."""
+    before = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """numpy's OpenBLAS at one thread while training. After every matrix product (the data pipeline's mel and
+    GCC-PHAT products) its threads spin for a while and take the cores from the training step that follows
+    (measured here: that step 35 % slower); the data side gains nothing from them. Restored afterwards; a no-op
+    where no OpenBLAS is found (another BLAS, or not Linux)."""
+    libs = _openblas_thread_controls()
+    before = [get() for _, get in libs]
+    for set_threads, _ in libs:
+        set_threads(1)
+    try:
+        yield
+    finally:
+        for (set_threads, _), n in zip(libs, before, strict=True):
+            set_threads(n)
+
+
+def _openblas_thread_controls() -> list[tuple[Callable, Callable]]:
+    """(set, get) thread-count functions of every OpenBLAS loaded in this process (numpy's and scipy's
+    bundled copies name them with their own prefix and suffix)."""
+    import ctypes
+
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return []
+    paths = sorted({line.split()[-1] for line in maps.splitlines() if "openblas" in line.rsplit("/", 1)[-1]})
+    out = []
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        names = [(f"{p}set_num_threads{s}", f"{p}get_num_threads{s}") for p in ("scipy_openblas_", "openblas_")
+                 for s in ("64_", "")]
+        found = next(((getattr(lib, a), getattr(lib, b)) for a, b in names if hasattr(lib, a) and hasattr(lib, b)),
+                     None)
+        if found is not None:
+            found[0].argtypes, found[1].restype = [ctypes.c_int], ctypes.c_int
+            out.append(found)
+    return out
 
 
 def _setup(cfg: TrainConfig, resume: bool, progress: bool) -> _Run:
@@ -301,6 +479,9 @@ def _setup(cfg: TrainConfig, resume: bool, progress: bool) -> _Run:
     mean, std = compute_normalization(ds.features(c) for ds in train_parts for c in ds.clips)
     model.set_normalization(torch.from_numpy(mean), torch.from_numpy(std))
     model.to(device)
+    channels_last = cfg.optim.channels_last and device.type == "cpu"
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     if cfg.augment.spec or cfg.augment.symmetry or cfg.augment.mix_prob > 0:
         from training.augment import ChunkAugmenter
 
@@ -315,12 +496,13 @@ def _setup(cfg: TrainConfig, resume: bool, progress: bool) -> _Run:
     warm_epochs = cfg.loss.warmup_epochs if cfg.loss.name in ("agg1", "agg2") else 0
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     sampler = EpochSampler(len(train_ds), cfg.seed, info.rank, info.world)
-    per_rank_batch = max(1, cfg.optim.batch_size // info.world)
-    loader = DataLoader(train_ds, batch_size=per_rank_batch, sampler=sampler, collate_fn=collate,
-                        num_workers=cfg.data.workers, drop_last=len(sampler) >= per_rank_batch)
+    loader = make_loader(cfg, EpochItems(train_ds, train_parts), sampler, info.world, channels_last)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, max(1, len(loader))))
-    use_amp = cfg.amp and device.type == "cuda"
+    precision = choose_precision(cfg.optim.precision, device, cfg.amp)
+    use_amp = precision.scaled
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    prefetch = cfg.data.prefetch if cfg.data.workers == 0 else 0
+    threads, threads_alone = compute_threads(cfg.threads, device, cfg.data.workers or (1 if prefetch else 0))
 
     meta = CheckpointMeta(model=mcfg, features=fcfg, classes=classes, array=array,
                           output_kind=cfg.output_kind, decode=DecodeConfig())
@@ -328,7 +510,19 @@ def _setup(cfg: TrainConfig, resume: bool, progress: bool) -> _Run:
                 validator=Validator(val_sets) if (info.main and val_sets) else None, model=model, meta=meta,
                 data_summary=describe_data(train_parts, val_sets), loss_fn=loss_fn, warm_fn=warm_fn,
                 warm_epochs=warm_epochs, opt=opt, sched=sched, scaler=scaler, use_amp=use_amp, sampler=sampler,
-                loader=loader, progress=progress)
+                loader=loader, progress=progress, precision=precision, channels_last=channels_last,
+                threads=threads, threads_alone=threads_alone if prefetch else threads, prefetch=prefetch)
+
+
+def make_loader(cfg: TrainConfig, items: EpochItems, sampler: EpochSampler, world: int = 1,
+                channels_last: bool = False) -> DataLoader:
+    """The training batches: in this process (``data.workers`` 0; a prefetch thread may run it, ``_batches``) or
+    in persistent worker processes; the same batches in the same order either way."""
+    per_rank_batch = max(1, cfg.optim.batch_size // world)
+    workers = cfg.data.workers
+    return DataLoader(items, batch_size=per_rank_batch, sampler=sampler,
+                      collate_fn=functools.partial(collate, channels_last=channels_last), num_workers=workers,
+                      persistent_workers=workers > 0, drop_last=len(sampler) >= per_rank_batch)
 
 
 def _resume(run: _Run, resume: bool) -> _Progress:
@@ -390,6 +584,7 @@ def _start(run: _Run, state: _Progress) -> None:
     print(f"{cfg.model.arch}/{cfg.loss.name}: {count_parameters(model):,} parameters, "
           f"{len(run.train_ds)} training chunks, {validator.num_clips if validator else 0} validation clips, "
           f"device {run.device}, {info.world} process(es)")
+    print(describe_compute(run), flush=True)
     if validator is not None and state.start_epoch == 0:  # the untrained baseline, for the log
         det = Detector(model, run.meta, run.device)
         m = score_predictions(det, validator.predictions(det))
@@ -400,50 +595,100 @@ def _start(run: _Run, state: _Progress) -> None:
         model.train()
 
 
+def describe_compute(run: _Run) -> str:
+    """How the steps compute and load, said at the start."""
+    w = run.cfg.data.workers
+    loading = (f"{w} worker process(es)" if w else f"a prefetch thread ({run.prefetch} batches ahead)"
+               if run.prefetch else "in the training loop")
+    threads = f"{run.threads}" if run.threads == run.threads_alone else \
+        f"{run.threads} (while batches are made beside it; {run.threads_alone} while not)"
+    return (f"precision {run.precision.name} ({run.precision.why}), "
+            f"{'channels-last' if run.channels_last else 'default'} layout, {threads} compute thread(s), "
+            f"batches made {loading}, features cached as {run.cfg.data.cache_dtype}")
+
+
+@contextmanager
+def _batches(run: _Run) -> Iterator:
+    """The epoch's batches (``run.loader``), made ahead by a background thread when ``run.prefetch``."""
+    if not run.prefetch:
+        yield iter(run.loader)
+        return
+    with Prefetcher(run.loader, run.prefetch) as batches:
+        yield batches
+
+
+def _set_step_threads(run: _Run, batches) -> None:
+    """Every thread for the step while the prefetch thread rests (batches waiting), one less while it works: on
+    two cores a third busy thread stalls the step's threads at every synchronisation."""
+    resting = isinstance(batches, Prefetcher) and batches.resting
+    n = run.threads_alone if resting else run.threads
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+@dataclass
+class _EpochSums:
+    """Running totals of an epoch: steps, steps with a finite loss, loss terms, seconds of audio."""
+
+    sums: dict[str, float] = field(default_factory=dict)
+    n_batches: int = 0
+    n_finite: int = 0
+    audio_s: float = 0.0
+
+    def add(self, loss: float, parts: dict, finite: bool, audio_s: float) -> None:
+        self.n_batches += 1
+        self.audio_s += audio_s
+        if finite:
+            self.n_finite += 1
+            self.sums["loss"] = self.sums.get("loss", 0.0) + loss
+            for k, v in parts.items():
+                self.sums[k] = self.sums.get(k, 0.0) + float(v)
+
+
+def _train_step(run: _Run, batch: dict, loss_fn: Callable, epoch: int, sums: _EpochSums) -> None:
+    """One optimisation step on ``batch``: the network under the run's precision, the loss and everything after
+    it in float32."""
+    device, fcfg = run.device, run.meta.features
+    feats = batch["features"].to(device, torch.float32, non_blocking=True)  # float16-cached chunks: float32 here
+    targets = {k: v.to(device, non_blocking=True) for k, v in batch.items() if isinstance(v, torch.Tensor)
+               and k != "features"}
+    dtype = run.precision.dtype
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        outputs = run.net(feats)
+    res = loss_fn({k: v.float() for k, v in outputs.items()}, targets)
+    loss = float(res.total.detach())
+    finite = _finite_on_every_rank(run, loss)
+    if not finite and not run.use_amp:  # in half precision an overflow's update is skipped by the scaler
+        raise SeldError(f"epoch {epoch + 1}, step {sums.n_batches + 1}: the training loss is not finite ({loss}); "
+                        f"training stopped. {_kept(run, epoch)} (check the data, or lower optim.lr)")
+    run.opt.zero_grad(set_to_none=True)
+    run.scaler.scale(res.total).backward()
+    run.scaler.unscale_(run.opt)
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.cfg.optim.clip_norm)
+    run.scaler.step(run.opt)
+    run.scaler.update()
+    run.sched.step()
+    sums.add(loss, res.parts, finite, feats.shape[0] * feats.shape[2] * fcfg.hop / fcfg.sample_rate)
+
+
 def _train_epoch(run: _Run, epoch: int) -> dict:
     """One pass over the training chunks; the epoch's log row (losses, learning rate, speed)."""
-    cfg, info, device = run.cfg, run.info, run.device
-    fcfg = run.meta.features
+    cfg, info = run.cfg, run.info
     run.sampler.set_epoch(epoch)
     epoch_loss = run.warm_fn if epoch < run.warm_epochs else run.loss_fn
-    for ds in run.train_parts:
-        ds.epoch = epoch
     run.net.train()
     t0 = time.perf_counter()
-    sums: dict[str, float] = {}
-    n_batches = n_finite = 0
-    audio_s = 0.0
-    bar = tqdm(run.loader, desc=f"epoch {epoch + 1}/{cfg.optim.epochs}", disable=not (run.progress and info.main),
-               leave=False)
-    for batch in bar:
-        feats = batch["features"].to(device, non_blocking=True)
-        targets = {k: v.to(device, non_blocking=True) for k, v in batch.items() if isinstance(v, torch.Tensor)
-                   and k != "features"}
-        with torch.autocast(device.type, enabled=run.use_amp):
-            outputs = run.net(feats)
-        res = epoch_loss(outputs, targets)
-        loss = float(res.total.detach())
-        finite = _finite_on_every_rank(run, loss)
-        if not finite and not run.use_amp:  # in half precision an overflow's update is skipped by the scaler
-            raise SeldError(f"epoch {epoch + 1}, step {n_batches + 1}: the training loss is not finite ({loss}); "
-                            f"training stopped. {_kept(run, epoch)} (check the data, or lower optim.lr)")
-        run.opt.zero_grad(set_to_none=True)
-        run.scaler.scale(res.total).backward()
-        run.scaler.unscale_(run.opt)
-        torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.optim.clip_norm)
-        run.scaler.step(run.opt)
-        run.scaler.update()
-        run.sched.step()
-        n_batches += 1
-        if finite:
-            n_finite += 1
-            sums["loss"] = sums.get("loss", 0.0) + loss
-            for k, v in res.parts.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-        audio_s += feats.shape[0] * feats.shape[2] * fcfg.hop / fcfg.sample_rate
-        bar.set_postfix(loss=f"{sums.get('loss', math.nan) / max(1, n_finite):.4f}",
-                        speed=f"{audio_s * info.world / (time.perf_counter() - t0):.0f}x")
+    acc = _EpochSums()
+    with _batches(run) as batches:
+        bar = tqdm(batches, total=len(run.loader), desc=f"epoch {epoch + 1}/{cfg.optim.epochs}",
+                   disable=not (run.progress and info.main), leave=False)
+        for batch in bar:
+            _set_step_threads(run, batches)
+            _train_step(run, batch, epoch_loss, epoch, acc)
+            bar.set_postfix(loss=f"{acc.sums.get('loss', math.nan) / max(1, acc.n_finite):.4f}",
+                            speed=f"{acc.audio_s * info.world / (time.perf_counter() - t0):.0f}x")
     train_time = time.perf_counter() - t0
+    sums, n_batches, n_finite, audio_s = acc.sums, acc.n_batches, acc.n_finite, acc.audio_s
     if info.world > 1:
         average_buffers(run.model, info.world)
     _stop_unless_finite_weights(run, epoch)
