@@ -171,7 +171,7 @@ def iter_zip(path: Path | str) -> Iterator[tuple[str, bytes]]:
         raise SeldError(f"{path}: cannot read zip archive ({e})") from None
 
 
-READERS = {".rcc": iter_rcc, ".cat": iter_opensfx_cat, ".pk3": iter_zip, ".zip": iter_zip}
+READERS = {".rcc": iter_rcc, ".cat": iter_opensfx_cat, ".pk3": iter_zip, ".wz": iter_zip, ".zip": iter_zip}
 
 
 def iter_container(path: Path | str) -> Iterator[tuple[str, bytes]]:
