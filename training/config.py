@@ -21,12 +21,12 @@ from typing import Any
 from seld_live.config_dict import dataclass_from_dict
 from seld_live.errors import ConfigError  # raised for every config problem (importable from here too)
 from seld_live.models import ARCHS, SIZES
+from training.data import CACHE_DTYPES
 from training.losses import LOSS_FOR_ARCH, OUTPUT_KIND_FOR_LOSS
 
 __all__ = ["OUTPUT_KIND_FOR_LOSS", "PRECISIONS", "ConfigError", "TrainConfig", "config_from_dict", "load_config"]
 
 PRECISIONS = ("auto", "bf16", "fp32")
-CACHE_DTYPES = ("float16", "float32")
 
 
 @dataclass
