@@ -19,6 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from seld_live.decode import OFF_FLOOR
 from seld_live.detector import Detector
 from seld_live.events import events_to_table
 from training.evaluate import decode_all, score_predictions
@@ -64,7 +65,7 @@ def tune_class_offsets(det: Detector, preds: list, grid=OFFSET_GRID) -> tuple[tu
         if not present[c]:
             continue
         for off in order:
-            if off == offsets[c] or base.threshold + off <= 0.02:
+            if off == offsets[c] or base.threshold + off <= OFF_FLOOR:
                 continue
             trial = [*offsets[:c], off, *offsets[c + 1:]]
             score = seld(trial)
@@ -90,13 +91,13 @@ def tune_hysteresis(det: Detector, preds: list, shifts=ON_SHIFT_GRID, gaps=GAP_G
                     min_gain: float = ONSET_MIN_GAIN) -> tuple[tuple[float, float], dict]:
     """The ON shift and ON - OFF gap (see the module docstring; the detector keeps them, its offsets too)
     and the validation metrics with them. ON thresholds stay at or above the threshold grid's lowest value
-    and 0.02 for every class."""
+    and above OFF_FLOOR for every class."""
     base = det.decode_config
     lowest = min(base.thresholds(len(det.classes)))
     trials = {}
     for gap in sorted(gaps):
         for shift in sorted(shifts, key=abs):
-            if base.threshold + shift < THRESHOLD_GRID[0] - 1e-9 or lowest + shift <= 0.02:
+            if base.threshold + shift < THRESHOLD_GRID[0] - 1e-9 or lowest + shift <= OFF_FLOOR:
                 continue
             det.decode_config = replace(base, threshold=base.threshold + shift, hysteresis=gap)
             trials[(shift, gap)] = _seld_and_onsets(det, preds)
