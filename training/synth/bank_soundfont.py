@@ -21,7 +21,7 @@ import numpy as np
 from training.synth.bank import SoundFontClass
 from training.synth.gm import program_defaults
 from training.synth.gus_patch import PatchSet
-from training.synth.soundbank import _pattern_notes, _Synth
+from training.synth.soundbank import FluidSynthPlayer, pattern_notes
 
 PHRASES = 12  # renderings per class and SoundFont
 PHRASE_SECONDS = (2.0, 7.0)
@@ -44,11 +44,11 @@ def render_soundfont(sf2: Path, classes: tuple[SoundFontClass, ...], sample_rate
                 duration = float(rng.uniform(*PHRASE_SECONDS))
                 if drum:
                     keys = [key for key in c.drum_keys if player.has_drum(key)]
-                    notes = _pattern_notes(c.pattern or "hits", keys, rng, duration, drum=True)
+                    notes = pattern_notes(c.pattern or "hits", keys, rng, duration, drum=True)
                     name = "drum" + "-".join(map(str, keys))
                 else:
                     lo, hi, default_pattern = program_defaults(program)
-                    notes = _pattern_notes(c.pattern or default_pattern, list(range(lo, hi + 1)), rng, duration)
+                    notes = pattern_notes(c.pattern or default_pattern, list(range(lo, hi + 1)), rng, duration)
                     name = f"program{program}"
                 yield c.label, name, player.play(notes, program=program, drum=drum)
     finally:
@@ -57,7 +57,7 @@ def render_soundfont(sf2: Path, classes: tuple[SoundFontClass, ...], sample_rate
 
 class _FluidPlayer:
     def __init__(self, sf2: Path, sample_rate: int):
-        self.synth = _Synth(sample_rate, sf2)
+        self.synth = FluidSynthPlayer(sample_rate, sf2)
         self.play = self.synth.play
 
     def _has(self, bank: int, program: int) -> bool:

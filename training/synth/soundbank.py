@@ -64,7 +64,7 @@ def split_detune_bins(split: str) -> list[int]:
     return [b for b in range(n) if b % 5 in residues]
 
 
-class _Synth:
+class FluidSynthPlayer:
     """One FluidSynth instance with the SoundFont loaded, rendering float samples."""
 
     def __init__(self, sample_rate: int, soundfont: Path):
@@ -137,7 +137,7 @@ class SoundBank:
         self.split = split
         self.soundfont = Path(soundfont)
         self.chain = ChainConfig() if chain is None else chain  # training events only
-        self._synth: _Synth | None = None
+        self._synth: FluidSynthPlayer | None = None
         self._bank = bank if isinstance(bank, RealBank) else None
         self._bank_path = Path(bank) if isinstance(bank, str | Path) else DEFAULT_BANK
         if classes.uses_bank:
@@ -165,9 +165,9 @@ class SoundBank:
         return self.classes.uses_bank and self.bank.has(label, self.split)
 
     @property
-    def synth(self) -> _Synth:
+    def synth(self) -> FluidSynthPlayer:
         if self._synth is None:
-            self._synth = _Synth(self.sample_rate, self.soundfont)
+            self._synth = FluidSynthPlayer(self.sample_rate, self.soundfont)
         return self._synth
 
     def reset(self) -> None:
@@ -211,7 +211,7 @@ class SoundBank:
         keys = split_keys(src.keys[0], src.keys[1], self.split)
         if not keys:
             raise SeldError(f"GM program {src.program}: key range {src.keys} has no keys for split {self.split}")
-        notes = _pattern_notes(src.pattern, keys, rng, duration)
+        notes = pattern_notes(src.pattern, keys, rng, duration)
         audio = self.synth.play(notes, program=src.program, drum=False)
         return audio, {"source": "gm", "program": src.program, "pattern": src.pattern,
                        "notes": [[round(o, 4), round(d, 4), k, v] for o, d, k, v in notes]}
@@ -226,7 +226,7 @@ class SoundBank:
         ratio = 2.0 ** (cents / 1200.0)
         # Varispeed detuning (FluidSynth ignores pitch bend on the drum channel): render the pattern
         # stretched by the ratio, then play it back faster or slower.
-        notes = _pattern_notes(src.pattern, [key], rng, duration * ratio, drum=True)
+        notes = pattern_notes(src.pattern, [key], rng, duration * ratio, drum=True)
         audio = self.synth.play(notes, program=0, drum=True)
         audio = soxr.resample(audio, self.sample_rate * ratio, self.sample_rate, quality="HQ").astype(np.float32)
         return audio, {"source": "drum", "key": key, "pattern": src.pattern, "detune_cents": round(cents, 2),
@@ -317,7 +317,7 @@ class SoundBank:
                        "text": text}
 
 
-def _pattern_notes(pattern: str, keys: list[int], rng: np.random.Generator, duration: float,
+def pattern_notes(pattern: str, keys: list[int], rng: np.random.Generator, duration: float,
                    drum: bool = False) -> list[tuple[float, float, int, int]]:
     """A note list (onset, duration, key, velocity) filling about ``duration`` seconds."""
     notes: list[tuple[float, float, int, int]] = []
