@@ -541,9 +541,8 @@ def _order(key: str, name: str) -> str:
 def _hold_out_sources(key: str, groups: dict[str, list[Recording]]) -> dict[str, str]:
     """The cross-source split of one pool's groups (see the module docstring)."""
     n = len(groups)
-    duration = {g: sum(r.duration for r in rs) for g, rs in groups.items()}
     if n == 2:  # two sources: the longer to learn from, the other to test on
-        longer, other = sorted(groups, key=lambda g: (-duration[g], g))
+        longer, other = sorted(groups, key=lambda g: (-sum(r.duration for r in groups[g]), g))
         return {longer: "train", other: "test"}
     package = {g: rs[0].package for g, rs in groups.items()}
     if len(set(package.values())) >= 3:
