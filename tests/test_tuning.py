@@ -65,11 +65,16 @@ def _det(tmp_path, num_classes: int = 2) -> Detector:
     return Detector(model, meta, "cpu")
 
 
-def test_hysteresis_tuned_where_activity_dips_inside_events(tmp_path):
-    det = _det(tmp_path)
-    T = 300
+def _three_events(T: int = 300) -> tuple[int, np.ndarray]:
+    """T frames with three 6 s events of class 0 (frames 20-80, 120-180, 220-280)."""
     on = np.zeros(T, bool)
     on[20:80] = on[120:180] = on[220:280] = True
+    return T, on
+
+
+def test_hysteresis_tuned_where_activity_dips_inside_events(tmp_path):
+    det = _det(tmp_path)
+    T, on = _three_events()
     act = np.where(on, 0.8, 0.0)
     # the middle of each event dips below ON 0.5, not below 0.3, for two whole 1 s segments (the DCASE
     # metrics count a class per segment: frame-long dips would not change them)
@@ -83,9 +88,7 @@ def test_hysteresis_tuned_where_activity_dips_inside_events(tmp_path):
 
 def test_on_shift_tuned_for_earlier_onsets_and_nothing_when_nothing_helps(tmp_path):
     det = _det(tmp_path)
-    T = 300
-    on = np.zeros(T, bool)
-    on[20:80] = on[120:180] = on[220:280] = True
+    T, on = _three_events()
     act = np.where(on, 0.9, 0.0)
     act[[20, 120, 220]] = 0.42  # onsets rise through 0.42: an ON of 0.4 finds them a frame earlier
     ref = {0: list(np.flatnonzero(on))}
