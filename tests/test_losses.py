@@ -352,3 +352,13 @@ def test_onset_weighting_options_are_checked():
         make_loss("accdoa", onset_weight=2.0, onset_frames=0)
     with pytest.raises(ValueError, match="does not take"):
         make_loss("agg1", onset_weight=2.0)
+
+
+@pytest.mark.parametrize("name", LOSS_NAMES)
+def test_config_loss_section_gives_each_loss_the_parameters_it_takes(name):
+    from training.config import LossSection
+
+    section = LossSection(name=name, onset_weight=3.0, onset_frames=2)
+    loss = make_loss(name, **section.params())  # make_loss refuses parameters a loss does not take
+    if name in ("agg2", "accdoa"):
+        assert (loss.onset_weight, loss.onset_frames) == (3.0, 2)

@@ -67,6 +67,18 @@ class LossSection:
     # distinct directions (SeldNet._init_track_directions) they train from scratch, and the warm-up is a
     # choice of recipe.
     warmup_epochs: int = 0
+    # agg2/accdoa only: the first onset_frames label frames of each event weigh onset_weight times the rest
+    # in the loss (1.0 = plain loss); the onsets are where the detection latency comes from
+    onset_weight: float = 1.0
+    onset_frames: int = 3
+
+    def params(self) -> dict:
+        """The parameters of this loss that make_loss takes (it refuses the others)."""
+        if self.name == "multitask":
+            return {"beta": self.beta}
+        if self.name in ("agg2", "accdoa"):
+            return {"onset_weight": self.onset_weight, "onset_frames": self.onset_frames}
+        return {}
 
 
 @dataclass
@@ -134,6 +146,8 @@ class TrainConfig:
             raise ConfigError("optim.epochs, optim.batch_size and optim.lr must be positive")
         if not 0.0 <= self.augment.mix_prob <= 1.0:
             raise ConfigError("augment.mix_prob must be in [0, 1]")
+        if not self.loss.onset_weight > 0 or self.loss.onset_frames < 1:
+            raise ConfigError("loss.onset_weight must be > 0 and loss.onset_frames >= 1")
         if self.optim.precision not in PRECISIONS:
             raise ConfigError(f"optim.precision '{self.optim.precision}' is not one of {', '.join(PRECISIONS)}")
         if self.data.cache_dtype not in CACHE_DTYPES:

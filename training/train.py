@@ -491,7 +491,7 @@ def _setup(cfg: TrainConfig, resume: bool, progress: bool) -> _Run:
     for ds in train_parts:
         ds.seed = cfg.seed
 
-    loss_fn = make_loss(cfg.loss.name, **({"beta": cfg.loss.beta} if cfg.loss.name == "multitask" else {}))
+    loss_fn = make_loss(cfg.loss.name, **cfg.loss.params())
     warm_fn = make_loss("multitask", beta=cfg.loss.beta)
     warm_epochs = cfg.loss.warmup_epochs if cfg.loss.name in ("agg1", "agg2") else 0
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
