@@ -234,15 +234,12 @@ def load_detector(opts: RunOptions):
 def make_source(opts: RunOptions, det):
     from seld_live.audio import FileSource
     from seld_live.geometry import load_array
+    from seld_live.model_catalog import check_model_array
 
     geo = det.array
     if opts.array:
         geo = load_array(opts.array)
-        if not geo.same_layout(det.array):
-            raise CheckpointError(
-                f"the model was trained for the {det.array.name} ({det.array.format}); "
-                f"array '{opts.array}' ({geo.name}) has a different layout"
-            )
+        check_model_array(det.array, geo, Path(str(det.path)).name)
     if opts.channels is not None and len(opts.channels) != det.num_channels:
         raise SeldError(f"--channels lists {len(opts.channels)} channels; the model needs {det.num_channels}")
     if opts.device is not None:

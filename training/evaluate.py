@@ -19,6 +19,7 @@ import numpy as np
 from seld_live.detector import Detector
 from seld_live.errors import SeldError
 from seld_live.events import Event, events_to_table, write_dcase_csv
+from seld_live.model_catalog import ArrayMismatchError, check_model_array
 from seld_live.tracking import TrackerConfig, track_offline
 from training.data import SeldDataset
 from training.metrics import SELD_KEYS
@@ -42,8 +43,10 @@ def predict_dataset(det: Detector, data: str | os.PathLike | SeldDataset, cache_
     """
     ds = data if isinstance(data, SeldDataset) else SeldDataset(data, feature_config=det.meta.features,
                                                                  cache_dir=cache_dir, allow_empty=True)
-    if not ds.array.same_layout(det.array):
-        raise SeldError(f"{ds.root} was recorded with '{ds.array.name}' but the model is for '{det.array.name}'")
+    try:
+        check_model_array(det.array, ds.array, Path(str(det.path)).name)
+    except ArrayMismatchError as e:
+        raise ArrayMismatchError(f"{ds.root}: {e}") from None
     if ds.classes != det.classes:
         raise SeldError(f"{ds.root}: its classes ({len(ds.classes)}) are not the model's ({len(det.classes)})")
     from tqdm import tqdm
