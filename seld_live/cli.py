@@ -4,6 +4,8 @@
     seld-live --device 3 --headless              # JSON lines on stdout
     seld-live --replay scene.flac --speed max --headless --output events.csv
     seld-live --list-devices
+    seld-live --list-models                      # the shipped models and their arrays
+    seld-live --array foa --device 3             # the shipped model for that array
 
 The options become a ``RunOptions`` (seld_live/launch.py), which builds the engine; without ``--headless`` the
 window (``seld_live.gui.app``) takes the same options. Exit status: seld_live/command.py.
@@ -30,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--device", help="capture from this input device: index or (part of its) name")
     src.add_argument("--replay", metavar="FILE", help="replay a WAV/FLAC file (default: the demo scene)")
-    p.add_argument("--model", default=str(DEFAULT_MODEL),
-                   help="checkpoint; a bare name is looked up in assets/models/ (default: seddoa_agg2.pt)")
+    p.add_argument("--model", help="checkpoint; a bare name is looked up in assets/models/ (default: the shipped "
+                                    f"model for --array, else {DEFAULT_MODEL.name}; see --list-models)")
     p.add_argument("--cpu", action="store_true", help="run the network on the CPU even if CUDA is available")
     p.add_argument("--threads", type=int, default=1, metavar="N",
                    help="CPU threads for the network (default 1: a 100 ms hop is too little work to share)")
@@ -52,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-backlog", type=float, default=2.0, metavar="S",
                    help="drop whole hops when inference falls more than S seconds behind (default: 2)")
     p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    p.add_argument("--list-models", action="store_true",
+                   help="list the shipped models (array, classes, size, test F20) and exit")
     p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
     p.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     return p
@@ -80,6 +84,11 @@ def _main(args: argparse.Namespace) -> int:
         from seld_live.audio.devices import format_device_table, list_input_devices
 
         print(format_device_table(list_input_devices()))
+        return EXIT_OK
+    if args.list_models:
+        from seld_live.model_catalog import format_model_table, shipped_models
+
+        print(format_model_table(shipped_models()))
         return EXIT_OK
     opts = RunOptions.from_args(args)
     if opts.headless:

@@ -67,7 +67,7 @@ class RunOptions:
         return cls(
             device=str(args.device) if live else None,
             replay=Path(args.replay) if args.replay else None,
-            model=str(args.model),
+            model=_chosen_model(getattr(args, "model", None), args.array),
             cpu=bool(args.cpu),
             threads=threads,
             headless=bool(args.headless),
@@ -110,6 +110,21 @@ class RunOptions:
 
     def with_outputs(self, output: Path | None, record: Path | None) -> RunOptions:
         return replace(self, output=output, record=record)
+
+
+def _chosen_model(model: str | None, array: str | None) -> str:
+    """``--model`` as given; without it the shipped model for ``--array``, else the default model."""
+    if model:
+        return str(model)
+    if not array:
+        return str(DEFAULT_MODEL)
+    from seld_live.model_catalog import model_for_array, no_model_message  # reads checkpoints: torch
+
+    found = model_for_array(array)
+    if found is None:
+        raise CheckpointError(no_model_message(array))
+    log.info("model %s, the shipped model for array %s", found.name, found.array)
+    return str(found.path)
 
 
 def _check_threads(n: int) -> int:

@@ -138,3 +138,28 @@ def check_model_array(model_array: ArrayGeometry, input_array: ArrayGeometry, mo
         f"the input is array {array_label(input_array)} ({layout_summary(input_array)}): choose a model for "
         f"{array_label(input_array)} or train one with {RECIPE}"
     )
+
+
+def format_model_table(models: list[ModelInfo]) -> str:
+    """``seld-live --list-models``: one row per model, then the presets that have none and how to make one."""
+    if not models:
+        return f"no shipped models in {paths.MODELS}; train one with {RECIPE} ARRAY.toml"
+    cells = [(m.name, m.array, str(len(m.classes)), f"{m.size_mb:.1f}",
+              "—" if m.test_f20 is None else f"{m.test_f20 * 100:.1f}%") for m in models]
+    head = ("model", "array", "classes", "size (MB)", "test F20")
+    widths = [max(len(r[i]) for r in [head, *cells]) for i in range(len(head))]
+    right = (False, False, True, True, True)  # numbers line up on the right
+    rows = ["  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=True)).rstrip()
+            for row in [head, *cells]]
+    covered = [p for p in list_presets() if any(_fits(m, p) for m in models)]
+    missing = [p for p in list_presets() if p not in covered]
+    if missing:
+        rows.append(f"\nno model yet for: {', '.join(missing)} (train one with {RECIPE} ARRAY.toml)")
+    return "\n".join(rows)
+
+
+def _fits(model: ModelInfo, preset: str) -> bool:
+    try:
+        return model.geometry is not None and model.geometry.same_layout(load_array(preset))
+    except GeometryError:
+        return False

@@ -160,6 +160,55 @@ def test_list_devices(capsys):
     assert "no input devices found" in out or "channels" in out
 
 
+@pytest.fixture
+def shipped(tmp_path, monkeypatch):
+    """A shipped-models folder with the tetrahedron's default model and an FOA model, none for the ReSpeaker."""
+    from seld_live import paths
+
+    d = tmp_path / "models"
+    d.mkdir()
+    monkeypatch.setattr(paths, "MODELS", d)
+    monkeypatch.setattr(paths, "DEFAULT_MODEL", d / "seddoa_agg2.pt")
+    make_checkpoint(d / "seddoa_agg2.pt", num_classes=5)
+    make_checkpoint(d / "foa_home.pt", array="foa", num_classes=3, threshold=0.3)
+    return d
+
+
+def test_list_models(shipped, capsys):
+    assert main(["--list-models"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["model", "array", "classes", "size", "(MB)", "test", "F20"]
+    assert out[1].split()[:3] == ["seddoa_agg2.pt", "dcase_mic", "5"] and out[1].split()[-1] == "—"
+    assert out[2].split()[:3] == ["foa_home.pt", "foa", "3"]
+    assert "no model yet for: respeaker_v2" in out[-1] and "training/recipes/array.sh" in out[-1]
+
+
+def test_array_without_model_loads_the_shipped_model_for_that_array(shipped, files, capsys):
+    _d, _model, scene, _audio = files  # 4 channels: read as B-format (W, Y, Z, X)
+    assert main(["--replay", str(scene), "--array", "foa", "--headless", "--speed", "max", "--duration", "1",
+                 "--cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "model foa_home.pt (" in err and "3 classes" in err
+
+
+def test_array_without_a_shipped_model_names_the_arrays_that_have_one(shipped, files, capsys):
+    _d, _model, scene, _audio = files
+    assert main(["--replay", str(scene), "--array", "respeaker_v2", "--headless"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no shipped model for array 'respeaker_v2'" in err
+    assert "models exist for: dcase_mic, foa" in err and "training/recipes/array.sh" in err
+
+
+def test_a_model_for_another_array_is_refused(shipped, files, capsys):
+    _d, _model, scene, _audio = files
+    assert main(["--replay", str(scene), "--array", "foa", "--model", str(shipped / "seddoa_agg2.pt"),
+                 "--headless"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == ("seld-live: error: model seddoa_agg2.pt was trained for array dcase_mic (4 mics, 3D, up to "
+                   "6.9 cm apart); the input is array foa (first-order ambisonics (ACN/SN3D)): choose a model for "
+                   "foa or train one with training/recipes/array.sh")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_stops_cleanly_and_keeps_outputs(files, tmp_path, sig):
