@@ -221,6 +221,15 @@ def test_cross_source_split_of_few_packages_holds_out_sources():
     assert len(_by(big, "group", "test")) == 3 and len(_by(big, "package", "train")) == 3
 
 
+def test_cross_source_split_keeps_soundfont_renders_in_training():
+    recs = _pool("piano", {"a": 1, "b": 1, "c": 1, "d": 1})
+    renders = [Recording(f"sf{i}/piano", "piano", f"sf{i}", "1", "x.sf2", "x", 60.0, f"sf{i}/soundfont:piano")
+               for i in range(4)]
+    assign_splits(recs + renders)
+    assert {r.split for r in renders} == {"train"}  # the held-out splits stand for recordings
+    assert _by(recs, "group", "val") and _by(recs, "group", "test")  # held out from the recorded sources
+
+
 def test_recording_level_split_holds_out_files_of_training_sources():
     recs = _pool("speech", {"a": 3, "b": 3, "c": 3, "d": 3}, files_per_source=10)
     assign_splits(recs)

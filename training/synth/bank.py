@@ -9,9 +9,10 @@ lists every recording with its label, package, version, licence and duration, an
 
 Splits hold out SOURCES, so that validation and test say what a user meets: a recording group (a voice
 for speech, the velocity layers of one drum, the pieces of one long file, one SoundFont's rendering of one
-class) is one source. Per pool (a label; speech: and gender), whole packages are held out where the pool
-has three packages or more (leave-package-out; at most a quarter of the packages per held-out split, so
-that training keeps most recording chains), otherwise whole groups (leave-source-out): units in a fixed
+class) is one source. SoundFont renderings always stay in training: the held-out splits stand for what a
+user meets, recordings. Per pool (a label; speech: and gender), the recorded sources' whole packages are
+held out where they come from three packages or more (leave-package-out; at most a quarter of the
+packages per held-out split, so that training keeps most recording chains), otherwise whole groups (leave-source-out): units in a fixed
 hash order go to test, then val, until each holds ``held_sources(n)`` of the pool's n groups (3 from 17
 groups up), and a unit larger than a quarter of the pool stays in training. Within the training sources,
 ``split_recording`` holds out about a tenth of the files of each group with five files or more for val and
@@ -538,8 +539,20 @@ def _order(key: str, name: str) -> str:
     return hashlib.sha1(f"{key}\0{name}".encode()).hexdigest()
 
 
+def is_rendered(group: str) -> bool:
+    """Whether a group is one SoundFont's rendering of a class (not a recording)."""
+    return "/soundfont:" in group
+
+
 def _hold_out_sources(key: str, groups: dict[str, list[Recording]]) -> dict[str, str]:
     """The cross-source split of one pool's groups (see the module docstring)."""
+    # renders stay in training: what a user meets, and what the held-out splits must stand for, are recordings
+    chosen = dict.fromkeys((g for g in groups if is_rendered(g)), "train")
+    recorded = {g: rs for g, rs in groups.items() if g not in chosen}
+    return chosen | _hold_out_recorded(key, recorded)
+
+
+def _hold_out_recorded(key: str, groups: dict[str, list[Recording]]) -> dict[str, str]:
     n = len(groups)
     if n == 2:  # two sources: the longer to learn from, the other to test on
         longer, other = sorted(groups, key=lambda g: (-sum(r.duration for r in groups[g]), g))
