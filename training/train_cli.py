@@ -3,6 +3,7 @@
     seld-train --config training/configs/home13_seddoa_agg2.toml [--set optim.lr=3e-4 ...] [--out DIR]
                [--epochs N] [--resume]
     torchrun --nproc_per_node 4 -m training.train_cli --config ...     # data-parallel
+    seld-train check-array ARRAY      # is a mic array usable, and what training makes of it (training.array_check)
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from seld_live.errors import UsageError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="seld-train", description="Train a SELD network.")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["check-array"]:
+        from training.array_check import main as check_array_main
+
+        return check_array_main(argv[1:])
+    ap = argparse.ArgumentParser(prog="seld-train", description="Train a SELD network. "
+                                 "'seld-train check-array ARRAY' checks a mic array before training for it.")
     ap.add_argument("--config", help="TOML config file")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a setting, e.g. optim.lr=3e-4 (repeatable)")
