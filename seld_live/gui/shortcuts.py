@@ -1,6 +1,6 @@
 """The keyboard shortcuts: one table that both binds the keys and fills the help dialog (F1).
 
-Each row names an action of the window (``MainWindow.shortcut_actions()`` maps the names to what they do).
+Each row names an action of the window (``menus.shortcut_actions()`` maps the names to what they do).
 """
 
 from __future__ import annotations

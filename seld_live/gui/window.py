@@ -27,7 +27,6 @@ markers go: nothing stays on the map as if it were still sounding.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -42,16 +41,20 @@ from seld_live.audio.devices import DeviceInfo
 from seld_live.errors import SeldError
 from seld_live.events import FRAME_SECONDS
 from seld_live.gui.about import AboutDialog, about_html
-from seld_live.gui.controls import ControlBar, SourceBar, TransportBar
-from seld_live.gui.event_log import EXPORT_SUFFIXES, EventLogPanel, export_events
+from seld_live.gui.banners import Notices, explain, input_notes
+from seld_live.gui.docks import build_docks, default_dock_layout
+from seld_live.gui.event_log import EventLogPanel
+from seld_live.gui.exports import export_event_log, record_tooltip, save_view_png
 from seld_live.gui.history import ActivityBuffer, TrailBuffer, frames_for
+from seld_live.gui.menus import build_bars, build_menus, shortcut_actions
 from seld_live.gui.palette import class_colors
 from seld_live.gui.run_controller import RunController
-from seld_live.gui.shortcuts import bind_shortcuts, help_html, keys_of
+from seld_live.gui.shortcuts import bind_shortcuts, help_html
 from seld_live.gui.status import StatusBar
 from seld_live.gui.theme import apply_theme
 from seld_live.gui.view_legend import ViewLegend
 from seld_live.gui.widgets import Banner, Legend, LevelMeters, TrackTable, connect_class_visibility
+from seld_live.gui.window_state import WindowState, default_settings, model_key  # noqa: F401 (re-exported)
 from seld_live.results import HopResult, TrackState
 
 log = logging.getLogger("seld_live")
@@ -60,55 +63,11 @@ REFRESH_HZ = 30.0
 STATUS_EVERY_S = 0.25
 TABLE_EVERY_S = 0.2  # numbers changing faster than this cannot be read anyway
 PANELS_EVERY_S = 0.06  # timeline, legend, meters: results come at 10 Hz; the views alone redraw at every frame
-SEEK_STEP_S = 5.0
-SEEK_FAR_S = 30.0
-THRESHOLD_STEP = 0.05
 TRAIL_SECONDS = 10.0
 TIMELINE_SECONDS = 20.0
 CHART_SECONDS = 30.0
-STATE_VERSION = 2  # of the saved dock layout (saveState): a layout of an older window is not restored
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.aiff *.aif *.w64 *.caf);;All files (*)"
 MODEL_FILTER = "seld-live models (*.pt);;All files (*)"
-DOCKS = (  # name, title, area, shown at first start
-    ("tracks", "Tracks", "right", True),
-    ("events", "Event log", "right", True),
-    ("classes", "Classes", "right", True),
-    ("levels", "Input level (dBFS)", "right", True),
-    ("key", "Key", "right", False),
-    ("timeline", "Timeline", "bottom", True),
-    ("directions", "Azimuth / elevation", "bottom", True),
-    ("spectrogram", "Spectrogram", "bottom", False),
-)
-
-
-def default_settings() -> QtCore.QSettings:
-    return QtCore.QSettings("seld-live", "seld-live")
-
-
-_KEYS: dict[tuple[str, int, int], str] = {}
-
-
-def model_key(path: str | Path | None) -> str:
-    """Settings key of a model file: its name and a hash of its contents (a retrained model of the same name
-    is another model)."""
-    p = Path(str(path or "model"))
-    try:
-        st = p.stat()
-    except OSError:
-        return p.name
-    k = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    if k not in _KEYS:
-        h = hashlib.sha1()
-        with open(p, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _KEYS[k] = f"{p.name}-{h.hexdigest()[:12]}"
-    return _KEYS[k]
-
-
-def _settings_key(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
-
 
 _START = object()  # "Retry" starts the run again
 
@@ -136,7 +95,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if isinstance(app, QtWidgets.QApplication):
             apply_theme(app)
         self.setObjectName("seld-live")
-        self.settings = settings if settings is not None else default_settings()
+        self.state = WindowState(settings)
+        self.settings = self.state.settings
         self.factory = make_engine
         self.run: RunController | None = None
         self.detector: Any = None
@@ -153,7 +113,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self._speed = speed
         self._status_t = self._table_t = self._panels_t = 0.0
         self._panels_dirty = self._table_dirty = False
-        self._banner_do: Callable[[], Any] | None = None
         self._bound: tuple | None = None  # what the per-model views were built for
         self._stopped_at_start = False  # a replay stopped by the user shows 0:00
         self._origin = (0, 0.0)  # frame, replay seconds: where the shown time line stands after a seek
@@ -167,15 +126,17 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.trail_frames = frames_for(TRAIL_SECONDS)
         self.banner = Banner()
-        self.banner.action_clicked.connect(self._banner_action)
+        self.notices = Notices(self.banner)
         self.placeholder = QtWidgets.QLabel("Loading…")
         self.placeholder.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setWordWrap(True)
         self.view_stack = QtWidgets.QStackedWidget()
         self.view_stack.addWidget(self.placeholder)
-        self._build_bars()
-        self._build_docks()
-        self._build_menus()
+        self.controls, self.source_bar, self.transport = build_bars(self)
+        self.docks = build_docks(self)
+        self.key = ViewLegend(TRAIL_SECONDS)
+        self.docks["key"].setWidget(self.key)
+        build_menus(self, self.docks)
         central = QtWidgets.QWidget()
         lay = QtWidgets.QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -183,10 +144,10 @@ class MainWindow(QtWidgets.QMainWindow):
         lay.addWidget(self.banner)
         lay.addWidget(self.view_stack, 1)
         self.setCentralWidget(central)
-        self.shortcuts = bind_shortcuts(self, self.shortcut_actions())
+        self.shortcuts = bind_shortcuts(self, shortcut_actions(self))
         self.status = StatusBar()
         self.setStatusBar(self.status)
-        self._restore_settings()
+        self.state.restore(self)
         self.setWindowTitle("seld-live")
 
         self.timer = QtCore.QTimer(self)
@@ -220,134 +181,8 @@ class MainWindow(QtWidgets.QMainWindow):
         return Path(str(self.detector.path or "model")).name if self.detector is not None else ""
 
     # ------------------------------------------------------------------ layout
-    def _build_bars(self) -> None:
-        self.controls = ControlBar()
-        self.addToolBar(self.controls)
-        self.controls.play_clicked.connect(self.play_pause)
-        self.controls.stop_clicked.connect(self.stop)
-        self.controls.record_toggled.connect(self.set_recording)
-        self.controls.record_folder_requested.connect(self.choose_record_dir)
-        self.controls.act_record.setToolTip(f"Record the raw input to FLAC in {self.record_dir} (R)")
-        self.controls.threshold_changed.connect(self._threshold_moved)
-        self.controls.threshold_reset_requested.connect(self.reset_threshold)
-        self.controls.view_chosen.connect(self.set_view)
-        self.addToolBarBreak()
-        self.source_bar = SourceBar()
-        self.addToolBar(self.source_bar)
-        self.source_bar.input_chosen.connect(self._input_chosen)
-        self.source_bar.open_file_requested.connect(self.open_file)
-        self.source_bar.refresh_requested.connect(lambda: self.refresh_devices(explicit=True))
-        self.source_bar.input_combo.about_to_show.connect(self.refresh_devices)
-        self.source_bar.model_chosen.connect(self.open_model)
-        self.transport = TransportBar()
-        self.addToolBar(self.transport)
-        self.transport.seek_requested.connect(self._seek_fraction)
-        self.transport.speed_chosen.connect(self.set_speed)
-        self.transport.loop_toggled.connect(self.set_loop)
-        self.transport.setVisible(False)
-
-    def _build_docks(self) -> None:
-        self.docks: dict[str, QtWidgets.QDockWidget] = {}
-        areas = {"right": QtCore.Qt.DockWidgetArea.RightDockWidgetArea,
-                 "bottom": QtCore.Qt.DockWidgetArea.BottomDockWidgetArea}
-        for name, title, area, _shown in DOCKS:
-            dock = QtWidgets.QDockWidget(title, self)
-            dock.setObjectName(f"dock_{name}")
-            dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetClosable
-                             | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
-                             | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-            dock.setWidget(QtWidgets.QLabel(""))
-            self.addDockWidget(areas[area], dock)
-            self.docks[name] = dock
-        self.key = ViewLegend(TRAIL_SECONDS)
-        self.docks["key"].setWidget(self.key)
-        self._default_dock_layout()
-        self.setDockOptions(QtWidgets.QMainWindow.DockOption.AnimatedDocks
-                            | QtWidgets.QMainWindow.DockOption.AllowTabbedDocks)
-        self.setCorner(QtCore.Qt.Corner.BottomRightCorner, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
-
-    def _default_dock_layout(self) -> None:
-        d = self.docks
-        for name, _title, area, shown in DOCKS:
-            d[name].setFloating(False)
-            self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea if area == "right"
-                               else QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, d[name])
-            d[name].setVisible(shown)
-        self.tabifyDockWidget(d["tracks"], d["events"])
-        self.tabifyDockWidget(d["levels"], d["key"])
-        self.tabifyDockWidget(d["timeline"], d["directions"])
-        self.tabifyDockWidget(d["directions"], d["spectrogram"])
-        d["tracks"].raise_()
-        d["levels"].raise_()
-        d["timeline"].raise_()
-        self.resizeDocks([d["tracks"]], [340], QtCore.Qt.Orientation.Horizontal)
-        self.resizeDocks([d["timeline"]], [170], QtCore.Qt.Orientation.Vertical)
-
     def reset_layout(self) -> None:
-        self._default_dock_layout()
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-
-        def add(menu: QtWidgets.QMenu, text: str, action: str | None, slot: Callable[[], Any]) -> QtGui.QAction:
-            key = keys_of(action) if action else ""
-            a = menu.addAction(f"{text}\t{key}" if key else text)  # the key is bound once, by the shortcut table
-            a.triggered.connect(lambda _=False: slot())
-            return a
-
-        f = bar.addMenu("&File")
-        add(f, "Open audio file…", "open_file", self.open_file)
-        add(f, "Replay the demo scene", None, self.open_demo)
-        add(f, "Open model…", "open_model", lambda: self.open_model(None))
-        f.addSeparator()
-        add(f, "Export event log…", "export_events", self.export_events)
-        add(f, "Save view as PNG…", "save_view", self.save_view)
-        f.addSeparator()
-        add(f, "Quit", "quit", self.close)
-        v = bar.addMenu("&View")
-        add(v, "Map", "view_map", lambda: self.set_view("map"))
-        add(v, "Sphere", "view_sphere", lambda: self.set_view("sphere"))
-        v.addSeparator()
-        for name, *_ in DOCKS:
-            v.addAction(self.docks[name].toggleViewAction())
-        add(v, "Default panel layout", None, self.reset_layout)
-        v.addSeparator()
-        add(v, "Clear trails and timeline", "clear", self.clear_history)
-        add(v, "Full screen", "fullscreen", self.toggle_fullscreen)
-        h = bar.addMenu("&Help")
-        add(h, "Keyboard shortcuts", "help", self.show_shortcuts)
-        add(h, "About seld-live", None, self.show_about)
-
-    def shortcut_actions(self) -> dict[str, Callable[[], Any]]:
-        """What each action of the shortcut table does (shortcuts.SHORTCUTS binds keys to these names)."""
-        c, t = self.controls, self.transport
-        return {
-            "play_pause": self.play_pause,
-            "stop": self.stop,
-            "toggle_loop": lambda: self.replay and t.set_loop(not t.loop),
-            "toggle_recording": lambda: self.set_recording(self.run is not None and self.run.record_path is None),
-            "view_map": lambda: self.set_view("map"),
-            "view_sphere": lambda: self.set_view("sphere"),
-            "threshold_up": lambda: c.set_threshold(c.threshold + THRESHOLD_STEP),
-            "threshold_down": lambda: c.set_threshold(c.threshold - THRESHOLD_STEP),
-            "threshold_reset": self.reset_threshold,
-            "seek_back": lambda: self.seek_by(-SEEK_STEP_S),
-            "seek_forward": lambda: self.seek_by(SEEK_STEP_S),
-            "seek_back_far": lambda: self.seek_by(-SEEK_FAR_S),
-            "seek_forward_far": lambda: self.seek_by(SEEK_FAR_S),
-            "seek_start": lambda: self.seek_to(0.0),
-            "slower": lambda: self.replay and t.step_speed(-1),
-            "faster": lambda: self.replay and t.step_speed(+1),
-            "clear": self.clear_history,
-            "open_file": self.open_file,
-            "open_model": lambda: self.open_model(None),
-            "refresh_devices": lambda: self.refresh_devices(explicit=True),
-            "export_events": self.export_events,
-            "save_view": self.save_view,
-            "fullscreen": self.toggle_fullscreen,
-            "help": self.show_shortcuts,
-            "quit": self.close,
-        }
+        default_dock_layout(self, self.docks)
 
     def show_shortcuts(self) -> None:
         QtWidgets.QMessageBox.information(self, "Keyboard shortcuts", help_html())
@@ -419,7 +254,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.view_stack.setCurrentWidget(self.map_view)
         if not first:
             self.controls.set_view("map")
-        elif self.settings.value("view", "map") == "sphere":
+        elif self.state.view == "sphere":
             QtCore.QTimer.singleShot(0, lambda: self.set_view("sphere"))
 
     # ------------------------------------------------------------------ sessions: input and model
@@ -445,8 +280,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if first:
                 self.transport.set_loop(bool(src.loop), emit=False)
                 if self._speed is None:
-                    saved = self.settings.value("speed")
-                    self._speed = saved if saved in (None, "max") else float(saved)
+                    self._speed = self.state.speed
                 if self._speed is not None:
                     self.transport.set_speed(self._speed, emit=False)
             self.run.speed = self.transport.speed
@@ -457,8 +291,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self._seek_target = None
         self.start_error = None
         self._show_session()
-        self.banner.hide()
-        self._input_notes(engine)
+        self.notices.hide()
+        notes = input_notes(engine, self.array, self.factory)
+        if notes:
+            self.notices.warn(notes)
         if autostart:
             self.start()
         else:
@@ -476,31 +312,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.source_bar.set_array(arr.name + (" (planar: no up/down)" if arr.is_planar else ""),
                                   f"{arr.description or arr.name}\nmics on device channels "
                                   f"{','.join(map(str, arr.channels))}")
-        self.controls.act_record.setToolTip(f"Record the raw input to FLAC in {self.record_dir} (R)")
+        self.controls.act_record.setToolTip(record_tooltip(self.record_dir))
         self._show_inputs()
         self.placeholder.setText("")
-
-    def _input_notes(self, engine: Any) -> None:
-        """Say in the window what the terminal's log says about the input (a planar array, channels picked)."""
-        notes = []
-        src = engine.source
-        fc = getattr(src, "file_channels", None)
-        if fc is not None and fc != src.num_channels:
-            how = ("as given with --channels" if getattr(self.factory, "options", None) is not None
-                   and self.factory.options.channels else "the array preset's channels; --channels picks others")
-            notes.append(f"{Path(src.path).name} has {fc} channels: using channels "
-                         f"{','.join(map(str, src.channels))} for the {self.array.name} ({how}).")
-        if self.array.is_planar:
-            notes.append(f"{self.array.name} is a planar array: it cannot tell up from down, so the sign of each "
-                         "elevation is a guess.")
-        if notes:
-            self.banner.show_message(" ".join(notes), "warning")
 
     def _known_models(self) -> list[Path]:
         from seld_live.paths import MODELS
 
         out = sorted(MODELS.glob("*.pt")) if MODELS.is_dir() else []
-        for p in self.settings.value("recent_models", []) or []:
+        for p in self.state.recent_models():
             if Path(p).is_file() and Path(p) not in out:
                 out.append(Path(p))
         if self.detector is not None and self.detector.path is not None and Path(self.detector.path) not in out:
@@ -564,7 +384,7 @@ class MainWindow(QtWidgets.QMainWindow):
                                                   else ""), 5000)
         self._show_inputs()
 
-    def _input_chosen(self, entry: tuple[str, object]) -> None:
+    def input_chosen(self, entry: tuple[str, object]) -> None:
         kind, what = entry
         if kind == "file":
             self.open_file(what)
@@ -607,8 +427,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 return
         factory = self._derive("for_model", Path(path))
         if factory is not None:
-            recent = [str(path), *[p for p in (self.settings.value("recent_models", []) or []) if p != str(path)]]
-            self.settings.setValue("recent_models", recent[:6])
+            self.state.add_recent_model(path)
             self.open_session(factory, f"model {Path(path).name}")
 
     def switch_device(self, device: DeviceInfo | int) -> None:
@@ -628,7 +447,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._gen += 1
         gen = self._gen
         self._building = what
-        self.banner.show_message(f"Loading the {what}…", "info")
+        self.notices.show(f"Loading the {what}…", "info")
         if self.detector is None:
             self.placeholder.setText(f"Loading the {what}…")
         self._sync_controls()
@@ -666,7 +485,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._session_failed(error, factory, what)
 
     def _session_failed(self, error: str, factory: Any, what: str) -> None:
-        text = self._explain(error, factory)
+        text = explain(error, self.detector, factory)
         log.error("%s", text)
         self.start_error = text
         still = ""
@@ -678,49 +497,19 @@ class MainWindow(QtWidgets.QMainWindow):
         self._show_error(text + still, retry=lambda: self.open_session(factory, what))
         self._show_inputs()
 
-    def _explain(self, error: str, factory: Any) -> str:
-        """Add the model's array to a channel-count error, so the mismatch explains itself."""
-        det = self.detector
-        opts = getattr(factory, "options", None)
-        if det is None or opts is None or "channel" not in error:
-            return error
-        try:
-            from seld_live.paths import resolve_model
-
-            same = det.path is not None and Path(resolve_model(opts.model)).resolve() == Path(det.path).resolve()
-        except OSError:
-            same = False
-        if not same:
-            return error
-        arr = det.array
-        return (f"{error} — {self.model_name} was trained for the {arr.name} ({arr.num_channels} channels: "
-                f"{','.join(map(str, arr.channels))})")
-
     # ------------------------------------------------------------------ threshold per model
-    def _threshold_key(self, det: Any) -> str:
-        return "thresholds/" + _settings_key(model_key(det.path))
-
     def _threshold_for(self, det: Any) -> float:
         if self._cli_threshold is not None:  # --threshold: for the model of the command line
             t, self._cli_threshold = self._cli_threshold, None
             return float(t)
-        saved = self.settings.value(self._threshold_key(det))
-        try:
-            return float(saved) if saved is not None else float(det.meta.decode.threshold)
-        except (TypeError, ValueError):
-            return float(det.meta.decode.threshold)
+        return self.state.threshold_for(det)
 
-    def _threshold_moved(self, value: float) -> None:
+    def threshold_moved(self, value: float) -> None:
         """The user moved the threshold: run with it and remember it for this model."""
         if self.run is None:
             return
         self.run.set_threshold(value)
-        det = self.detector
-        key = self._threshold_key(det)
-        if round(value * 100) == round(float(det.meta.decode.threshold) * 100):
-            self.settings.remove(key)
-        else:
-            self.settings.setValue(key, float(value))
+        self.state.remember_threshold(self.detector, value)
 
     def reset_threshold(self) -> None:
         """Back to the model's own threshold (and forget the one saved for it)."""
@@ -728,34 +517,16 @@ class MainWindow(QtWidgets.QMainWindow):
             self.controls.set_threshold(float(self.detector.meta.decode.threshold))
 
     # ------------------------------------------------------------------ settings
-    def _restore_settings(self) -> None:
-        s = self.settings
-        geom = s.value("window/geometry")
-        if geom is not None:
-            self.restoreGeometry(geom)
-        else:
-            self.resize(1440, 900)
-        state = s.value("window/state")
-        if state is not None:
-            self.restoreState(state, STATE_VERSION)
-
     def save_settings(self) -> None:
-        s = self.settings
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState(STATE_VERSION))
-        s.setValue("view", self.view)
-        if self.replay:
-            s.setValue("speed", self.transport.speed)
-        s.sync()
+        self.state.save(self, self.view, self.transport.speed if self.replay else None)
 
     @property
     def record_dir(self) -> Path:
-        d = self.settings.value("record_dir")
-        return Path(str(d)) if d else Path.home() / "seld-live-recordings"
+        return self.state.record_dir
 
     @record_dir.setter
     def record_dir(self, path: str | Path) -> None:
-        self.settings.setValue("record_dir", str(path))
+        self.state.record_dir = path
 
     # ------------------------------------------------------------------ transport
     def start(self, device: DeviceInfo | None = None) -> bool:
@@ -766,7 +537,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if not self.run.start(device):
                 return True  # running already
         except SeldError as e:
-            self._show_error(self._explain(str(e), self.factory))
+            self._show_error(explain(str(e), self.detector, self.factory))
             return False
         self.ever_ran = True
         self._stopped_at_start = False
@@ -774,8 +545,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._seek_target = None
         self.clear_history()
         self.status.show_recording_error(None)
-        if self.banner.level in ("error", "info"):
-            self.banner.hide()
+        self.notices.hide("error", "info")
         self.setWindowTitle(f"seld-live — {self.model_name} — {self.engine.source.description}")
         self._sync_controls()
         return True
@@ -794,8 +564,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def play_pause(self) -> None:
         """Replay: pause / resume, or play (from 0:00 after Stop or the end). Live: start / stop."""
         if self.run is None:
-            if self._banner_do is not None and self._building is None:
-                self._banner_action()
+            if self.notices.pending is not None and self._building is None:
+                self.notices.act()
             return
         if self.replay and self.running:
             self.set_paused(not self.run.paused)
@@ -822,7 +592,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.run.set_loop(on)
         self.statusBar().showMessage("loop on" if on else "loop off", 2000)
 
-    def _seek_fraction(self, fraction: float) -> None:
+    def seek_fraction(self, fraction: float) -> None:
         if self.engine is not None and self.replay:
             self.seek_to(fraction * self.engine.source.duration_s)
 
@@ -840,8 +610,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._seek_target = target
         self._stopped_at_start = False
         self.clear_history()
-        if self.banner.level == "info":
-            self.banner.hide()
+        self.notices.hide("info")
         self._update_position()
         self._sync_controls()
 
@@ -874,16 +643,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._update_status(force=True)
 
     def _show_error(self, text: str, retry: Callable[[], Any] | object | None = _START) -> None:
-        if retry is _START:
-            retry = self.start
-        self.banner.show_message(text, "error", "Retry" if retry is not None else "")
-        self._banner_do = retry
+        self.notices.error(text, self.start if retry is _START else retry)
         self._sync_controls()
-
-    def _banner_action(self) -> None:
-        do, self._banner_do = self._banner_do, None
-        if do is not None:
-            do()
 
     # ------------------------------------------------------------------ recording
     def set_recording(self, on: bool) -> None:
@@ -896,39 +657,15 @@ class MainWindow(QtWidgets.QMainWindow):
                 if self.run.start_recording(self.record_dir) is not None:
                     self.status.show_recording_error(None)
             except SeldError as e:
-                self.banner.show_message(str(e), "error")
+                self.notices.show(str(e), "error")
         self._sync_controls()
-
-    def choose_record_dir(self) -> None:
-        d = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder for recordings", str(self.record_dir))
-        if d:
-            self.record_dir = d
-            self.controls.act_record.setToolTip(f"Record the raw input to FLAC in {d} (R)")
-            self.statusBar().showMessage(f"recordings go to {d}", 5000)
 
     def _recording_saved(self, path: Path) -> None:
         self.statusBar().showMessage(f"recording saved: {path}", 10000)
 
     # ------------------------------------------------------------------ exports
     def export_events(self, path: str | Path | None = None) -> Path | None:
-        """Write the event log's rows shown (hidden classes left out) to CSV or JSON lines."""
-        if self.detector is None:
-            return None
-        if path is None:
-            start = str(self.record_dir / "events.csv")
-            path, chosen = QtWidgets.QFileDialog.getSaveFileName(
-                self, "Export the event log", start, "DCASE CSV (*.csv);;JSON lines (*.jsonl)")
-            if not path:
-                return None
-            if Path(path).suffix.lower() not in EXPORT_SUFFIXES:
-                path = str(path) + (".jsonl" if "jsonl" in chosen else ".csv")
-        try:
-            n = export_events(path, self.event_log.entries())
-        except SeldError as e:
-            self.banner.show_message(str(e), "error")
-            return None
-        self.statusBar().showMessage(f"{n} events written to {path}", 8000)
-        return Path(path)
+        return export_event_log(self, path)
 
     def view_image(self) -> QtGui.QImage:
         """The view as drawn (the sphere's GL scene included)."""
@@ -937,20 +674,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return self.view_stack.currentWidget().grab().toImage()
 
     def save_view(self, path: str | Path | None = None) -> Path | None:
-        if self.detector is None:
-            return None
-        if path is None:
-            start = str(self.record_dir / f"seld-live-{time.strftime('%Y%m%d-%H%M%S')}.png")
-            path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save the view as PNG", start, "PNG (*.png)")
-            if not path:
-                return None
-            if Path(path).suffix.lower() != ".png":
-                path = str(path) + ".png"
-        if not self.view_image().save(str(path), "PNG"):
-            self.banner.show_message(f"cannot write {path}", "error")
-            return None
-        self.statusBar().showMessage(f"view saved: {path}", 8000)
-        return Path(path)
+        return save_view_png(self, path)
 
     # ------------------------------------------------------------------ views
     @property
@@ -970,7 +694,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _build_sphere(self) -> bool:
         if not opengl_available():
-            self.banner.show_message("The 3D view needs OpenGL, which this display does not offer; the map shows "
+            self.notices.show("The 3D view needs OpenGL, which this display does not offer; the map shows "
                                      "the same tracks.", "warning")
             return False
         from seld_live.gui.sphere_view import SphereView  # pyqtgraph.opengl loads only when needed
@@ -1090,11 +814,10 @@ class MainWindow(QtWidgets.QMainWindow):
         if ended.why == "error":
             kept = f" The recording was kept: {ended.kept_recording}." if ended.kept_recording else ""
             what = "Pick another input or retry." if not self.replay else "Retry to replay again."
-            self._show_error(f"{self._explain(ended.message, self.factory)}.{kept} {what}")
+            self._show_error(f"{explain(ended.message, self.detector, self.factory)}.{kept} {what}")
             return
         if ended.why == "finished":
-            self.banner.show_message("End of the file.", "info", "Replay from the start")
-            self._banner_do = self.start
+            self.notices.show("End of the file.", "info", "Replay from the start", self.start)
         self._sync_controls()
 
     def _update_status(self, force: bool = False) -> None:
@@ -1108,7 +831,7 @@ class MainWindow(QtWidgets.QMainWindow):
         st = self.engine.stats
         failed = self.run.recording_failed(st)
         if failed:  # named as it happens; the engine keeps running
-            self.banner.show_message(f"{failed}. The file keeps what was written before.", "warning")
+            self.notices.show(f"{failed}. The file keeps what was written before.", "warning")
             self.controls.set_recording(False)
         state = self.run.state()
         if self._building:
