@@ -35,6 +35,12 @@ def _checked(args: argparse.Namespace) -> int:
     json_out = getattr(args, "json", None)
     if json_out and not Path(json_out).parent.is_dir():
         raise SeldError(f"--json {json_out}: folder {Path(json_out).parent} not found")
+    record = getattr(args, "record_test", None)
+    if record:
+        if Path(record).exists() and not args.overwrite:
+            raise SeldError(f"--record-test {record} exists (use --overwrite to replace it)")
+        if not Path(record).parent.is_dir():
+            raise SeldError(f"--record-test {record}: folder {Path(record).parent} not found")
     pred_out = getattr(args, "pred_out", None)
     if pred_out:
         folder = Path(pred_out)
@@ -95,7 +101,23 @@ def _run_model(args: argparse.Namespace) -> int:
     if args.pred_out:
         print(f"predictions written to {args.pred_out}/")
     _save_json(args, result)
+    if args.record_test:
+        _record_test(args.model, args.record_test, args.data, result)
     return 0
+
+
+def _record_test(model_path: str, out: str, data: str, result: dict) -> None:
+    """The checkpoint again, with these scores as its test result (what ``seld-live --list-models`` shows)."""
+    from pathlib import Path
+
+    from seld_live.checkpoint import load_model, save_checkpoint
+    from seld_live.paths import resolve_model
+    from training.metrics import SELD_KEYS
+
+    model, meta = load_model(resolve_model(model_path))
+    meta.training = {**meta.training, "test": {"data": Path(data).name, **{k: result[k] for k in SELD_KEYS}}}
+    save_checkpoint(out, model, meta)
+    print(f"model with its test scores written to {out}")
 
 
 def add_model_command(subparsers) -> None:
@@ -107,9 +129,13 @@ def add_model_command(subparsers) -> None:
     p.add_argument("--json", metavar="OUT", help="also write the metrics to this JSON file")
     p.add_argument("--pred-out", "--pred-dir", dest="pred_out", metavar="DIR",
                    help="also write the predictions as DCASE CSV into this folder (default: not written)")
-    p.add_argument("--overwrite", action="store_true", help="replace prediction files already in --pred-out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace prediction files already in --pred-out, and the --record-test file")
     p.add_argument("--threshold", type=float, help="detection threshold (default: the checkpoint's)")
     p.add_argument("--per-class", action="store_true", help="list every class, with its onset latency")
+    p.add_argument("--record-test", metavar="OUT.pt",
+                   help="also write the checkpoint with these scores recorded as its test result (the test F20 "
+                        "that seld-live --list-models shows); --data must be a test set")
     _add_run_options(p)
     p.set_defaults(func=_run_model)
 
