@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import make_checkpoint
 
 from seld_live.checkpoint import read_checkpoint
 from seld_live.geometry import load_array
 from seld_live.model_catalog import model_info
+from training.eval_cli import main as eval_main
 
 RECIPE = Path(__file__).resolve().parent.parent / "training" / "recipes" / "array.sh"
 PYRAMID = """name = "Test pyramid"
@@ -33,7 +35,7 @@ def run_recipe(cwd: Path, array: str, timeout: float) -> subprocess.CompletedPro
 
 
 @pytest.mark.slow
-def test_the_recipe_makes_a_model_for_a_custom_array(tmp_path):
+def test_the_recipe_makes_a_model_for_a_custom_array(tmp_path, capsys):
     (tmp_path / "pyramid.toml").write_text(PYRAMID)
     res = run_recipe(tmp_path, "pyramid.toml", timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
@@ -47,6 +49,13 @@ def test_the_recipe_makes_a_model_for_a_custom_array(tmp_path):
     assert meta.training["test"]["F20"] == pytest.approx(scores["F20"])
     assert model_info(run / "model.pt").test_f20 == pytest.approx(scores["F20"])
     assert 'size = "tiny"' in (run / "config.toml").read_text()
+    # the tetrahedron's model is refused on these scenes, with the reason
+    tetra = make_checkpoint(tmp_path / "tetra.pt", num_classes=13)
+    assert eval_main(["model", "--model", str(tetra), "--data", str(tmp_path / "data/array_pyramid/test_sf"),
+                      "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "test_sf: model tetra.pt was trained for array dcase_mic (4 mics, 3D" in err
+    assert "the input is array Test pyramid (4 mics, 3D, up to 8.1 cm apart)" in err
 
 
 def test_the_recipe_stops_on_an_unusable_geometry(tmp_path):
