@@ -34,38 +34,29 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from seld_live.audio.devices import DeviceInfo
 from seld_live.errors import SeldError
-from seld_live.events import FRAME_SECONDS
 from seld_live.gui.about import AboutDialog, about_html
 from seld_live.gui.banners import Notices, explain, input_notes
 from seld_live.gui.docks import build_docks, default_dock_layout
-from seld_live.gui.event_log import EventLogPanel
 from seld_live.gui.exports import export_event_log, record_tooltip, save_view_png
-from seld_live.gui.history import ActivityBuffer, TrailBuffer, frames_for
 from seld_live.gui.menus import build_bars, build_menus, shortcut_actions
-from seld_live.gui.palette import class_colors
+from seld_live.gui.panels import Panels, opengl_available, preload_views  # noqa: F401 (re-exported)
+from seld_live.gui.playback import Playback
 from seld_live.gui.run_controller import RunController
 from seld_live.gui.shortcuts import bind_shortcuts, help_html
 from seld_live.gui.status import StatusBar
 from seld_live.gui.theme import apply_theme
-from seld_live.gui.view_legend import ViewLegend
-from seld_live.gui.widgets import Banner, Legend, LevelMeters, TrackTable, connect_class_visibility
+from seld_live.gui.widgets import Banner
 from seld_live.gui.window_state import WindowState, default_settings, model_key  # noqa: F401 (re-exported)
-from seld_live.results import HopResult, TrackState
+from seld_live.results import HopResult
 
 log = logging.getLogger("seld_live")
 
 REFRESH_HZ = 30.0
 STATUS_EVERY_S = 0.25
-TABLE_EVERY_S = 0.2  # numbers changing faster than this cannot be read anyway
-PANELS_EVERY_S = 0.06  # timeline, legend, meters: results come at 10 Hz; the views alone redraw at every frame
-TRAIL_SECONDS = 10.0
-TIMELINE_SECONDS = 20.0
-CHART_SECONDS = 30.0
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.aiff *.aif *.w64 *.caf);;All files (*)"
 MODEL_FILTER = "seld-live models (*.pt);;All files (*)"
 
@@ -76,6 +67,11 @@ class _Built(QtCore.QObject):
     """Carries an engine built in a worker thread back to the window's thread."""
 
     done = QtCore.Signal(int, object, object, str, str)  # generation, engine, factory, what, error
+
+
+def _panel(name: str) -> property:
+    """A view, panel or history of the current model, read from ``panels.Panels``."""
+    return property(lambda self: getattr(self.panels, name), doc=f"``panels.{name}``")
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -104,27 +100,17 @@ class MainWindow(QtWidgets.QMainWindow):
         self.devices: list[DeviceInfo] = list(devices)
         self.files: list[Path] = []  # files replayed in this window, newest first
         self.last_result: HopResult | None = None
-        self.tracks: list[TrackState] = []
         self.hops_seen = 0
-        self.view_updates = 0
         self.start_error: str | None = None  # why the last session could not start (None once one runs)
-        self.ever_ran = False
         self._cli_threshold = threshold  # for the first model only
         self._speed = speed
-        self._status_t = self._table_t = self._panels_t = 0.0
-        self._panels_dirty = self._table_dirty = False
-        self._bound: tuple | None = None  # what the per-model views were built for
-        self._stopped_at_start = False  # a replay stopped by the user shows 0:00
-        self._origin = (0, 0.0)  # frame, replay seconds: where the shown time line stands after a seek
-        self._seek_target: float | None = None
+        self._status_t = 0.0
         self._gen = 0  # engine builds: only the newest one's result is taken
         self._building: str | None = None
         self._built = _Built(self)
         self._built.done.connect(self._session_built)
         self._about: AboutDialog | None = None
-        self.sphere_view: Any = None
 
-        self.trail_frames = frames_for(TRAIL_SECONDS)
         self.banner = Banner()
         self.notices = Notices(self.banner)
         self.placeholder = QtWidgets.QLabel("Loading…")
@@ -134,8 +120,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.view_stack.addWidget(self.placeholder)
         self.controls, self.source_bar, self.transport = build_bars(self)
         self.docks = build_docks(self)
-        self.key = ViewLegend(TRAIL_SECONDS)
-        self.docks["key"].setWidget(self.key)
+        self.panels = Panels(self.view_stack, self.docks, on_seek=self.seek_to, on_export=self.export_events,
+                             warn=self.notices.warn)
+        self.playback = Playback(self)
         build_menus(self, self.docks)
         central = QtWidgets.QWidget()
         lay = QtWidgets.QVBoxLayout(central)
@@ -157,9 +144,37 @@ class MainWindow(QtWidgets.QMainWindow):
         if engine is not None:
             self._attach(engine, make_engine, autostart=autostart)
         else:
-            self._sync_controls()
+            self.sync_controls()
 
     # ------------------------------------------------------------------ what the rest reads
+    # the current model's views and panels, and the history they show (panels.Panels)
+    map_view = _panel("map_view")
+    sphere_view = _panel("sphere_view")
+    timeline = _panel("timeline")
+    table = _panel("table")
+    legend = _panel("legend")
+    meters = _panel("meters")
+    event_log = _panel("event_log")
+    directions = _panel("directions")
+    spectrogram = _panel("spectrogram")
+    key = _panel("key")
+    classes = _panel("classes")
+    colors = _panel("colors")
+    array = _panel("array")
+    trails = _panel("trails")
+    activity = _panel("activity")
+    tracks = _panel("tracks")
+    view_updates = _panel("view_updates")
+
+    @property
+    def ever_ran(self) -> bool:
+        return self.playback.ever_ran
+
+    @property
+    def building(self) -> bool:
+        """Whether an engine is being built (a new input or model loads)."""
+        return self._building is not None
+
     @property
     def engine(self) -> Any:
         return self.run.engine if self.run is not None else None
@@ -197,61 +212,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self._about.raise_()
 
     # ------------------------------------------------------------------ per-model views
-    @staticmethod
-    def preload_views() -> None:
-        """Import the plotting views now (the start-up does it while the model loads in its thread)."""
-        import seld_live.gui.direction_chart
-        import seld_live.gui.map_view
-        import seld_live.gui.spectrogram
-        import seld_live.gui.timeline  # noqa: F401
+    preload_views = staticmethod(preload_views)
 
     def _bind_detector(self, det: Any) -> None:
-        """Build the views and panels for this model's classes, array and channels (kept if they match)."""
+        """The views and panels for this model (kept when its classes, array and channels match)."""
         self.detector = det
-        sig = (tuple(det.classes), det.array, int(det.num_channels), int(det.sample_rate))
-        if sig == self._bound:
+        first = self.panels.bound is None
+        if not self.panels.bind(det):
             return
-        first = self._bound is None
-        self._bound = sig
-        # the plotting views load here, not with the window: its frame paints before pyqtgraph is imported
-        from seld_live.gui.direction_chart import DirectionChart
-        from seld_live.gui.map_view import MapView
-        from seld_live.gui.spectrogram import SpectrogramView
-        from seld_live.gui.timeline import TimelineView
-
-        self.classes = list(det.classes)
-        self.colors = class_colors(len(self.classes))
-        self.array = det.array
-        self.trails = TrailBuffer(self.trail_frames, slots=64)
-        self.activity = ActivityBuffer(frames_for(TIMELINE_SECONDS), len(self.classes))
-        old = [w for w in (getattr(self, "map_view", None), self.sphere_view) if w is not None]
-        self.map_view = MapView(self.classes, self.colors, self.trail_frames, planar=self.array.is_planar,
-                                array=self.array)
-        self.sphere_view = None
-        self.view_stack.insertWidget(1, self.map_view)
-        self.timeline = TimelineView(self.classes, self.colors, frames_for(TIMELINE_SECONDS))
-        self.timeline.seek_requested.connect(self.seek_to)
-        self.table = TrackTable(self.colors)
-        self.legend = Legend(self.classes, self.colors)
-        self.meters = LevelMeters(det.num_channels, [str(c) for c in self.array.channels])
-        self.event_log = EventLogPanel(self.classes, self.colors)
-        self.event_log.export_requested.connect(self.export_events)
-        self.directions = DirectionChart(self.classes, self.colors, CHART_SECONDS)
-        self.spectrogram = SpectrogramView(det.sample_rate, [str(c) for c in self.array.channels], TRAIL_SECONDS)
-        for name, widget in (("tracks", self.table), ("classes", self.legend), ("levels", self.meters),
-                             ("events", self.event_log), ("timeline", self.timeline),
-                             ("directions", self.directions), ("spectrogram", self.spectrogram)):
-            w = self.docks[name].widget()
-            self.docks[name].setWidget(widget)
-            if w is not None:
-                old.append(w)
-        connect_class_visibility(self.legend, self.map_view, self.table, self.event_log, self.timeline,
-                                 self.directions)
-        for w in old:
-            self.view_stack.removeWidget(w)
-            w.setParent(None)
-            w.deleteLater()
-        self.view_stack.setCurrentWidget(self.map_view)
         if not first:
             self.controls.set_view("map")
         elif self.state.view == "sphere":
@@ -287,8 +255,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.run.loop = self.transport.loop
             self._remember_file(src.path)
         self.event_log.clear()
-        self._origin = (0, 0.0)
-        self._seek_target = None
+        self.playback.reset()
         self.start_error = None
         self._show_session()
         self.notices.hide()
@@ -298,7 +265,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if autostart:
             self.start()
         else:
-            self._sync_controls()
+            self.sync_controls()
 
     def _show_session(self) -> None:
         det, engine = self.detector, self.engine
@@ -394,7 +361,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _derive(self, how: str, arg: Any) -> Any:
         f = self.factory
         if not hasattr(f, how):
-            self._show_error("this window cannot open another input or model (it was started without the launch "
+            self.show_error("this window cannot open another input or model (it was started without the launch "
                              "path)", retry=None)
             return None
         return getattr(f, how)(arg)
@@ -416,7 +383,7 @@ class MainWindow(QtWidgets.QMainWindow):
         try:
             self.open_file(demo_scene())
         except SeldError as e:
-            self._show_error(str(e), retry=None)
+            self.show_error(str(e), retry=None)
 
     def open_model(self, path: str | Path | None = None) -> None:
         """Run the current input with the model ``path`` (asked in a dialog when None)."""
@@ -443,14 +410,14 @@ class MainWindow(QtWidgets.QMainWindow):
         the current run (``_attach``), or the banner says why it could not be built."""
         if self.running and not self.replay:  # a live stream closes first: PortAudio may rescan for the new one
             self.run.close()
-            self._end_markers()
+            self.end_markers()
         self._gen += 1
         gen = self._gen
         self._building = what
         self.notices.show(f"Loading the {what}…", "info")
         if self.detector is None:
             self.placeholder.setText(f"Loading the {what}…")
-        self._sync_controls()
+        self.sync_controls()
         make = build if build is not None else factory
 
         def work() -> None:
@@ -494,7 +461,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.detector is None:
             self.placeholder.setText("Nothing to show: open an audio file or pick an input device (the bar above),"
                                      " or another model.")
-        self._show_error(text + still, retry=lambda: self.open_session(factory, what))
+        self.show_error(text + still, retry=lambda: self.open_session(factory, what))
         self._show_inputs()
 
     # ------------------------------------------------------------------ threshold per model
@@ -528,113 +495,38 @@ class MainWindow(QtWidgets.QMainWindow):
     def record_dir(self, path: str | Path) -> None:
         self.state.record_dir = path
 
-    # ------------------------------------------------------------------ transport
+    # ------------------------------------------------------------------ transport (playback.Playback)
     def start(self, device: DeviceInfo | None = None) -> bool:
-        """Start streaming (a fresh engine after the first run); True when it runs."""
-        if self.run is None:
-            return False
-        try:
-            if not self.run.start(device):
-                return True  # running already
-        except SeldError as e:
-            self._show_error(explain(str(e), self.detector, self.factory))
-            return False
-        self.ever_ran = True
-        self._stopped_at_start = False
-        self._origin = (0, 0.0)
-        self._seek_target = None
-        self.clear_history()
-        self.status.show_recording_error(None)
-        self.notices.hide("error", "info")
-        self.setWindowTitle(f"seld-live — {self.model_name} — {self.engine.source.description}")
-        self._sync_controls()
-        return True
+        return self.playback.start(device)
 
     def stop(self) -> None:
-        """Stop the stream (the engine finishes its outputs and any recording); a replay goes back to 0:00."""
-        if self.run is None:
-            return
-        was = self.running
-        self.run.stop()
-        if was:
-            self._stopped_at_start = self.replay
-            self._end_markers()
-        self._sync_controls()
+        self.playback.stop()
 
     def play_pause(self) -> None:
-        """Replay: pause / resume, or play (from 0:00 after Stop or the end). Live: start / stop."""
-        if self.run is None:
-            if self.notices.pending is not None and self._building is None:
-                self.notices.act()
-            return
-        if self.replay and self.running:
-            self.set_paused(not self.run.paused)
-        elif self.running:
-            self.stop()
-        else:
-            self.start()
+        self.playback.play_pause()
 
     def set_paused(self, paused: bool) -> None:
-        if self.run is not None:
-            self.run.set_paused(paused)
-        self._sync_controls()
+        self.playback.set_paused(paused)
 
     def set_speed(self, speed: float | str) -> None:
-        if self.transport.speed != speed:
-            self.transport.set_speed(speed, emit=False)
-        if self.run is not None:
-            self.run.set_speed(speed)
+        self.playback.set_speed(speed)
 
     def set_loop(self, on: bool) -> None:
-        if self.transport.loop != on:
-            self.transport.set_loop(on, emit=False)
-        if self.run is not None:
-            self.run.set_loop(on)
-        self.statusBar().showMessage("loop on" if on else "loop off", 2000)
+        self.playback.set_loop(on)
 
     def seek_fraction(self, fraction: float) -> None:
-        if self.engine is not None and self.replay:
-            self.seek_to(fraction * self.engine.source.duration_s)
+        self.playback.seek_fraction(fraction)
 
     def seek_to(self, seconds: float) -> None:
-        """Jump the replay to ``seconds``; seeking never starts playback (a stopped replay is paused there)."""
-        if not self.replay or self.run is None:
-            return
-        if not self.running:
-            if not self.start():
-                return
-            self.run.set_paused(True)
-        duration = self.engine.source.duration_s
-        target = min(max(0.0, float(seconds)), duration)
-        self.run.seek(target)
-        self._seek_target = target
-        self._stopped_at_start = False
-        self.clear_history()
-        self.notices.hide("info")
-        self._update_position()
-        self._sync_controls()
+        self.playback.seek_to(seconds)
 
     def seek_by(self, delta: float) -> None:
-        if self.replay and self.engine is not None:
-            self.seek_to(self.run.position_s + delta)
-
-    def _update_position(self) -> None:
-        if self.replay and self.engine is not None:
-            pos = 0.0 if self._stopped_at_start else self.run.position_s
-            self.transport.set_position(pos, self.engine.source.duration_s)
+        self.playback.seek_by(delta)
 
     def shown_time(self, frame: int) -> float:
-        """The time a hop is shown at: its replay position (the file's own time, across seeks and loops), or
-        the stream time live."""
-        f0, t0 = self._origin
-        t = t0 + (frame - f0) * FRAME_SECONDS
-        if self.replay and self.engine is not None:
-            period = np.ceil(self.engine.source.duration_s / FRAME_SECONDS - 1e-9) * FRAME_SECONDS
-            if period > 0 and (t >= period - 1e-9 or t < 0):  # another pass of a loop
-                t = t % period
-        return round(t, 6)
+        return self.playback.shown_time(frame)
 
-    def _sync_controls(self) -> None:
+    def sync_controls(self) -> None:
         running = self.running
         paused = self.run.paused if self.run is not None else False
         self.controls.set_state(self.run is not None, running, paused, self.replay)
@@ -642,9 +534,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.source_bar.setEnabled(self._building is None)
         self._update_status(force=True)
 
-    def _show_error(self, text: str, retry: Callable[[], Any] | object | None = _START) -> None:
+    def show_error(self, text: str, retry: Callable[[], Any] | object | None = _START) -> None:
         self.notices.error(text, self.start if retry is _START else retry)
-        self._sync_controls()
+        self.sync_controls()
 
     # ------------------------------------------------------------------ recording
     def set_recording(self, on: bool) -> None:
@@ -658,7 +550,7 @@ class MainWindow(QtWidgets.QMainWindow):
                     self.status.show_recording_error(None)
             except SeldError as e:
                 self.notices.show(str(e), "error")
-        self._sync_controls()
+        self.sync_controls()
 
     def _recording_saved(self, path: Path) -> None:
         self.statusBar().showMessage(f"recording saved: {path}", 10000)
@@ -668,10 +560,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return export_event_log(self, path)
 
     def view_image(self) -> QtGui.QImage:
-        """The view as drawn (the sphere's GL scene included)."""
-        if self.view == "sphere":
-            return self.sphere_view.grab_image()
-        return self.view_stack.currentWidget().grab().toImage()
+        return self.panels.view_image()
 
     def save_view(self, path: str | Path | None = None) -> Path | None:
         return save_view_png(self, path)
@@ -679,66 +568,25 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------ views
     @property
     def view(self) -> str:
-        return "sphere" if self.sphere_view is not None and self.view_stack.currentWidget() is self.sphere_view \
-            else "map"
+        return self.panels.view
 
     def set_view(self, name: str) -> None:
-        if self.detector is None:
-            return
-        if name == "sphere" and (self.sphere_view is not None or self._build_sphere()):
-            self.view_stack.setCurrentWidget(self.sphere_view)
-        else:
-            self.view_stack.setCurrentWidget(self.map_view)
-        self.controls.set_view(self.view)
-        self._redraw_views()
-
-    def _build_sphere(self) -> bool:
-        if not opengl_available():
-            self.notices.show("The 3D view needs OpenGL, which this display does not offer; the map shows "
-                                     "the same tracks.", "warning")
-            return False
-        from seld_live.gui.sphere_view import SphereView  # pyqtgraph.opengl loads only when needed
-
-        self.sphere_view = SphereView(self.classes, self.colors, self.array, self.trail_frames)
-        self.view_stack.addWidget(self.sphere_view)
-        connect_class_visibility(self.legend, self.sphere_view)
-        return True
+        if self.detector is not None:
+            self.controls.set_view(self.panels.set_view(name))
 
     def clear_history(self) -> None:
-        if self.detector is None:
-            return
-        self.trails.clear()
-        self.activity.clear()
-        self.tracks = []
-        self._redraw_views()
-        self.timeline.update_view(self.activity)
-        self.directions.clear()
-        self.spectrogram.clear()
-        self.table.set_tracks([])
-        self._table_dirty = False
-        self.legend.set_active(set())
+        if self.detector is not None:
+            self.panels.clear()
 
-    def _end_markers(self) -> None:
-        """The stream ended: no marker may stay on the map as if it were still sounding (trails stay)."""
-        if self.detector is None:
-            return
-        self.tracks = []
-        self._redraw_views()
-        self.table.set_tracks([], self.trails)
-        self._table_dirty = False
-        self.legend.set_active(set())
+    def end_markers(self) -> None:
+        if self.detector is not None:
+            self.panels.end_markers()
 
     def toggle_fullscreen(self) -> None:
         if self.isFullScreen():
             self.showNormal()
         else:
             self.showFullScreen()
-
-    def _redraw_views(self) -> None:
-        if self.detector is None:
-            return
-        self.view_stack.currentWidget().update_view(self.tracks, self.trails)
-        self.view_updates += 1
 
     # ------------------------------------------------------------------ the refresh loop
     def refresh(self) -> None:
@@ -747,7 +595,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.apply(self.run.drain())
         self._check_engine()
-        self._update_position()
+        self.playback.update_position()
         self._update_status()
 
     def apply(self, results: Sequence[HopResult]) -> None:
@@ -756,51 +604,14 @@ class MainWindow(QtWidgets.QMainWindow):
         fresh = [r for r in results if r.frame >= ignore]
         for r in fresh:
             self.ingest(r)
-        now = time.monotonic()
-        if fresh:
-            self._redraw_views()
-            self.directions.ingest(fresh)
-            self.spectrogram.ingest(fresh)
-            self._panels_dirty = self._table_dirty = True
-        if self._panels_dirty and now - self._panels_t >= PANELS_EVERY_S:
-            self._panels_t = now
-            self._panels_dirty = False
-            self.timeline.update_view(self.activity)
-            self.legend.set_active({t.class_index for t in self.tracks})
-            self.meters.update()
-            self.event_log.refresh()
-            if self.docks["directions"].isVisible():
-                self.directions.refresh()
-            if self.docks["spectrogram"].isVisible():
-                self.spectrogram.refresh()
-        elif not fresh:
-            self.meters.decay()
-            self.meters.update()
-        # the table follows at its own slower pace, and always catches up with the newest hop
-        if self._table_dirty and (now - self._table_t >= TABLE_EVERY_S or len(self.tracks) != self.table.rowCount()):
-            self._table_t = now
-            self._table_dirty = False
-            self.table.set_tracks(self.tracks, self.trails)
+        self.panels.draw(fresh)
 
     def ingest(self, r: HopResult) -> None:
         """Fold one published hop into the window's history (no drawing)."""
-        if r.position_s is not None:  # a replay hop says where in the file it is: follow seeks and loops by it
-            f0, t0 = self._origin
-            if abs(t0 + (r.frame - f0) * FRAME_SECONDS - r.position_s) > 1e-3:
-                self._origin = (r.frame, r.position_s)
-                self._seek_target = None
-                self.timeline.set_time_origin(*self._origin)
-        elif self._seek_target is not None:  # the first hop after a seek: it starts at the seek's position
-            self._origin = (r.frame, self._seek_target)
-            self._seek_target = None
-            self.timeline.set_time_origin(*self._origin)
-        self.trails.push(r.frame, r.tracks)
-        self.activity.push(r.frame, r.events)
-        if len(r.levels_db):
-            self.meters.set_levels(np.asarray(r.levels_db), np.asarray(r.clipped))
-        if r.events:
-            self.event_log.append(self.shown_time(r.frame), r.events)
-        self.tracks = list(r.tracks)
+        moved = self.playback.follow(r)
+        if moved is not None:
+            self.timeline.set_time_origin(*moved)
+        self.panels.ingest(r, self.shown_time(r.frame))
         self.last_result = r
         self.hops_seen += 1
         if r.skipped:
@@ -810,15 +621,15 @@ class MainWindow(QtWidgets.QMainWindow):
         ended = self.run.poll()
         if ended is None:
             return
-        self._end_markers()
+        self.end_markers()
         if ended.why == "error":
             kept = f" The recording was kept: {ended.kept_recording}." if ended.kept_recording else ""
             what = "Pick another input or retry." if not self.replay else "Retry to replay again."
-            self._show_error(f"{explain(ended.message, self.detector, self.factory)}.{kept} {what}")
+            self.show_error(f"{explain(ended.message, self.detector, self.factory)}.{kept} {what}")
             return
         if ended.why == "finished":
             self.notices.show("End of the file.", "info", "Replay from the start", self.start)
-        self._sync_controls()
+        self.sync_controls()
 
     def _update_status(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -848,18 +659,3 @@ class MainWindow(QtWidgets.QMainWindow):
             self.run.close()  # finishes the outputs and the recording
         self.save_settings()
         event.accept()
-
-
-_GL_OK: bool | None = None
-
-
-def opengl_available() -> bool:
-    """Whether an OpenGL context can be made here (never on the offscreen platform)."""
-    global _GL_OK
-    if _GL_OK is None:
-        app = QtWidgets.QApplication.instance()
-        if app is None or app.platformName() in ("offscreen", "minimal"):
-            _GL_OK = False
-        else:
-            _GL_OK = bool(QtGui.QOpenGLContext().create())
-    return _GL_OK
