@@ -12,9 +12,10 @@ for speech, the velocity layers of one drum, the pieces of one long file, one So
 class) is one source. SoundFont renderings always stay in training: the held-out splits stand for what a
 user meets, recordings. Per pool (a label; speech: and gender), the recorded sources' whole packages are
 held out where they come from three packages or more (leave-package-out; at most a quarter of the
-packages per held-out split, so that training keeps most recording chains), otherwise whole groups (leave-source-out): units in a fixed
-hash order go to test, then val, until each holds ``held_sources(n)`` of the pool's n groups (3 from 17
-groups up), and a unit larger than a quarter of the pool stays in training. Within the training sources,
+packages per held-out split, so that training keeps most recording chains), otherwise whole groups
+(leave-source-out): units in a fixed hash order go to test, then val, until each holds ``held_sources(n)``
+of the pool's n groups (3 from 17 groups up), and a unit larger than a quarter of the pool stays in
+training. Within the training sources,
 ``split_recording`` holds out about a tenth of the files of each group with five files or more for val and
 test: the recording-level split (seen voices and recording chains, unseen recordings), kept as a second
 line beside the cross-source one. Speech is labelled male or female from the median pitch of each
