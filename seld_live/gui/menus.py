@@ -11,10 +11,11 @@ from typing import Any
 
 from PySide6 import QtGui, QtWidgets
 
+from seld_live.gui.about import AboutDialog, about_html
 from seld_live.gui.controls import ControlBar, SourceBar, TransportBar
 from seld_live.gui.docks import DOCKS
 from seld_live.gui.exports import choose_record_dir, record_tooltip
-from seld_live.gui.shortcuts import keys_of
+from seld_live.gui.shortcuts import help_html, keys_of
 
 SEEK_STEP_S = 5.0
 SEEK_FAR_S = 30.0
@@ -114,3 +115,19 @@ def shortcut_actions(win: Any) -> dict[str, Callable[[], Any]]:
         "help": win.show_shortcuts,
         "quit": win.close,
     }
+
+
+def show_shortcuts(win: QtWidgets.QWidget) -> None:
+    QtWidgets.QMessageBox.information(win, "Keyboard shortcuts", help_html())
+
+
+def show_about(win: Any, dialog: AboutDialog | None) -> AboutDialog:
+    """The About panel (made once, refreshed for the model and input now in use)."""
+    text = about_html(win.detector, win.engine.source.description if win.engine is not None else "")
+    if dialog is None:
+        dialog = AboutDialog(text, win)
+    else:
+        dialog.set_html(text)
+    dialog.show()
+    dialog.raise_()
+    return dialog

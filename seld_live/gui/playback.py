@@ -9,6 +9,7 @@ the timeline read the file's time; live, it is the stream's time. ``Playback`` d
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,8 @@ from seld_live.errors import SeldError
 from seld_live.events import FRAME_SECONDS
 from seld_live.gui.banners import explain
 from seld_live.results import HopResult
+
+STATUS_EVERY_S = 0.25
 
 
 class Playback:
@@ -29,6 +32,7 @@ class Playback:
         self.stopped_at_start = False  # a replay stopped by the user shows 0:00
         self.origin = (0, 0.0)  # frame, replay seconds: where the shown time line stands after a seek
         self.seek_target: float | None = None
+        self._status_t = 0.0
 
     def reset(self) -> None:
         """A new run: its time line starts at 0:00."""
@@ -138,6 +142,44 @@ class Playback:
         if win.replay and win.engine is not None:
             pos = 0.0 if self.stopped_at_start else win.run.position_s
             win.transport.set_position(pos, win.engine.source.duration_s)
+
+    # --- what the run is doing ------------------------------------------------------------------------------
+    def check_ended(self) -> None:
+        """Say that the run ended (an error, the end of the file), and take the markers off the views."""
+        win = self.win
+        ended = win.run.poll()
+        if ended is None:
+            return
+        win.end_markers()
+        if ended.why == "error":
+            kept = f" The recording was kept: {ended.kept_recording}." if ended.kept_recording else ""
+            what = "Pick another input or retry." if not win.replay else "Retry to replay again."
+            win.show_error(f"{explain(ended.message, win.detector, win.factory)}.{kept} {what}")
+            return
+        if ended.why == "finished":
+            win.notices.show("End of the file.", "info", "Replay from the start", win.start)
+        win.sync_controls()
+
+    def show_status(self, force: bool = False) -> None:
+        """The status bar: state, input, figures, recording (every ``STATUS_EVERY_S`` unless ``force``)."""
+        win = self.win
+        now = time.monotonic()
+        if not force and now - self._status_t < STATUS_EVERY_S:
+            return
+        self._status_t = now
+        if win.run is None:
+            what = win.sessions.building
+            win.status.show_state("loading" if what else "no input", what or "")
+            return
+        st = win.engine.stats
+        failed = win.run.recording_failed(st)
+        if failed:  # named as it happens; the engine keeps running
+            win.notices.show(f"{failed}. The file keeps what was written before.", "warning")
+            win.controls.set_recording(False)
+        state = "loading" if win.building else win.run.state()
+        win.status.show_state(state, win.engine.source.description)
+        win.status.show_stats(st)
+        win.status.show_recording(win.run.record_path, win.run.recording_elapsed())
 
     # --- the shown time line -------------------------------------------------------------------------------
     def follow(self, r: HopResult) -> tuple[int, float] | None:

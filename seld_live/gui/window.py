@@ -2,34 +2,29 @@
 
 The window only reads what the engine publishes: it subscribes to the engine's bounded result queue and
 drains it from a ~30 Hz timer, so a slow repaint never holds up the audio path (the engine drops the oldest
-results when the queue is full). Nothing here computes results of its own. The roles live apart:
+results when the queue is full). Nothing here computes results of its own. Each role has its own module:
 
 - ``run_controller.RunController`` (no Qt): one engine's lifecycle: start/stop, pause, seek, speed, loop,
-  recordings, the threshold, noticing that the engine ended or failed. Restarts of the same input get a fresh
-  engine from the factory.
-- a *session* is one input and one model: "Open file", the input picker and the model picker build a new
-  engine through the launch path (``launch.EngineFactory.for_replay / for_device / for_model`` →
-  ``build_engine``), in a worker thread so the window stays live while the model loads, and then replace the
-  run. A failed build leaves the current session as it was and says why in the banner (a replay goes on; a
-  live stream is closed first, since PortAudio may have to rescan). Views are rebuilt only when the model's
-  classes, array or channels change.
-- ``status.StatusBar``: the status bar, fed with the engine's ``EngineStats``.
-- ``shortcuts.SHORTCUTS``: the one table of keys, bound here, listed by F1 and beside the menu entries.
-- this module: the layout (views in the centre, panels as dock widgets whose layout is remembered), the wiring
-  of controls to the controller, the refresh loop.
+  recordings, the threshold, noticing that the engine ended or failed.
+- ``sessions.Sessions``: switching input and model (a *session* is one input and one model), built in a worker
+  thread through the launch path; ``inputs.InputList``: the files and devices the input picker offers.
+- ``playback.Playback``: the transport, like an audio player, and the time each hop is shown at.
+- ``panels.Panels``: the per-model views (map, sphere) and dock panels, and the history they draw;
+  ``docks.py``: the docks and their default layout.
+- ``menus.py``: the menu bar, the tool bars' signals and the shortcut action table (``shortcuts.SHORTCUTS``
+  binds the keys); ``exports.py``: event log, PNG and record-folder dialogs.
+- ``banners.Notices``: the banner and its button; ``status.StatusBar``: the status bar.
+- ``window_state.WindowState``: what is remembered between runs (layout, view, speed, threshold per model).
+- this module: the window that holds them, its public methods (what menus, keys and tests call) and the
+  refresh loop.
 
-Transport, like an audio player: Play/Pause (Space), Stop (S: a replay goes back to 0:00), Loop (L), seek
-(slider, timeline click, arrows). Seeking never starts or stops playback: a stopped replay is paused at the
-new position. The threshold is remembered per model (keyed by the model file's name and contents); "0" or the
-reset button returns to the model's own. When a stream ends (lost device, error, end of the file, stop), the
-markers go: nothing stays on the map as if it were still sounding.
+When a stream ends (lost device, error, end of the file, stop), the markers go: nothing stays on the map as if
+it were still sounding.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,15 +33,17 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from seld_live.audio.devices import DeviceInfo
 from seld_live.errors import SeldError
-from seld_live.gui.about import AboutDialog, about_html
-from seld_live.gui.banners import Notices, explain, input_notes
+from seld_live.gui.about import AboutDialog
+from seld_live.gui.banners import Notices
 from seld_live.gui.docks import build_docks, default_dock_layout
-from seld_live.gui.exports import export_event_log, record_tooltip, save_view_png
-from seld_live.gui.menus import build_bars, build_menus, shortcut_actions
+from seld_live.gui.exports import export_event_log, save_view_png
+from seld_live.gui.inputs import InputList
+from seld_live.gui.menus import build_bars, build_menus, shortcut_actions, show_about, show_shortcuts
 from seld_live.gui.panels import Panels, opengl_available, preload_views  # noqa: F401 (re-exported)
 from seld_live.gui.playback import Playback
 from seld_live.gui.run_controller import RunController
-from seld_live.gui.shortcuts import bind_shortcuts, help_html
+from seld_live.gui.sessions import Sessions
+from seld_live.gui.shortcuts import bind_shortcuts
 from seld_live.gui.status import StatusBar
 from seld_live.gui.theme import apply_theme
 from seld_live.gui.widgets import Banner
@@ -56,17 +53,8 @@ from seld_live.results import HopResult
 log = logging.getLogger("seld_live")
 
 REFRESH_HZ = 30.0
-STATUS_EVERY_S = 0.25
-AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.aiff *.aif *.w64 *.caf);;All files (*)"
-MODEL_FILTER = "seld-live models (*.pt);;All files (*)"
 
 _START = object()  # "Retry" starts the run again
-
-
-class _Built(QtCore.QObject):
-    """Carries an engine built in a worker thread back to the window's thread."""
-
-    done = QtCore.Signal(int, object, object, str, str)  # generation, engine, factory, what, error
 
 
 def _panel(name: str) -> property:
@@ -75,6 +63,8 @@ def _panel(name: str) -> property:
 
 
 class MainWindow(QtWidgets.QMainWindow):
+    """The window: holds the roles above and offers what menus, keys, the app and tests call."""
+
     def __init__(
         self,
         engine: Any,
@@ -97,18 +87,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.run: RunController | None = None
         self.detector: Any = None
         self.replay = False
-        self.devices: list[DeviceInfo] = list(devices)
-        self.files: list[Path] = []  # files replayed in this window, newest first
         self.last_result: HopResult | None = None
         self.hops_seen = 0
         self.start_error: str | None = None  # why the last session could not start (None once one runs)
-        self._cli_threshold = threshold  # for the first model only
-        self._speed = speed
-        self._status_t = 0.0
-        self._gen = 0  # engine builds: only the newest one's result is taken
-        self._building: str | None = None
-        self._built = _Built(self)
-        self._built.done.connect(self._session_built)
         self._about: AboutDialog | None = None
 
         self.banner = Banner()
@@ -123,6 +104,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panels = Panels(self.view_stack, self.docks, on_seek=self.seek_to, on_export=self.export_events,
                              warn=self.notices.warn)
         self.playback = Playback(self)
+        self.inputs = InputList(self, devices)
+        self.sessions = Sessions(self, threshold=threshold, speed=speed)
         build_menus(self, self.docks)
         central = QtWidgets.QWidget()
         lay = QtWidgets.QVBoxLayout(central)
@@ -142,7 +125,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.timer.timeout.connect(self.refresh)
         self.timer.start(round(1000 / REFRESH_HZ))
         if engine is not None:
-            self._attach(engine, make_engine, autostart=autostart)
+            self.sessions.attach(engine, make_engine, autostart=autostart)
         else:
             self.sync_controls()
 
@@ -173,7 +156,15 @@ class MainWindow(QtWidgets.QMainWindow):
     @property
     def building(self) -> bool:
         """Whether an engine is being built (a new input or model loads)."""
-        return self._building is not None
+        return self.sessions.building is not None
+
+    @property
+    def devices(self) -> list[DeviceInfo]:
+        return self.inputs.devices
+
+    @property
+    def usable_devices(self) -> list[DeviceInfo]:
+        return self.inputs.usable_devices
 
     @property
     def engine(self) -> Any:
@@ -200,21 +191,15 @@ class MainWindow(QtWidgets.QMainWindow):
         default_dock_layout(self, self.docks)
 
     def show_shortcuts(self) -> None:
-        QtWidgets.QMessageBox.information(self, "Keyboard shortcuts", help_html())
+        show_shortcuts(self)
 
     def show_about(self) -> None:
-        text = about_html(self.detector, self.engine.source.description if self.engine is not None else "")
-        if self._about is None:
-            self._about = AboutDialog(text, self)
-        else:
-            self._about.set_html(text)
-        self._about.show()
-        self._about.raise_()
+        self._about = show_about(self, self._about)
 
     # ------------------------------------------------------------------ per-model views
     preload_views = staticmethod(preload_views)
 
-    def _bind_detector(self, det: Any) -> None:
+    def bind_detector(self, det: Any) -> None:
         """The views and panels for this model (kept when its classes, array and channels match)."""
         self.detector = det
         first = self.panels.bound is None
@@ -226,251 +211,35 @@ class MainWindow(QtWidgets.QMainWindow):
             QtCore.QTimer.singleShot(0, lambda: self.set_view("sphere"))
 
     # ------------------------------------------------------------------ sessions: input and model
-    def _attach(self, engine: Any, factory: Any, autostart: bool = True) -> None:
-        """Make ``engine`` (not started) the window's run; the previous run, if any, is finished."""
-        old = self.run
-        if old is not None:
-            old.close()
-        first = self.detector is None
-        self.factory = factory
-        det = engine.detector
-        self._bind_detector(det)
-        threshold = self._threshold_for(det)
-        self.run = RunController(engine, factory, threshold=threshold)
-        self.run.on_recording_saved = self._recording_saved
-        self.replay = self.run.replay
-        self.transport.setVisible(self.replay)
-        self.timeline.set_seekable(self.replay)
-        self.controls.set_model_threshold(float(det.meta.decode.threshold))
-        self.controls.set_threshold(threshold, emit=False)
-        if self.replay:
-            src = engine.source
-            if first:
-                self.transport.set_loop(bool(src.loop), emit=False)
-                if self._speed is None:
-                    self._speed = self.state.speed
-                if self._speed is not None:
-                    self.transport.set_speed(self._speed, emit=False)
-            self.run.speed = self.transport.speed
-            self.run.loop = self.transport.loop
-            self._remember_file(src.path)
-        self.event_log.clear()
-        self.playback.reset()
-        self.start_error = None
-        self._show_session()
-        self.notices.hide()
-        notes = input_notes(engine, self.array, self.factory)
-        if notes:
-            self.notices.warn(notes)
-        if autostart:
-            self.start()
-        else:
-            self.sync_controls()
-
-    def _show_session(self) -> None:
-        det, engine = self.detector, self.engine
-        arr = det.array
-        self.setWindowTitle(f"seld-live — {self.model_name} — {engine.source.description}")
-        self.status.set_model(det.sample_rate, f"{self.model_name} · {det.output_kind}", str(det.device))
-        self.source_bar.set_model(self.model_name,
-                                  f"{det.path}\n{det.output_kind}, {len(det.classes)} classes, trained for the "
-                                  f"{arr.name} ({arr.num_channels} channels: {','.join(map(str, arr.channels))})",
-                                  self._known_models())
-        self.source_bar.set_array(arr.name + (" (planar: no up/down)" if arr.is_planar else ""),
-                                  f"{arr.description or arr.name}\nmics on device channels "
-                                  f"{','.join(map(str, arr.channels))}")
-        self.controls.act_record.setToolTip(record_tooltip(self.record_dir))
-        self._show_inputs()
-        self.placeholder.setText("")
-
-    def _known_models(self) -> list[Path]:
-        from seld_live.paths import MODELS
-
-        out = sorted(MODELS.glob("*.pt")) if MODELS.is_dir() else []
-        for p in self.state.recent_models():
-            if Path(p).is_file() and Path(p) not in out:
-                out.append(Path(p))
-        if self.detector is not None and self.detector.path is not None and Path(self.detector.path) not in out:
-            out.append(Path(self.detector.path))
-        return out
-
-    def _remember_file(self, path: Path) -> None:
-        path = Path(path)
-        self.files = [path, *[f for f in self.files if f != path]][:6]
-
-    def _input_choices(self) -> list[Path]:
-        from seld_live.launch import demo_scene
-
-        files = list(self.files)
-        try:
-            demo = demo_scene()
-            if demo not in files:
-                files.append(demo)
-        except SeldError:
-            pass
-        return files
-
-    def _current_input(self) -> tuple[str, object] | None:
-        e = self.engine
-        if e is None:
-            return None
-        if self.replay:
-            return ("file", Path(e.source.path))
-        info = getattr(e.source, "info", None)
-        return ("device", info.index) if info is not None else None
-
-    def _show_inputs(self) -> None:
-        if self.detector is not None:
-            arr = self.detector.array
-            need = max(arr.channels) if len(arr.channels) else self.detector.num_channels
-            what = f"{self.model_name} (trained for the {arr.name})"
-        else:
-            need, what = 1, "the model"
-        cur = self._current_input()
-        devices = list(self.devices)
-        if cur is not None and cur[0] == "device" and all(d.index != cur[1] for d in devices):
-            info = self.engine.source.info
-            devices.append(info)
-        self.usable_devices = self.source_bar.set_inputs(self._input_choices(), devices, cur, need, what)
-
-    def refresh_devices(self, explicit: bool = False) -> None:
-        """List the input devices again; PortAudio rescans (a device plugged in since) when no stream is open."""
-        if self._building is not None:
-            return  # a build may be opening a device right now
-        stream_open = self.running and not self.replay
-        try:
-            from seld_live.audio.devices import list_input_devices
-
-            self.devices = list_input_devices(refresh=not stream_open)
-        except SeldError as e:
-            self.devices = []
-            self.statusBar().showMessage(str(e), 8000)
-        if explicit:
-            found = f"{len(self.devices)} input device{'s' if len(self.devices) != 1 else ''}"
-            self.statusBar().showMessage(found + (" (stop the live stream to look for new ones)" if stream_open
-                                                  else ""), 5000)
-        self._show_inputs()
-
-    def input_chosen(self, entry: tuple[str, object]) -> None:
-        kind, what = entry
-        if kind == "file":
-            self.open_file(what)
-        elif kind == "device":
-            self.switch_device(what)
-
-    def _derive(self, how: str, arg: Any) -> Any:
-        f = self.factory
-        if not hasattr(f, how):
-            self.show_error("this window cannot open another input or model (it was started without the launch "
-                             "path)", retry=None)
-            return None
-        return getattr(f, how)(arg)
-
     def open_file(self, path: str | Path | None = None) -> None:
         """Replay ``path`` (asked in a dialog when None) with the current model."""
-        if path is None:
-            start = str(self.files[0].parent) if self.files else str(Path.home())
-            path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Replay an audio file", start, AUDIO_FILTER)
-            if not path:
-                return
-        factory = self._derive("for_replay", Path(path))
-        if factory is not None:
-            self.open_session(factory, f"replay of {Path(path).name}")
+        self.sessions.open_file(path)
 
     def open_demo(self) -> None:
-        from seld_live.launch import demo_scene
-
-        try:
-            self.open_file(demo_scene())
-        except SeldError as e:
-            self.show_error(str(e), retry=None)
+        self.sessions.open_demo()
 
     def open_model(self, path: str | Path | None = None) -> None:
         """Run the current input with the model ``path`` (asked in a dialog when None)."""
-        if path is None:
-            start = str(Path(self.detector.path).parent) if self.detector is not None and self.detector.path else ""
-            path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open a model", start, MODEL_FILTER)
-            if not path:
-                return
-        factory = self._derive("for_model", Path(path))
-        if factory is not None:
-            self.state.add_recent_model(path)
-            self.open_session(factory, f"model {Path(path).name}")
+        self.sessions.open_model(path)
 
     def switch_device(self, device: DeviceInfo | int) -> None:
-        """Capture from another input device with the current model."""
-        if isinstance(device, int):
-            device = next((d for d in self.devices if d.index == device), device)
-        factory = self._derive("for_device", device)
-        if factory is not None:
-            self.open_session(factory, f"input device {getattr(device, 'name', device)}")
+        self.sessions.switch_device(device)
+
+    def input_chosen(self, entry: tuple[str, object]) -> None:
+        self.sessions.input_chosen(entry)
 
     def open_session(self, factory: Any, what: str, build: Callable[[], Any] | None = None) -> None:
-        """Build a new engine (``build()``, else ``factory()``) in a worker thread; when it is ready it replaces
-        the current run (``_attach``), or the banner says why it could not be built."""
-        if self.running and not self.replay:  # a live stream closes first: PortAudio may rescan for the new one
-            self.run.close()
-            self.end_markers()
-        self._gen += 1
-        gen = self._gen
-        self._building = what
-        self.notices.show(f"Loading the {what}…", "info")
-        if self.detector is None:
-            self.placeholder.setText(f"Loading the {what}…")
-        self.sync_controls()
-        make = build if build is not None else factory
-
-        def work() -> None:
-            try:
-                engine, error = make(), ""
-            except SeldError as e:
-                engine, error = None, str(e)
-            except Exception as e:  # a bug must not kill the window's worker silently
-                log.exception("building the engine failed")
-                engine, error = None, f"internal error: {type(e).__name__}: {e}"
-            try:
-                self._built.done.emit(gen, engine, factory, what, error)
-            except RuntimeError:  # the window is gone
-                if engine is not None:
-                    engine.stop()
-
-        threading.Thread(target=work, name="seld-build", daemon=True).start()
-
-    def _session_built(self, gen: int, engine: Any, factory: Any, what: str, error: str) -> None:
-        if gen != self._gen:  # a newer request won
-            if engine is not None:
-                engine.stop()
-            return
-        self._building = None
-        if engine is None:
-            self._session_failed(error, factory, what)
-            return
-        self._attach(engine, factory)
+        """Build an engine in a worker thread, then run it (``sessions.Sessions.open_session``)."""
+        self.sessions.open_session(factory, what, build)
 
     def show_start_error(self, error: str, factory: Any, what: str = "same input again") -> None:
         """An input found wrong before any engine was built (``launch.check_input``): say so in the window."""
-        self._session_failed(error, factory, what)
+        self.sessions.failed(error, factory, what)
 
-    def _session_failed(self, error: str, factory: Any, what: str) -> None:
-        text = explain(error, self.detector, factory)
-        log.error("%s", text)
-        self.start_error = text
-        still = ""
-        if self.running:
-            still = f" Still running: {self.engine.source.description}."
-        if self.detector is None:
-            self.placeholder.setText("Nothing to show: open an audio file or pick an input device (the bar above),"
-                                     " or another model.")
-        self.show_error(text + still, retry=lambda: self.open_session(factory, what))
-        self._show_inputs()
+    def refresh_devices(self, explicit: bool = False) -> None:
+        self.inputs.refresh(explicit)
 
     # ------------------------------------------------------------------ threshold per model
-    def _threshold_for(self, det: Any) -> float:
-        if self._cli_threshold is not None:  # --threshold: for the model of the command line
-            t, self._cli_threshold = self._cli_threshold, None
-            return float(t)
-        return self.state.threshold_for(det)
-
     def threshold_moved(self, value: float) -> None:
         """The user moved the threshold: run with it and remember it for this model."""
         if self.run is None:
@@ -531,8 +300,8 @@ class MainWindow(QtWidgets.QMainWindow):
         paused = self.run.paused if self.run is not None else False
         self.controls.set_state(self.run is not None, running, paused, self.replay)
         self.controls.set_recording(self.run is not None and self.run.record_path is not None)
-        self.source_bar.setEnabled(self._building is None)
-        self._update_status(force=True)
+        self.source_bar.setEnabled(not self.building)
+        self.playback.show_status(force=True)
 
     def show_error(self, text: str, retry: Callable[[], Any] | object | None = _START) -> None:
         self.notices.error(text, self.start if retry is _START else retry)
@@ -552,7 +321,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.notices.show(str(e), "error")
         self.sync_controls()
 
-    def _recording_saved(self, path: Path) -> None:
+    def recording_saved(self, path: Path) -> None:
         self.statusBar().showMessage(f"recording saved: {path}", 10000)
 
     # ------------------------------------------------------------------ exports
@@ -594,9 +363,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.run is None:
             return
         self.apply(self.run.drain())
-        self._check_engine()
+        self.playback.check_ended()
         self.playback.update_position()
-        self._update_status()
+        self.playback.show_status()
 
     def apply(self, results: Sequence[HopResult]) -> None:
         """Fold published hops into the history, then redraw the views and panels once."""
@@ -617,44 +386,10 @@ class MainWindow(QtWidgets.QMainWindow):
         if r.skipped:
             self.statusBar().showMessage(f"{r.t:.1f} s: the input held NaN/Inf samples; that hop was skipped", 4000)
 
-    def _check_engine(self) -> None:
-        ended = self.run.poll()
-        if ended is None:
-            return
-        self.end_markers()
-        if ended.why == "error":
-            kept = f" The recording was kept: {ended.kept_recording}." if ended.kept_recording else ""
-            what = "Pick another input or retry." if not self.replay else "Retry to replay again."
-            self.show_error(f"{explain(ended.message, self.detector, self.factory)}.{kept} {what}")
-            return
-        if ended.why == "finished":
-            self.notices.show("End of the file.", "info", "Replay from the start", self.start)
-        self.sync_controls()
-
-    def _update_status(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._status_t < STATUS_EVERY_S:
-            return
-        self._status_t = now
-        if self.run is None:
-            self.status.show_state("loading" if self._building else "no input", self._building or "")
-            return
-        st = self.engine.stats
-        failed = self.run.recording_failed(st)
-        if failed:  # named as it happens; the engine keeps running
-            self.notices.show(f"{failed}. The file keeps what was written before.", "warning")
-            self.controls.set_recording(False)
-        state = self.run.state()
-        if self._building:
-            state = "loading"
-        self.status.show_state(state, self.engine.source.description)
-        self.status.show_stats(st)
-        self.status.show_recording(self.run.record_path, self.run.recording_elapsed())
-
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.timer.stop()
-        self._gen += 1  # an engine still being built is stopped when it arrives
+        self.sessions.cancel()
         if self.run is not None:
             self.run.close()  # finishes the outputs and the recording
         self.save_settings()
