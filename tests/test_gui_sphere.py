@@ -74,6 +74,21 @@ def test_placed_labels_cover_no_obstacle_and_no_other_label():
     assert r[0, 0] + r[0, 2] <= 100.0
 
 
+def test_with_no_free_place_a_label_covers_a_marker_rather_than_a_direction_word():
+    from seld_live.gui.sphere_view import place_labels
+
+    # overlapping markers all round the point (every place is covered), and a direction word to its right
+    anchor, size = np.array([[200.0, 200.0]]), np.array([[50.0, 14.0]])
+    word = np.array([[211.0, 193.0, 30.0, 14.0]])
+    marks = np.array([[x, y, 16.0, 16.0] for x in range(100, 300, 8) for y in range(100, 300, 8)
+                      if not _intersects((x, y, 16.0, 16.0), word[0])], float)
+    obstacles = np.concatenate([word, marks])
+    equal = place_labels(anchor, size, obstacles)
+    weighted = place_labels(anchor, size, obstacles, weights=np.r_[50.0, np.ones(len(marks))])
+    assert _intersects(equal[0], word[0])  # least overlap alone: over the word (one layer, the markers four)
+    assert not _intersects(weighted[0], word[0])
+
+
 @pytest.mark.slow
 def test_sphere_scene_checks_under_xvfb():
     """Runs the gl_ checks of this file in a child pytest with a real X server (Xvfb) and Mesa's OpenGL."""
@@ -227,3 +242,45 @@ def test_gl_coasting_is_hollow_at_the_last_detection_and_hidden_classes_go(spher
     assert [t for k, t, _r in scene.labels.drawn if k == "track"] in ([], ["speech 0.80"])
     sphere.set_class_visible(2, True)
     assert len(sphere.marker_positions()) == 2
+
+
+@_GL
+def test_gl_direction_words_stay_readable_over_markers_and_labels_at_1024x640(sphere, qtbot):
+    """At 1024x640 the sphere is small and crowded: a word under a marker or a label is painted over it."""
+    from PySide6 import QtCore
+
+    from seld_live.gui.history import TrailBuffer
+    from seld_live.gui.palette import class_colors
+    from seld_live.gui.style import marker_size
+
+    sphere.resize(680, 315)  # the view's place in the window at 1024x640
+    trails = TrailBuffer(100)
+    # sources on the words "right" and "up", and a crowd at "left"
+    where = [(-90.0, 0.0), (-84.0, 8.0), (0.0, 80.0), (90.0, 0.0), (84.0, 8.0), (96.0, -8.0), (100.0, 6.0),
+             (80.0, -6.0), (180.0, 0.0)]
+    tracks = [_ts(i, i % len(CLASSES), az, el) for i, (az, el) in enumerate(where)]
+    trails.push(0, tracks)
+    sphere.update_view(tracks, trails)
+    qtbot.waitUntil(lambda: sphere.scene.width() == 680 and sphere.scene.height() == 315, timeout=30000)
+    img = _rendered(qtbot, sphere)
+    drawn = sphere.scene.labels.drawn
+    kinds = [k for k, _t, _r in drawn]
+    assert max(i for i, k in enumerate(kinds) if k == "track") < min(i for i, k in enumerate(kinds) if k != "track")
+    words = {t: r for k, t, r in drawn if k == "direction"}
+    colors = class_colors(len(CLASSES)).astype(int)
+    d = float(marker_size(0.8))
+    covered = 0
+    for i, (az, el) in enumerate(where):
+        x, y = _project(sphere.scene, img, az, el)
+        marker = QtCore.QRectF(x - d / 2, y - d / 2, d, d)
+        for word, r in words.items():
+            both = r.intersected(marker).toAlignedRect()
+            if both.width() < 3 or both.height() < 3:
+                continue
+            covered += 1
+            px = np.array([img.pixelColor(u, v).getRgb()[:3] for u in range(both.left(), both.right() + 1)
+                           for v in range(both.top(), both.bottom() + 1)])
+            # the marker's fill or white rim showing through the word: it was painted over the word
+            through = np.minimum(np.abs(px - colors[i % len(CLASSES)]).sum(1), np.abs(px - 255).sum(1)) < 60
+            assert through.mean() < 0.3, (word, az, el, through.mean())
+    assert covered >= 2  # the scene did put markers on words

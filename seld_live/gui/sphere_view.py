@@ -41,6 +41,9 @@ from seld_live.gui.style import (
 from seld_live.results import TrackState
 
 BACKGROUND = (21, 24, 29)
+FIXED_WEIGHT = 50.0  # a track label covers a direction word or mic number only if all else is 50x worse
+LABEL_HALO = QtGui.QColor(*BACKGROUND, 230)  # around a fixed label drawn over a marker or a track label
+HALO_PX = 2.5
 # Everything here is lines and points on one sphere: depth testing only makes chords and wireframe
 # z-fight (dashed trails), so draw blended in the order the items were added (markers last).
 _BLEND = {
@@ -65,12 +68,15 @@ def _wireframe(step_deg: int = 30, n: int = 72) -> np.ndarray:
     return np.concatenate(pairs)
 
 
-def place_labels(anchors: np.ndarray, sizes: np.ndarray, obstacles: np.ndarray, offset: float = 11.0) -> np.ndarray:
+def place_labels(anchors: np.ndarray, sizes: np.ndarray, obstacles: np.ndarray, offset: float = 11.0,
+                 weights: np.ndarray | None = None) -> np.ndarray:
     """Rectangles (x, y, w, h) [N, 4] for labels of ``sizes`` [N, 2] next to screen points ``anchors`` [N, 2]
     that cover none of the ``obstacles`` [K, 4] (direction words, mic numbers, markers) nor each other.
 
     Each label tries places around its point, nearest first (right, left, above, below, then stepping further
-    down and up on either side); when none is free it takes the one with the least overlap.
+    down and up on either side); when none is free it takes the one with the least overlap, each obstacle's
+    area counted ``weights`` [K] times (default 1; placed labels count 1): a heavy obstacle, such as a
+    direction word, is covered only when every other place is worse by that much.
     """
     anchors = np.asarray(anchors, float).reshape(-1, 2)
     sizes = np.asarray(sizes, float).reshape(-1, 2)
@@ -87,13 +93,16 @@ def place_labels(anchors: np.ndarray, sizes: np.ndarray, obstacles: np.ndarray, 
     taken = np.empty((len(obstacles) + n, 4))
     taken[: len(obstacles)] = np.asarray(obstacles, float).reshape(-1, 4)
     k = len(obstacles)
+    weight = np.ones(k + n)
+    if weights is not None:
+        weight[:k] = np.asarray(weights, float).reshape(-1)
     out = np.zeros((n, 4))
     for i in range(n):
         wi, hi = sizes[i]
         t = taken[:k]
         ox = np.minimum(cx[i][:, None] + wi, t[:, 0] + t[:, 2]) - np.maximum(cx[i][:, None], t[:, 0])
         oy = np.minimum(cy[i][:, None] + hi, t[:, 1] + t[:, 3]) - np.maximum(cy[i][:, None], t[:, 1])
-        cost = (np.maximum(ox, 0.0) * np.maximum(oy, 0.0)).sum(axis=1)
+        cost = (np.maximum(ox, 0.0) * np.maximum(oy, 0.0) * weight[:k]).sum(axis=1)
         free = cost == 0.0
         j = int(np.argmax(free)) if free.any() else int(np.argmin(cost))
         out[i] = taken[k] = (cx[i, j], cy[i, j], wi, hi)
@@ -101,12 +110,27 @@ def place_labels(anchors: np.ndarray, sizes: np.ndarray, obstacles: np.ndarray, 
     return out
 
 
+def _halo(painter: QtGui.QPainter, r: QtCore.QRectF, text: str, font: QtGui.QFont) -> None:
+    """A dark outline around the glyphs of ``text`` centred in ``r``: the text reads over anything, and the
+    marker under it still shows between the letters."""
+    fm = QtGui.QFontMetricsF(font)
+    path = QtGui.QPainterPath()
+    path.addText(r.center().x() - fm.horizontalAdvance(text) / 2,
+                 r.center().y() + (fm.ascent() - fm.descent()) / 2, font, text)
+    painter.strokePath(path, QtGui.QPen(LABEL_HALO, HALO_PX, QtCore.Qt.PenStyle.SolidLine,
+                                        QtCore.Qt.PenCapStyle.RoundCap, QtCore.Qt.PenJoinStyle.RoundJoin))
+
+
 class LabelsItem(GLGraphicsItem):
     """Texts at 3D points, all drawn in one QPainter pass (one GLTextItem each costs a painter per label).
 
     Fixed labels (the direction words, the mic numbers) are centred on their points. Track labels
     (``set_labels``) are placed next to their markers by ``place_labels``, off the fixed labels, the markers
-    and each other; ``drawn`` holds what was painted last as (kind, text, QRectF) in view pixels.
+    and each other. When a crowded small view leaves a track label no free place, it may cover a marker or
+    another label rather than a fixed one (``FIXED_WEIGHT``), and the fixed labels are painted last, with a
+    dark halo where a marker or a track label lies under them: the direction words stay readable whatever
+    sounds there.
+    ``drawn`` holds what was painted last, in painting order, as (kind, text, QRectF) in view pixels.
     """
 
     def __init__(self, font: QtGui.QFont, offset_px: float = 11.0) -> None:
@@ -158,33 +182,35 @@ class LabelsItem(GLGraphicsItem):
             w = points @ m[3, :3] + m[3, 3]
             return h[:, :2] / np.where(np.abs(w) > 1e-12, w, 1e-12)[:, None]
 
-        drawn: list[tuple[str, str, QtCore.QRectF]] = []
-        jobs: list[tuple[QtCore.QRectF, str, QtGui.QColor, QtGui.QFont]] = []
-        obstacles = []
+        fixed: list[tuple[str, str, QtCore.QRectF, QtGui.QColor, QtGui.QFont]] = []
         for kind, pos, texts, colors, font in self.fixed:
             for (x, y), text, color in zip(screen(pos), texts, colors, strict=True):
                 w, h = self._size(font, text)
-                r = QtCore.QRectF(x - w / 2, y - h / 2, w, h)
-                jobs.append((r, text, color, font))
-                drawn.append((kind, text, r))
-                obstacles.append((r.x(), r.y(), w, h))
+                fixed.append((kind, text, QtCore.QRectF(x - w / 2, y - h / 2, w, h), color, font))
+        tracks: list[tuple[str, str, QtCore.QRectF, QtGui.QColor, QtGui.QFont]] = []
+        under: list[QtCore.QRectF] = []  # markers and track labels: a fixed label over one gets a backing
         if self.texts:
             pts = screen(self.pos)
+            obstacles = [(r.x(), r.y(), r.width(), r.height()) for _k, _t, r, _c, _f in fixed]
+            weights = [FIXED_WEIGHT] * len(obstacles) + [1.0] * len(pts)
             for (x, y), d in zip(pts, self.marker_px, strict=True):  # the markers themselves
                 obstacles.append((x - d / 2, y - d / 2, d, d))
+                under.append(QtCore.QRectF(x - d / 2, y - d / 2, d, d))
             sizes = np.array([self._size(self.font, t) for t in self.texts])
-            for (x, y, w, h), text, color in zip(place_labels(pts, sizes, np.array(obstacles), self.offset_px),
-                                                 self.texts, self.colors, strict=True):
-                r = QtCore.QRectF(x, y, w, h)
-                jobs.append((r, text, color, self.font))
-                drawn.append(("track", text, r))
-        self.drawn = drawn
+            placed = place_labels(pts, sizes, np.array(obstacles), self.offset_px, np.array(weights))
+            for (x, y, w, h), text, color in zip(placed, self.texts, self.colors, strict=True):
+                tracks.append(("track", text, QtCore.QRectF(x, y, w, h), color, self.font))
+        jobs = tracks + fixed  # the fixed labels last: on top
+        self.drawn = [(kind, text, r) for kind, text, r, _c, _f in jobs]
         if not jobs:
             return
         painter = QtGui.QPainter(view)
         painter.setRenderHints(QtGui.QPainter.RenderHint.Antialiasing | QtGui.QPainter.RenderHint.TextAntialiasing)
         flags = QtCore.Qt.AlignmentFlag.AlignCenter
-        for r, text, color, font in jobs:
+        under += [r for _k, _t, r, _c, _f in tracks]
+        for kind, text, r, color, font in jobs:
+            if kind != "track" and any(r.intersects(u) for u in under):  # over a marker or label: a halo
+                _halo(painter, r, text, font)
             painter.setFont(font)
             painter.setPen(color)
             painter.drawText(r, flags, text)
