@@ -197,3 +197,63 @@ def test_narrower_the_status_bar_drops_fields_instead_of_cutting_them(files, qtb
     QtWidgets.QApplication.processEvents()
     assert win.status.squeezed == set()  # and back when there is room
     win.close()
+
+
+def _ink(img: QtGui.QImage, rect: QtCore.QRect, bg: QtGui.QColor) -> list[tuple[int, int]]:
+    """Points of ``rect`` in ``img`` that differ clearly from the background ``bg``."""
+    out = []
+    for x in range(max(rect.left(), 0), min(rect.right() + 1, img.width())):
+        for y in range(max(rect.top(), 0), min(rect.bottom() + 1, img.height())):
+            c = img.pixelColor(x, y)
+            if abs(c.red() - bg.red()) + abs(c.green() - bg.green()) + abs(c.blue() - bg.blue()) > 90:
+                out.append((x, y))
+    return out
+
+
+def test_at_1024x640_the_speed_control_shows_with_the_shipped_model_name_and_long_names(files, qtbot, tmp_path):
+    model, scene = files
+    shipped = tmp_path / "seddoa_agg2.pt"  # the shipped model's name: longer than the test model's
+    shipped.write_bytes(model.read_bytes())
+    win = make_window(qtbot, tmp_path, (shipped, scene), size=(1024, 640))
+    qtbot.waitUntil(lambda: win.width() == 1024 and win.height() == 640)
+
+    def speed_inside() -> bool:
+        QtWidgets.QApplication.processEvents()
+        combo = win.transport.speed_combo
+        right = combo.mapTo(win, QtCore.QPoint(combo.width(), 0)).x()
+        return combo.isVisible() and right <= win.width() and combo.width() >= combo.sizeHint().width()
+
+    qtbot.waitUntil(speed_inside, timeout=10000)
+    assert _toolbar_items_shown(win) == []
+    # a planar array and a long model file name do not push it out either: their names are elided
+    win.source_bar.set_array("ReSpeaker USB Mic Array v2.0 (planar: no up/down)", "")
+    win.source_bar.set_model("seddoa_agg2_respeaker_v2_home_classes_v4.pt", "", [])
+    qtbot.waitUntil(speed_inside, timeout=10000)
+    assert _toolbar_items_shown(win) == []
+    assert "seddoa_agg2_respeaker_v2_home_classes_v4.pt" in win.source_bar.model_button.text()
+    win.close()
+
+
+def test_the_model_field_has_no_stray_mark_after_the_name(files, qtbot, tmp_path):
+    model, scene = files
+    shipped = tmp_path / "seddoa_agg2.pt"
+    shipped.write_bytes(model.read_bytes())
+    win = make_window(qtbot, tmp_path, (shipped, scene), size=(1024, 640))
+    button = win.source_bar.model_button
+    assert button.text() == button.shown_text() == "seddoa_agg2.pt"
+    qtbot.waitUntil(lambda: button.isVisible() and button.width() >= button.sizeHint().width())
+    img = button.grab().toImage()
+    dpr = img.devicePixelRatio()
+    assert dpr == 1.0
+    bg = img.pixelColor(1, 1)
+    text = button.text_rect()
+    end = text.left() + button.fontMetrics().horizontalAdvance(button.text())
+    # nothing between the name's last letter and the arrow: Qt's corner indicator sat there, read as a comma
+    gap = QtCore.QRect(end + 2, 0, button.arrow_rect().left() - end - 3, img.height())
+    assert gap.width() > 0 and _ink(img, gap, bg) == []
+    # the arrow is there, centred on the text's line, not sitting on its baseline
+    arrow = _ink(img, QtCore.QRect(button.arrow_rect().left() - 1, 0, button.ARROW_PX, img.height()), bg)
+    assert arrow
+    ys = [y for _x, y in arrow]
+    assert abs((min(ys) + max(ys)) / 2 - img.height() / 2) <= 2.5, (min(ys), max(ys), img.height())
+    win.close()

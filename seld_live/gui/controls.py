@@ -21,6 +21,10 @@ from seld_live.gui.theme import RECORD_STYLE, VIEW_STYLE
 
 SPEEDS: tuple[float | str, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, "max")
 SP = QtWidgets.QStyle.StandardPixmap
+# widths that keep the input/model bar and the replay transport on one row at 1024 px, whatever the names
+INPUT_CHARS = 14  # the input list's width in characters (longer names are elided, whole in the list)
+MODEL_MAX_PX = 100  # the model's name beyond this is elided on the button (whole in its tooltip)
+ARRAY_MAX_PX = 150  # the same for the array's name beside it
 
 
 def speed_text(v: float | str) -> str:
@@ -196,6 +200,56 @@ class ControlBar(QtWidgets.QToolBar):
         self.threshold_changed.emit(v / 100.0)
 
 
+class MenuButton(QtWidgets.QToolButton):
+    """A tool button that opens its menu, with its text on the left and a down arrow centred on the right.
+
+    Qt's own indicator for such a button is a few pixels in the bottom-right corner, right after the text: it
+    read as a comma ("seddoa_agg2.pt,"). ``text()`` stays the whole text; a long one is elided when drawn.
+    """
+
+    ARROW_PX = 16  # room for the arrow on the right
+    PAD_PX = 6
+
+    def __init__(self, max_text_px: int = MODEL_MAX_PX, parent=None) -> None:
+        super().__init__(parent)
+        self.max_text_px = max_text_px
+        self.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)
+
+    def shown_text(self) -> str:
+        """The text as drawn (elided beyond ``max_text_px``)."""
+        return self.fontMetrics().elidedText(self.text(), QtCore.Qt.TextElideMode.ElideMiddle, self.max_text_px)
+
+    def sizeHint(self) -> QtCore.QSize:
+        w = self.fontMetrics().horizontalAdvance(self.shown_text()) + 2 * self.PAD_PX + self.ARROW_PX
+        return QtCore.QSize(w, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QtCore.QSize:
+        return self.sizeHint()
+
+    def text_rect(self) -> QtCore.QRect:
+        return self.rect().adjusted(self.PAD_PX, 0, -self.ARROW_PX, 0)
+
+    def arrow_rect(self) -> QtCore.QRect:
+        r = self.rect()
+        return QtCore.QRect(r.right() - self.ARROW_PX + 2, r.center().y() - 4, 9, 9)
+
+    def paintEvent(self, _event: QtGui.QPaintEvent) -> None:
+        p = QtWidgets.QStylePainter(self)
+        opt = QtWidgets.QStyleOptionToolButton()
+        self.initStyleOption(opt)
+        opt.features &= ~QtWidgets.QStyleOptionToolButton.ToolButtonFeature.HasMenu  # no corner indicator
+        opt.text = ""
+        p.drawComplexControl(QtWidgets.QStyle.ComplexControl.CC_ToolButton, opt)  # the frame when hovered
+        align = QtCore.Qt.AlignmentFlag.AlignVCenter | QtCore.Qt.AlignmentFlag.AlignLeft
+        p.drawItemText(self.text_rect(), align, self.palette(), self.isEnabled(), self.shown_text(),
+                       QtGui.QPalette.ColorRole.ButtonText)
+        arrow = QtWidgets.QStyleOption()
+        arrow.initFrom(self)
+        arrow.rect = self.arrow_rect()
+        p.drawPrimitive(QtWidgets.QStyle.PrimitiveElement.PE_IndicatorArrowDown, arrow)
+
+
 class InputCombo(QtWidgets.QComboBox):
     """A combo box that says when its list is about to open (the window rescans the devices then)."""
 
@@ -231,7 +285,7 @@ class SourceBar(QtWidgets.QToolBar):
         self.input_combo.setMinimumWidth(180)
         self.input_combo.setMaximumWidth(340)
         self.input_combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.input_combo.setMinimumContentsLength(22)
+        self.input_combo.setMinimumContentsLength(INPUT_CHARS)
         self.input_combo.setToolTip("What to analyse: a file (replay) or an input device (live)")
         self.input_combo.activated.connect(self._activated)
         self.addWidget(self.input_combo)
@@ -246,9 +300,7 @@ class SourceBar(QtWidgets.QToolBar):
         self.addAction(self.act_open)
         self.addSeparator()
         self.addWidget(QtWidgets.QLabel(" Model "))
-        self.model_button = QtWidgets.QToolButton()
-        self.model_button.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.model_button.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.model_button = MenuButton(MODEL_MAX_PX)
         self.model_menu = QtWidgets.QMenu(self.model_button)
         self.model_button.setMenu(self.model_menu)
         self.model_button.setText("–")
@@ -315,14 +367,16 @@ class SourceBar(QtWidgets.QToolBar):
 
     # --- model ---------------------------------------------------------------------------------------------
     def set_array(self, text: str, tooltip: str) -> None:
-        """The array the model was trained for (the one to point at the scene)."""
-        self.array_label.setText(text)
-        self.array_label.setToolTip(tooltip)
+        """The array the model was trained for (the one to point at the scene); a long name is elided."""
+        fm = self.array_label.fontMetrics()
+        self.array_label.setText(fm.elidedText(text, QtCore.Qt.TextElideMode.ElideRight, ARRAY_MAX_PX))
+        self.array_label.setToolTip(f"{text}\n{tooltip}" if self.array_label.text() != text else tooltip)
 
     def set_model(self, name: str, tooltip: str, models: Sequence[Path]) -> None:
         """Show the model in use; the menu offers ``models`` and "Open model file"."""
         self.model_button.setText(name)
         self.model_button.setToolTip(tooltip)
+        self.model_button.updateGeometry()
         menu = self.model_menu
         menu.clear()
         for m in models:
@@ -356,7 +410,7 @@ class TransportBar(QtWidgets.QToolBar):
         self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.slider.setRange(0, 1000)
         self.slider.setPageStep(50)
-        self.slider.setMinimumWidth(120)
+        self.slider.setMinimumWidth(80)
         self.slider.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
         self.slider.setToolTip("Position in the file (← / →: 5 s, Shift: 30 s, Home: start)")
         self.slider.sliderPressed.connect(self._pressed)
@@ -364,7 +418,7 @@ class TransportBar(QtWidgets.QToolBar):
         self.slider.actionTriggered.connect(self._action)
         self.addWidget(self.slider)
         self.position_label = QtWidgets.QLabel("00:00 / 00:00")
-        self.position_label.setMinimumWidth(96)
+        self.position_label.setMinimumWidth(self.position_label.fontMetrics().horizontalAdvance("00:00 / 00:00") + 8)
         self.position_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.addWidget(self.position_label)
         self.addWidget(QtWidgets.QLabel(" Speed "))
