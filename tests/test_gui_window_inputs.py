@@ -288,3 +288,52 @@ def test_the_model_menu_offers_the_shipped_models_and_runs_one(files, qtbot, tmp
     assert len(win.classes) == len(win.detector.classes) > 5 and win.engine.source.path == files["scene"]
     assert win.source_bar.array_label.text() == win.detector.array.name
     win.close()
+
+
+def _ini(tmp_path, **values) -> None:
+    """Settings the window of make_window will read (its file: tmp_path / gui.ini)."""
+    s = QtCore.QSettings(str(tmp_path / "gui.ini"), QtCore.QSettings.Format.IniFormat)
+    for k, v in values.items():
+        s.setValue(k, v)
+    s.sync()
+
+
+def test_the_model_menu_has_a_section_per_array(files, qtbot, tmp_path):
+    from seld_live.paths import DEFAULT_MODEL
+
+    foa = make_checkpoint(tmp_path / "foa_small.pt", array="foa", num_classes=4)
+    _ini(tmp_path, recent_models=[str(foa)])
+    win = make_window(qtbot, tmp_path, ["--replay", str(files["scene"]), "--model", str(files["model"])])
+    sections, under = [], {}
+    for a in win.source_bar.model_menu.actions():
+        if a.isSeparator():
+            if a.text():
+                sections.append(a.text())
+        elif sections:
+            under.setdefault(sections[-1], []).append(a.text())
+    assert sections == ["DCASE MIC tetrahedron", "First-order ambisonics"]
+    assert set(under["DCASE MIC tetrahedron"]) == {DEFAULT_MODEL.name, "tiny.pt"}
+    assert under["First-order ambisonics"][0] == "foa_small.pt"
+    win.close()
+
+
+def test_a_model_for_another_array_than_the_input_is_refused_in_the_banner(files, qtbot, tmp_path):
+    foa = make_checkpoint(tmp_path / "foa_small.pt", array="foa", num_classes=4)
+    win = make_window(qtbot, tmp_path, ["--replay", str(files["scene"]), "--model", str(files["model"]),
+                                        "--array", "dcase_mic"])
+    engine = win.engine
+    wait_for(qtbot, lambda: win.hops_seen > 0)
+    win.open_model(foa)
+    assert win.banner.level == "error"
+    text = win.banner.text
+    assert "foa_small.pt" in text and "trained for array foa" in text and "dcase_mic" in text, text
+    assert not win.building and win.engine is engine and win.running  # the replay goes on with its model
+    assert win.detector.path == files["model"]
+    # a model for the same array is taken, and the input stays declared as that array
+    win.open_model(files["other"])
+    wait_for(qtbot, lambda: win.detector.path == files["other"] and win.running, timeout=60)
+    assert win.factory.options.array == "dcase_mic"
+    win.open_model(foa)
+    assert win.banner.level == "error" and "trained for array foa" in win.banner.text
+    assert win.detector.path == files["other"]
+    win.close()

@@ -3,7 +3,8 @@
 - ``ControlBar``: play/pause, stop, record (and its folder), the detection threshold (with "back to the model's
   own"), map or sphere.
 - ``SourceBar``: the input (files and devices in one list, rescanned when it opens; devices with too few channels
-  for the model are listed greyed out, saying why), "Open file", the model (a menu) and the model's array.
+  for the model are listed greyed out, saying why), "Open file", the model (a menu, a section per array) and
+  the model's array.
 - ``TransportBar``: the replay position (drag or click to seek), loop, speed; hidden for live input.
 
 They only emit what the user asked for; the window turns that into engine and source calls.
@@ -372,20 +373,23 @@ class SourceBar(QtWidgets.QToolBar):
         self.array_label.setText(fm.elidedText(text, QtCore.Qt.TextElideMode.ElideRight, ARRAY_MAX_PX))
         self.array_label.setToolTip(f"{text}\n{tooltip}" if self.array_label.text() != text else tooltip)
 
-    def set_model(self, name: str, tooltip: str, models: Sequence[Path]) -> None:
-        """Show the model in use; the menu offers ``models`` and "Open model file"."""
+    def set_model(self, name: str, tooltip: str, groups: Sequence[tuple[str, Sequence[Path]]]) -> None:
+        """Show the model in use; the menu offers the models of ``groups`` (array name, model files), a section
+        per array, and "Open model file"."""
         self.model_button.setText(name)
         self.model_button.setToolTip(tooltip)
         self.model_button.updateGeometry()
         menu = self.model_menu
         menu.clear()
-        for m in models:
-            a = menu.addAction(m.name)
-            a.setToolTip(str(m))
-            a.setCheckable(True)
-            a.setChecked(m.name == name)
-            a.triggered.connect(lambda _=False, p=m: self.model_chosen.emit(p))
-        if models:
+        for array, models in groups:
+            menu.addSection(array)
+            for m in models:
+                a = menu.addAction(m.name)
+                a.setToolTip(f"{m}\ntrained for the {array}")
+                a.setCheckable(True)
+                a.setChecked(m.name == name)
+                a.triggered.connect(lambda _=False, p=m: self.model_chosen.emit(p))
+        if groups:
             menu.addSeparator()
         a = menu.addAction("Open model file…\tCtrl+M")
         a.triggered.connect(lambda: self.model_chosen.emit(None))

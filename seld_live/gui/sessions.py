@@ -5,6 +5,10 @@
 stays live while the model loads, and then replace the run (``attach``). A failed build leaves the current
 session as it was and says why in the banner (a replay goes on; a live stream is closed first, since PortAudio
 may have to rescan). Views are rebuilt only when the model's classes, array or channels change.
+
+The model picker groups the models by the array they were trained for. An input declared to be an array
+(``--array``) keeps it across model switches, and a model trained for another array is refused before anything
+is built, with the reason in the banner; an input of no declared array takes the model's.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +26,7 @@ from seld_live.audio.devices import DeviceInfo
 from seld_live.errors import SeldError
 from seld_live.gui.banners import explain, input_notes
 from seld_live.gui.exports import record_tooltip
+from seld_live.gui.model_menu import check_model_for_input, declared_array, model_groups
 from seld_live.gui.run_controller import RunController
 
 log = logging.getLogger("seld_live")
@@ -84,9 +90,18 @@ class Sessions(QtCore.QObject):
             if not path:
                 return
         factory = self._derive("for_model", Path(path))
-        if factory is not None:
-            self.win.state.add_recent_model(path)
-            self.open_session(factory, f"model {Path(path).name}")
+        if factory is None:
+            return
+        array = declared_array(self.win.factory)
+        if array is not None:  # the input is that array: a model for another is refused, the run goes on
+            try:
+                check_model_for_input(Path(path), array)
+            except SeldError as e:
+                self.win.show_error(str(e), retry=None)
+                return
+            factory = factory.derived(replace(factory.options, array=array))  # it stays declared
+        self.win.state.add_recent_model(path)
+        self.open_session(factory, f"model {Path(path).name}")
 
     def switch_device(self, device: DeviceInfo | int) -> None:
         """Capture from another input device with the current model."""
@@ -221,7 +236,7 @@ class Sessions(QtCore.QObject):
         win.status.set_model(det.sample_rate, f"{name} · {det.output_kind}", str(det.device))
         win.source_bar.set_model(name, f"{det.path}\n{det.output_kind}, {len(det.classes)} classes, trained for "
                                        f"the {arr.name} ({arr.num_channels} channels: {channels})",
-                                 self.known_models())
+                                 model_groups(self.known_models()))
         win.source_bar.set_array(arr.name + (" (planar: no up/down)" if arr.is_planar else ""),
                                  f"{arr.description or arr.name}\nmics on device channels {channels}")
         win.controls.act_record.setToolTip(record_tooltip(win.record_dir))
