@@ -15,3 +15,13 @@ seld-eval tune --model $R/best.pt --data data/xsource/val_real --data data/xsour
 for t in test_real test_rec test_sf; do
     seld-eval model --model $R/tuned.pt --data data/xsource/$t --per-class --json $R/$t.json
 done
+# the demo scene (assets/demo, clip test_00001): real recordings of the cross-source test split whose licences
+# can be mixed into one GPL-3+ work (GPL-2+, GPL-3+, permissive, CC-BY; see assets/demo/README.md)
+seld-bank --subset-of data/bank --out data/bank_demo \
+    --licence '^(GPL-2\+|GPL-3\+|GPL-3\.0-or-later|MIT|BSD-3-clause|CC-BY-[34]\.0|Creative Commons Attribution 3\.0 Unported|Creative Commons Zero 1\.0|CC0(-1\.0)?|public-domain)$'
+seld-synth --out data/demo_real_v4 --classes home13_real --bank data/bank_demo --clips 3 --duration 45 \
+    --max-overlap 2 --split test --moving 0.6 --seed 401 --sources file --workers 1 --quiet
+cp data/demo_real_v4/mic/test_00001.flac assets/demo/demo_scene.flac
+cp data/demo_real_v4/metadata/test_00001.csv assets/demo/demo_scene.csv
+python bench/demo_sources.py --clip data/demo_real_v4/scenes/test_00001.json --bank data/bank_demo \
+    --out assets/demo/demo_scene_sources.tsv
