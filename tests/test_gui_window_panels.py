@@ -108,7 +108,7 @@ def test_save_view_as_png_and_the_about_panel(files, qtbot, tmp_path):
     text = win._about.browser.toPlainText()
     assert f"seld-live {app_version()}" in text and "tiny.pt" in text and "DCASE MIC tetrahedron" in text
     assert "class0, class1, class2, class3, class4" in text
-    assert "GPL-2" in text and "gcompris-qt-data" in text and "CC-BY-3.0" in text  # the demo's sounds
+    assert "GPL version 3" in text and "gcompris-qt-data" in text and "CC-BY-3.0" in text  # the demo's sounds
     assert "seld-live" in about_html(None)  # without a model too
     win._about.close()
     win.close()
