@@ -9,6 +9,8 @@ python bench/sources_table.py --bank data/bank --json docs/results/sources.json
 S="seld-synth --duration 60 --workers $W --quiet"
 $S --out data/xsource/train --classes home13_real --clips 400 --split train --seed 3000
 . "$(dirname "$0")/home13_xsource_eval_sets.sh"
+mkdir -p runs
+[ -f runs/seddoa_agg2_v1.pt ] || git show 9626782:assets/models/seddoa_agg2.pt > runs/seddoa_agg2_v1.pt  # v1, the start
 seld-train --config training/configs/home13_xsource_v4.toml --resume
 R=runs/home13_xsource_v4
 seld-eval tune --model $R/best.pt --data data/xsource/val_real --data data/xsource/val_sf --out $R/tuned.pt --overwrite
