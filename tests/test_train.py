@@ -21,7 +21,7 @@ from training.synth.classes import load_class_list
 from training.synth.runner import synthesize
 from training.synth.scene import SceneConfig
 from training.synth.writer import DatasetSpec
-from training.train import train
+from training.train import epoch_plan, train
 
 THREE_CLASSES = """
 name = "three"
@@ -152,7 +152,7 @@ def test_short_training_improves_validation_and_resumes_exactly(tiny_data, tmp_p
 WORKER = """
 import sys, torch
 from training.config import load_config
-from training.train import train
+from training.train import epoch_plan, train
 torch.set_num_threads(1)
 cfg = load_config(None, sys.argv[2:])
 res = train(cfg, progress=False)
@@ -186,3 +186,24 @@ def test_two_process_data_parallel_training(tiny_data, tmp_path):
     assert (out / "best.pt").exists() and (out / "last.pt").exists()
     assert json.loads((out / "config.json").read_text())["model"]["arch"] == "einv2"
     assert not any(torch.equal(a[k], torch.zeros_like(a[k])) for k in a if k.endswith("sed_head.weight"))
+
+
+def test_epoch_plan_of_a_step_budget():
+    assert epoch_plan(3, 0, 7) == [7, 7, 7]  # no budget: the epochs
+    assert epoch_plan(3, 10, 7) == [7, 3]  # a budget: as many epochs as it takes, the last one cut short
+    assert epoch_plan(1, 14, 7) == [7, 7]
+    with pytest.raises(ConfigError, match="max_steps"):
+        load_config(None, ["optim.max_steps=-1", 'data.train=["."]']).validate()
+
+
+def test_max_steps_trains_exactly_that_many_steps_and_resumes_to_it(tiny_data, tmp_path):
+    cfg = _config(tiny_data, tmp_path / "s", **{"optim.max_steps": 10, "optim.epochs": 1})
+    res = train(cfg, progress=False)
+    per_epoch = len(SeldDataset(tiny_data / "train", 2.0, 0.5)) // 16
+    assert 0 < per_epoch < 10  # the budget spans more than the one epoch asked, and cuts the last one
+    state = torch.load(tmp_path / "s" / "last.pt", weights_only=True)
+    assert state["scheduler"]["last_epoch"] == 10  # one scheduler step per optimisation step
+    assert [r["epoch"] for r in res.history if r["epoch"] > 0] == list(range(1, len(epoch_plan(1, 10, per_epoch)) + 1))
+    again = train(cfg, resume=True, progress=False)  # a finished budget: nothing more to train
+    assert torch.load(tmp_path / "s" / "last.pt", weights_only=True)["scheduler"]["last_epoch"] == 10
+    assert len(again.history) == len(res.history)

@@ -84,6 +84,9 @@ class LossSection:
 @dataclass
 class OptimSection:
     epochs: int = 30
+    # > 0: the run ends after exactly this many optimisation steps, whatever ``epochs`` says: as many epochs as
+    # that takes, the last one cut short (a common step budget across runs whose data differ in size)
+    max_steps: int = 0
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 1e-2
@@ -144,6 +147,8 @@ class TrainConfig:
                 raise ConfigError(f"data.{name} must be a positive multiple of 0.1 s, got {v}")
         if self.optim.epochs < 1 or self.optim.batch_size < 1 or self.optim.lr <= 0:
             raise ConfigError("optim.epochs, optim.batch_size and optim.lr must be positive")
+        if self.optim.max_steps < 0:
+            raise ConfigError("optim.max_steps must not be negative (0: no step budget)")
         if not 0.0 <= self.augment.mix_prob <= 1.0:
             raise ConfigError("augment.mix_prob must be in [0, 1]")
         if not self.loss.onset_weight > 0 or self.loss.onset_frames < 1:

@@ -207,6 +207,16 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def epoch_plan(epochs: int, max_steps: int, steps_per_epoch: int) -> list[int]:
+    """The optimisation steps of each epoch: ``epochs`` full epochs, or with a step budget (``max_steps`` > 0)
+    as many epochs as it takes, the last one cut short."""
+    spe = max(1, steps_per_epoch)
+    if max_steps <= 0:
+        return [spe] * epochs
+    full, rest = divmod(max_steps, spe)
+    return [spe] * full + ([rest] if rest else [])
+
+
 def lr_lambda(cfg: TrainConfig, steps_per_epoch: int):
     """Linear warm-up, then step decay by ``gamma`` at each epoch in ``decay_epochs``."""
     o = cfg.optim
@@ -357,6 +367,7 @@ class _Run:
     threads: int = 1  # torch intra-op threads while batches are being made beside the step
     threads_alone: int = 1  # ... and while the prefetch thread rests
     prefetch: int = 0  # batches a background thread makes ahead (workers = 0)
+    plan: list[int] = field(default_factory=list)  # the steps of each epoch (``epoch_plan``)
     net: torch.nn.Module | None = None  # the model, or its DistributedDataParallel wrapper (``_start``)
 
     @property
@@ -383,7 +394,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
         run = _setup(cfg, resume, progress)
         state = _resume(run, resume)
         _start(run, state)
-        for epoch in range(state.start_epoch, cfg.optim.epochs):
+        for epoch in range(state.start_epoch, len(run.plan)):
             row = _train_epoch(run, epoch)
             if run.info.main:
                 score = _validate(run, row)
@@ -511,7 +522,8 @@ def _setup(cfg: TrainConfig, resume: bool, progress: bool) -> _Run:
                 data_summary=describe_data(train_parts, val_sets), loss_fn=loss_fn, warm_fn=warm_fn,
                 warm_epochs=warm_epochs, opt=opt, sched=sched, scaler=scaler, use_amp=use_amp, sampler=sampler,
                 loader=loader, progress=progress, precision=precision, channels_last=channels_last,
-                threads=threads, threads_alone=threads_alone if prefetch else threads, prefetch=prefetch)
+                threads=threads, threads_alone=threads_alone if prefetch else threads, prefetch=prefetch,
+                plan=epoch_plan(cfg.optim.epochs, cfg.optim.max_steps, len(loader)))
 
 
 def make_loader(cfg: TrainConfig, items: EpochItems, sampler: EpochSampler, world: int = 1,
@@ -673,20 +685,23 @@ def _train_step(run: _Run, batch: dict, loss_fn: Callable, epoch: int, sums: _Ep
 
 def _train_epoch(run: _Run, epoch: int) -> dict:
     """One pass over the training chunks; the epoch's log row (losses, learning rate, speed)."""
-    cfg, info = run.cfg, run.info
+    info = run.info
     run.sampler.set_epoch(epoch)
     epoch_loss = run.warm_fn if epoch < run.warm_epochs else run.loss_fn
     run.net.train()
     t0 = time.perf_counter()
     acc = _EpochSums()
+    steps = run.plan[epoch]
     with _batches(run) as batches:
-        bar = tqdm(batches, total=len(run.loader), desc=f"epoch {epoch + 1}/{cfg.optim.epochs}",
+        bar = tqdm(batches, total=steps, desc=f"epoch {epoch + 1}/{len(run.plan)}",
                    disable=not (run.progress and info.main), leave=False)
         for batch in bar:
             _set_step_threads(run, batches)
             _train_step(run, batch, epoch_loss, epoch, acc)
             bar.set_postfix(loss=f"{acc.sums.get('loss', math.nan) / max(1, acc.n_finite):.4f}",
                             speed=f"{acc.audio_s * info.world / (time.perf_counter() - t0):.0f}x")
+            if acc.n_batches >= steps:  # a step budget's last epoch ends here, cut short
+                break
     train_time = time.perf_counter() - t0
     sums, n_batches, n_finite, audio_s = acc.sums, acc.n_batches, acc.n_finite, acc.audio_s
     if info.world > 1:
