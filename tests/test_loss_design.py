@@ -1,0 +1,118 @@
+"""The loss-design experiment command (issue 18): its grids, the 45-class vocabulary, the toy grid end to end,
+resume after a kill (between runs and mid-training), and the report."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import torch
+
+from training.experiments.loss_design import main
+from training.experiments.loss_design.grid import BY_NAME, GRIDS, HERE, RunKey, base_of, chains, grid_names, shard
+from training.experiments.loss_design.runner import run_dir
+from training.experiments.loss_design.vocab import gm45
+from training.synth.classes import load_class_list
+
+FIELDS = {"system", "classes", "seed", "steps", "F20", "LE_CD", "ER20", "LR_CD", "SELD", "MAR", "empty_frames"}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_main_and_sweep_grids():
+    main_runs = [k for c in chains(grid_names("main"), 5000, "cpu") for k in c]
+    assert len(main_runs) == len(set(main_runs)) == 7 * 2 * 2
+    assert {(k.classes, k.seed) for k in main_runs} == {(v, s) for v in ("home13", "gm177") for s in (1, 2)}
+    both = chains(grid_names("main,sweep"), 5000, "cpu")
+    extra = {k for c in both for k in c} - set(main_runs)  # the sweep's 13 and 177 classes are the main grid's
+    assert {(k.system, k.classes) for k in extra} == {(s, "gm45") for s in ("SEDDOA", "SEDDOA-AGG2", "mACCDOA")}
+    for chain in both:  # every AGG system runs after the multi-task run it branches from, in its chain
+        for i, key in enumerate(chain):
+            base = base_of(BY_NAME[key.system])
+            assert base is None or base.name in [k.system for k in chain[:i]]
+    for n in (1, 3, 8):  # the shards split the chains, each chain once
+        parts = [c for k in range(n) for c in shard(both, k, n)]
+        assert sorted(map(str, parts)) == sorted(map(str, both))
+    assert GRIDS["main"].steps >= 5000
+
+
+def test_gm45_is_every_fourth_gm177_class():
+    path = HERE / "gm45.toml"
+    assert path.read_text() == gm45()  # the file is what vocab.py writes
+    small, full = load_class_list(path), load_class_list("gm177")
+    assert len(small) == 45 and small.names == full.names[::4]
+    assert small.classes == full.classes[::4]  # the same renderings of each kept class
+
+
+def _toy(tmp_path: Path, *extra: str) -> list[str]:
+    return ["--grid", "toy", "--out", str(tmp_path / "ld"), "--json", str(tmp_path / "ld.json"), "--workers", "1",
+            *extra]
+
+
+def _wait_for(condition, timeout: float, proc: subprocess.Popen) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None or condition(), "the grid ended before the condition held"
+        assert time.monotonic() < end, "timed out waiting for the grid"
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_toy_grid_end_to_end_resumes_after_kills(tmp_path, capsys):
+    results = tmp_path / "ld.json"
+    # killed once the first run's result is in the results file
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # output to a file, not a pipe nobody reads (a full pipe would stall the grid)
+    with open(tmp_path / "grid.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "training.experiments.loss_design", *_toy(tmp_path)],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_for(lambda: results.exists() and len(json.loads(results.read_text())) >= 1, 240, proc)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    before = {(r["system"], r["classes"]): r for r in json.loads(results.read_text())}
+    assert len(before) < len(GRIDS["toy"].systems) * len(GRIDS["toy"].vocabs)  # killed before the end
+    stamps = {k: (run_dir(tmp_path / "ld", _key(r)) / "best.pt").stat().st_mtime_ns for k, r in before.items()}
+
+    assert main(_toy(tmp_path)) == 0
+    runs = json.loads(results.read_text())
+    keys = [(r["system"], r["classes"]) for r in runs]
+    assert sorted(keys) == sorted((s, v) for s in GRIDS["toy"].systems for v in GRIDS["toy"].vocabs)
+    for r in runs:
+        assert set(r) >= FIELDS and r["steps"] == GRIDS["toy"].steps and r["seed"] == 1
+        assert 0.0 <= r["empty_frames"] <= 1.0 and r["num_classes"] == {"home13": 13, "gm45": 45}[r["classes"]]
+    for k, r in before.items():  # the runs finished before the kill were not trained again
+        assert next(x for x in runs if (x["system"], x["classes"]) == k) == r
+        assert (run_dir(tmp_path / "ld", _key(r)) / "best.pt").stat().st_mtime_ns == stamps[k]
+    agg = next(r for r in runs if r["system"] == "SEDDOA-AGG2")
+    assert agg["branched_after_epoch"] >= 1 and agg["epochs"] > agg["branched_after_epoch"]
+
+    # killed mid-training: SEDDOA's state after epoch 1 (its kept branch point), no result yet
+    seddoa = next(r for r in runs if r["system"] == "SEDDOA" and r["classes"] == "home13")
+    folder = run_dir(tmp_path / "ld", _key(seddoa))
+    (folder / "result.json").unlink()
+    (folder / "last.pt").write_bytes((folder / "epoch1.pt").read_bytes())
+    results.write_text(json.dumps([r for r in runs if r is not seddoa]))
+    capsys.readouterr()
+    assert main(_toy(tmp_path)) == 0
+    assert "after epoch 1" in capsys.readouterr().out  # it went on from its last epoch, not from scratch
+    state = torch.load(folder / "last.pt", weights_only=True)
+    assert state["scheduler"]["last_epoch"] == GRIDS["toy"].steps  # and trained exactly the budget
+    assert len(json.loads(results.read_text())) == len(runs)
+
+    # the report: tables beside the paper's, the sweep, and the plot
+    md = tmp_path / "report" / "loss_design.md"
+    assert main(["--report", "--json", str(results), "--md", str(md)]) == 0
+    text = md.read_text()
+    assert "## home13: 13 classes" in text and "## gm45: 45 classes" in text and "paper" in text
+    assert "| SEDDOA-AGG2 |" in text and "Class-count sweep" in text
+    assert ET.fromstring(md.with_suffix(".svg").read_text()).tag.endswith("svg")
+
+
+def _key(record: dict) -> RunKey:
+    return RunKey.of(record)
