@@ -116,3 +116,14 @@ def test_toy_grid_end_to_end_resumes_after_kills(tmp_path, capsys):
 
 def _key(record: dict) -> RunKey:
     return RunKey.of(record)
+
+
+def test_probe_budget_fits_the_most_loaded_shard():
+    from training.experiments.loss_design.probe import steps_that_fit
+
+    # 4.5 compact-SEDDOA runs on the busiest shard at 40 steps/s, 6 runs of 20 s overhead, 550 steps an epoch
+    steps = steps_that_fit(420, 40.0, 20.0, 4.5, 6, 550)
+    assert steps % 500 == 0 and steps > 0
+    spent = lambda s: 4.5 * s / 40.0 + 6 * (20.0 + s / 550 * 5.0)  # noqa: E731
+    assert spent(steps) <= 420 < spent(steps + 500)
+    assert steps_that_fit(100, 40.0, 20.0, 4.5, 6, 550) == 0  # the overheads alone exceed the budget
