@@ -182,6 +182,45 @@ def test_clips_are_scored_separately():
         seld_metrics([a], [table(ev([0], 3, 0, 0))], 2)
 
 
+# ---------------------------------------------------------------- azimuth-only error (LE_az)
+
+def test_le_az_ignores_a_mirrored_elevation():
+    # a planar array's up/down mirror: right azimuth, elevation of the wrong sign
+    ref = table(ev(range(0, 10), 0, 0, 30, 40), ev(range(0, 10), 1, 0, -100, -25))
+    pred = table(ev(range(0, 10), 0, 0, 30, -40), ev(range(0, 10), 1, 0, -100, 25))
+    r = seld_metrics([ref], [pred], 2)
+    assert r["LE_CD"] == pytest.approx((80 + 50) / 2)
+    assert r["LE_az"] == pytest.approx(0, abs=1e-9) and r["micro"]["LE_az"] == pytest.approx(0, abs=1e-9)
+    np.testing.assert_allclose(r["per_class"]["LE_az"], [0, 0], atol=1e-9)
+
+
+def test_le_az_wraps_and_averages_like_le_cd():
+    # 170° vs -170° is 20° apart; class 1 has 5° then 15° in two frames of one segment (one track: mean 10°);
+    # class 2 never occurs: 180° in the macro average, as LE_CD; micro over the two localisation TPs
+    ref = table(ev(range(0, 10), 0, 0, 170), ev(range(0, 2), 1, 0, 0))
+    pred = table(ev(range(0, 10), 0, 3, -170), ev([0], 1, 0, 5), ev([1], 1, 0, -15))
+    r = seld_metrics([ref], [pred], 3)
+    np.testing.assert_allclose(r["per_class"]["LE_az"], [20, 10, 180], atol=1e-9)
+    assert r["LE_az"] == pytest.approx((20 + 10 + 180) / 3)
+    assert r["micro"]["LE_az"] == pytest.approx(15)
+    np.testing.assert_allclose(r["per_class"]["LE_az"][:2], r["per_class"]["LE_CD"][:2], atol=1e-6)  # on the horizon
+    assert seld_metrics([ref], [table()], 3)["micro"]["LE_az"] == 180  # nothing matched
+    # SELD stays the official score: LE_az is an extra key
+    assert set(r) >= {"ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR", "LE_az"}
+    assert r["SELD"] == pytest.approx(np.mean([r["ER20"], 1 - r["F20"], r["LE_CD"] / 180, 1 - r["LR_CD"]]))
+
+
+def test_le_az_keeps_the_great_circle_matching():
+    # two sources of one class in one frame: great-circle matching pairs the near-zenith ones (15° apart, but
+    # 170° in azimuth) and the horizon ones (15°); matching on azimuth would pair them the other way round
+    # (160° + 5°). LE_az reports the great-circle pairs' azimuth differences.
+    ref = table([(0, 0, 0, 0, 85, NAN), (0, 0, 1, 175, 0, NAN)])
+    pred = table([(0, 0, 0, 170, 80, NAN), (0, 0, 1, 160, 0, NAN)])
+    r = seld_metrics([ref], [pred], 1)
+    assert r["LE_CD"] == pytest.approx((angle((0, 85), (170, 80)) + 15) / 2)
+    assert r["LE_az"] == pytest.approx((170 + 15) / 2)
+
+
 # ---------------------------------------------------------------- tracking
 
 def test_tracking_perfect_switch_and_fragment():
@@ -349,6 +388,46 @@ def slow_mar(refs, preds, C):
     return np.nanmean(rate), missed.sum() / total.sum(), rate
 
 
+def azimuth_gap(a, b):
+    d = abs(a - b) % 360
+    return min(d, 360 - d)
+
+
+def best_pairs(gv, pv):
+    """Minimum total great-circle angle one-to-one pairs (reference index, predicted index), by trying every
+    permutation."""
+    cost = [[angle(g[:2], p[:2]) for p in pv] for g in gv]
+    if len(gv) <= len(pv):
+        options = [list(enumerate(perm)) for perm in itertools.permutations(range(len(pv)), len(gv))]
+    else:
+        options = [[(i, j) for j, i in enumerate(perm)] for perm in itertools.permutations(range(len(gv)), len(pv))]
+    return min(options, key=lambda pairs: sum(cost[i][j] for i, j in pairs))
+
+
+def slow_le_az(refs, preds, C):
+    """LE_az the obvious way: per clip, 1 s segment and class, every frame where both have the class matched by
+    brute force on great-circle angle; each reference row position's azimuth differences averaged over the
+    segment (one localisation TP), then summed per class."""
+    DE, DE_TP = np.zeros(C), np.zeros(C)
+    for ref, pred in zip(refs, preds, strict=True):
+        gt, pr = by_frame(ref), by_frame(pred)
+        n = clip_frames(ref, pred)
+        for start in range(0, n, 10):
+            for c in range(C):
+                errors = {}  # reference row position -> azimuth differences in the segment
+                for f in range(start, min(start + 10, n)):
+                    gv, pv = gt.get(f, {}).get(c, []), pr.get(f, {}).get(c, [])
+                    if gv and pv:
+                        for i, j in best_pairs(gv, pv):
+                            errors.setdefault(i, []).append(azimuth_gap(gv[i][0], pv[j][0]))
+                for v in errors.values():
+                    DE[c] += sum(v) / len(v)
+                    DE_TP[c] += 1
+    per_class = np.array([DE[c] / DE_TP[c] if DE_TP[c] else 180.0 for c in range(C)])
+    micro = DE.sum() / DE_TP.sum() if DE_TP.sum() else 180.0
+    return per_class.mean(), micro, per_class
+
+
 def random_scene(rng, C, n_frames):
     """Reference events (moving sources, same-class overlaps) and a degraded prediction of them."""
     ref_rows, pred_rows = [], []
@@ -403,6 +482,39 @@ def test_against_slow_references(seed):
     mar, mar_micro, mar_c = slow_mar(refs, preds, C)
     assert got["MAR"] == pytest.approx(mar) and got["micro"]["MAR"] == pytest.approx(mar_micro)
     np.testing.assert_allclose(got["per_class"]["MAR"], mar_c)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_le_az_against_slow_reference(seed):
+    rng = np.random.default_rng(100 + seed)
+    C = 4
+    refs, preds = [], []
+    for _ in range(3):
+        r, p = random_scene(rng, C, int(rng.integers(20, 80)))
+        if seed % 2:  # a planar array's mirror images: elevation of the wrong sign on some predictions
+            flip = rng.random(len(p)) < 0.5
+            p[flip, 4] *= -1
+        refs.append(r)
+        preds.append(p)
+    got = seld_metrics(refs, preds, C)
+    macro, micro, per_class = slow_le_az(refs, preds, C)
+    assert got["LE_az"] == pytest.approx(macro, abs=1e-9)
+    assert got["micro"]["LE_az"] == pytest.approx(micro, abs=1e-9)
+    np.testing.assert_allclose(got["per_class"]["LE_az"], per_class, atol=1e-9)
+    assert (got["per_class"]["LE_az"] <= 180).all() and (got["per_class"]["LE_az"] >= 0).all()
+
+
+def test_le_az_random_sets_have_several_sources_per_frame():
+    """The random cases above need the assignment: some frames hold 2+ references and 2+ predictions of a class."""
+    multi = 0
+    for seed in range(6):
+        rng = np.random.default_rng(100 + seed)
+        for _ in range(3):
+            r, p = random_scene(rng, 4, int(rng.integers(20, 80)))
+            gt, pr = by_frame(r), by_frame(p)
+            multi += sum(len(v) > 1 and len(pr.get(f, {}).get(c, [])) > 1
+                         for f, cs in gt.items() for c, v in cs.items())
+    assert multi > 0
 
 
 def test_random_sets_reach_every_branch():

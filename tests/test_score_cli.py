@@ -163,3 +163,76 @@ def test_table_unchanged_before_the_latency(dataset):
         before = format_table(without, all_classes)
         full = format_table(result, all_classes)
         assert full.startswith(before + "\n\nonset latency (3 events)")
+
+
+# ---------------------------------------------------------------- LE_az and planar arrays
+
+PRESETS = Path(__file__).resolve().parent.parent / "assets" / "arrays"
+PLANAR_NOTE = "planar array (ReSpeaker USB Mic Array v2.0): elevation is ambiguous (up/down mirror)"
+# sources above the horizon, predicted at their mirror images below it (what a planar array hears the same)
+REF_UP = "0,0,0,30,40\n1,0,0,30,40\n2,1,0,-100,25\n"
+PRED_MIRROR = "0,0,0,30,-40\n1,0,0,30,-40\n2,1,0,-100,-25\n"
+
+
+def header_and_rows(printed: str, label: str) -> tuple[list[str], list[str]]:
+    lines = printed.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.split()[:1] == ["ER20"])
+    return lines[head].split(), next(line for line in lines if line.startswith(label)).split()
+
+
+def test_planar_dataset_notes_the_mirror_and_scores_azimuth(tmp_path, capsys):
+    data = tmp_path / "respeaker"
+    write(data / "classes.tsv", "0\tdog\n1\tcat\n")
+    write(data / "array.toml", (PRESETS / "respeaker_v2.toml").read_text())
+    ref = write(data / "metadata" / "x.csv", REF_UP)
+    pred = write(tmp_path / "pred" / "x.csv", PRED_MIRROR)
+    out = tmp_path / "m.json"
+    assert main(["score", "--ref", str(ref.parent), "--pred", str(pred.parent), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert result["array"] == {"name": "ReSpeaker USB Mic Array v2.0", "format": "mic", "planar": True}
+    assert result["LE_az"] == pytest.approx(0, abs=1e-9) and result["micro"]["LE_az"] == pytest.approx(0, abs=1e-9)
+    assert result["LE_CD"] == pytest.approx((80 + 50) / 2)  # the mirror images cost LE_CD their elevation
+    assert result["per_class"]["1"]["LE_az"] == pytest.approx(0, abs=1e-9)
+    assert PLANAR_NOTE in printed
+    assert "is the azimuth error LE_az 0.0° (macro); LE_CD 65.0° also counts elevation" in printed
+    head, macro = header_and_rows(printed, "macro")
+    assert head[:4] == ["ER20", "F20", "LE_CD", "LE_az"] and macro[3:5] == ["65.0°", "0.0°"]  # side by side
+    cls_head = next(line for line in printed.splitlines() if line.startswith("class "))
+    assert cls_head.split()[2:5] == ["F20", "LE_CD", "LE_az"]
+    # SELD stays the official score, from LE_CD
+    want = seld_metrics([read_dcase_csv(ref)], [read_dcase_csv(pred)], 2)
+    assert result["SELD"] == pytest.approx(want["SELD"]) and result["LE_az"] == pytest.approx(want["LE_az"])
+
+
+def test_array_option_and_unknown_array(dataset, tmp_path, capsys):
+    ref, pred = dataset  # no array.toml: the array is unknown, no note and no "array" key
+    out = tmp_path / "m.json"
+    assert main(["score", "--ref", str(ref), "--pred", str(pred), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "planar" not in printed and "LE_az" in printed
+    result = json.loads(out.read_text())
+    assert "array" not in result and "LE_az" in result and "LE_az" in result["micro"]
+    assert main(["score", "--ref", str(ref), "--pred", str(pred), "--array", "respeaker_v2"]) == 0
+    assert PLANAR_NOTE in capsys.readouterr().out
+    assert main(["score", "--ref", str(ref), "--pred", str(pred), "--array", str(tmp_path / "none.toml")]) == 1
+    assert "none.toml" in capsys.readouterr().err
+
+
+def test_tetrahedron_dataset_has_le_az_and_no_planar_note(dataset, tmp_path, capsys):
+    ref, pred = dataset
+    write(ref.parent.parent / "array.toml", (PRESETS / "dcase_mic.toml").read_text())
+    out = tmp_path / "m.json"
+    assert main(["score", "--ref", str(ref), "--pred", str(pred), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "planar" not in printed and "ambiguous" not in printed
+    result = json.loads(out.read_text())
+    assert result["array"] == {"name": "DCASE MIC tetrahedron", "format": "mic", "planar": False}
+    refs = [read_dcase_csv(ref / n) for n in ("a.csv", "b.csv")]
+    preds = [read_dcase_csv(pred / "a.csv"), read_dcase_csv(pred / "sub" / "b.csv")]
+    want = seld_metrics(refs, preds, 4)
+    assert result["LE_az"] == pytest.approx(want["LE_az"]) and result["micro"]["LE_az"] == pytest.approx(
+        want["micro"]["LE_az"])
+    assert [result["per_class"][str(c)]["LE_az"] for c in range(4)] == pytest.approx(want["per_class"]["LE_az"])
+    head, macro = header_and_rows(printed, "macro")
+    assert head[2:4] == ["LE_CD", "LE_az"] and macro[4] == f"{want['LE_az']:.1f}°"

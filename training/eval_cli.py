@@ -5,9 +5,14 @@ dataset and scores it (see ``training.evaluate``); with ``--pred-out`` it also w
 (nothing is written unless asked). A clip without audio is named in a warning and its reference events count as
 missed, as the DCASE scorer counts a clip without predictions.
 
-``seld-eval score --ref REF --pred PRED [--json OUT] [--num-classes N] [--all-classes]`` scores DCASE CSV
-predictions (files, or folders paired by file name) and prints a table; with ``--json`` it also writes the
+``seld-eval score --ref REF --pred PRED [--json OUT] [--num-classes N] [--array A] [--all-classes]`` scores DCASE
+CSV predictions (files, or folders paired by file name) and prints a table; with ``--json`` it also writes the
 metrics (see ``training.scoring``).
+
+Both tables show LE_az, the azimuth error of LE_CD's matches, beside LE_CD (and the JSON has it: ``LE_az``, in
+``micro`` and ``per_class`` too); for a dataset recorded with a planar array (its ``array.toml``; for ``score``
+found next to or above REF, or named with ``--array``) the table says that elevation is ambiguous (up/down
+mirror) and that LE_az is the array's localisation error. SELD is the official score and does not use it.
 
 Both print the event-onset latency after the metrics table (per class with ``--per-class`` /
 ``--all-classes``) and write it to the JSON under ``onset_latency``. ``seld-eval tune`` tunes a checkpoint's
@@ -63,7 +68,7 @@ def _save_json(args: argparse.Namespace, result: dict) -> None:
 def _run_score(args: argparse.Namespace) -> int:
     from training.scoring import format_table, score_paths
 
-    result = score_paths(args.ref, args.pred, args.num_classes)
+    result = score_paths(args.ref, args.pred, args.num_classes, array=args.array)
     print(format_table(result, all_classes=args.all_classes))
     _save_json(args, result)
     return 0
@@ -79,6 +84,9 @@ def add_score_command(subparsers) -> None:
     p.add_argument("--json", metavar="OUT", help="also write the metrics to this JSON file")
     p.add_argument("--num-classes", type=int, default=None,
                    help="number of classes (default: classes.tsv next to/above REF, else largest index + 1)")
+    p.add_argument("--array", metavar="PRESET|TOML",
+                   help="the recordings' array (default: array.toml next to/above REF, else unknown); a planar "
+                        "one gets a note that elevation is ambiguous")
     p.add_argument("--all-classes", action="store_true",
                    help="list every class, not only those with events, and the onset latency per class")
     p.set_defaults(func=_run_score)

@@ -19,10 +19,11 @@ import numpy as np
 from seld_live.detector import Detector
 from seld_live.errors import SeldError
 from seld_live.events import Event, events_to_table, write_dcase_csv
+from seld_live.geometry import ArrayGeometry
 from seld_live.model_catalog import ArrayMismatchError, check_model_array
 from seld_live.tracking import TrackerConfig, track_offline
 from training.data import SeldDataset
-from training.metrics import SELD_KEYS
+from training.metrics import LE_AZ, SELD_KEYS
 from training.scoring import score_tables
 
 
@@ -73,12 +74,12 @@ def decode_all(det: Detector, preds: list[ClipPrediction]) -> list[list[Event]]:
 
 
 def score_predictions(det: Detector, preds: list[ClipPrediction], extras: bool = True,
-                      events: list[list[Event]] | None = None) -> dict:
-    """Decode with the detector's current thresholds (or take ``events`` so decoded) and score (``extras``:
-    see ``score_tables``)."""
+                      events: list[list[Event]] | None = None, array: ArrayGeometry | None = None) -> dict:
+    """Decode with the detector's current thresholds (or take ``events`` so decoded) and score (``extras``,
+    ``array``: see ``score_tables``)."""
     tables = [events_to_table(e) for e in (events if events is not None else decode_all(det, preds))]
     return score_tables([p.reference for p in preds], tables, det.classes, [p.name for p in preds],
-                        num_frames=[p.num_frames for p in preds], extras=extras)
+                        num_frames=[p.num_frames for p in preds], extras=extras, array=array)
 
 
 def tracked_tables(det: Detector, preds: list[ClipPrediction], config: TrackerConfig | None = None,
@@ -91,7 +92,7 @@ def tracked_tables(det: Detector, preds: list[ClipPrediction], config: TrackerCo
 def score_tracked(det: Detector, preds: list[ClipPrediction], tables: list[np.ndarray]) -> dict:
     """The scores of tracked event tables (``tracked_tables``)."""
     m = score_tables([p.reference for p in preds], tables, det.classes, num_frames=[p.num_frames for p in preds])
-    return {k: m[k] for k in (*SELD_KEYS, "micro", "tracking", "onset_latency")}
+    return {k: m[k] for k in (*SELD_KEYS, LE_AZ, "micro", "tracking", "onset_latency")}
 
 
 def write_predictions(preds: list[ClipPrediction], events: list[list[Event]], folder: str | os.PathLike) -> Path:
@@ -107,13 +108,15 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, device: st
                    threshold: float | None = None, pred_dir: str | os.PathLike | None = None,
                    cache_dir: str | None = None, progress: bool = False,
                    warn: Callable[[str], None] | None = None) -> dict:
-    """Scores of a checkpoint over a dataset; its predictions as DCASE CSV under ``pred_dir`` if given."""
+    """Scores of a checkpoint over a dataset; its predictions as DCASE CSV under ``pred_dir`` if given. The result
+    records the dataset's array (``array``; the table notes a planar one)."""
     det = Detector.load(model, device=device, threshold=threshold)
-    preds = predict_dataset(det, data, cache_dir=cache_dir, progress=progress, warn=warn)
+    ds = SeldDataset(data, feature_config=det.meta.features, cache_dir=cache_dir, allow_empty=True)
+    preds = predict_dataset(det, ds, progress=progress, warn=warn)
     events = decode_all(det, preds)  # once, for the files, the scores and the tracker
     if pred_dir is not None:
         write_predictions(preds, events, pred_dir)
-    result = score_predictions(det, preds, events=events)
+    result = score_predictions(det, preds, events=events, array=ds.array)
     result["tracked"] = score_tracked(det, preds, tracked_tables(det, preds, events=events))
     result["model"] = {"path": str(det.path), "output_kind": det.output_kind, "threshold": det.threshold,
                        "arch": det.meta.model.arch}

@@ -6,7 +6,8 @@ or a single table for one clip. Clips are scored independently and the counts su
 
 ``seld_metrics(refs, preds, num_classes)`` -- DCASE 2022/2023 location-aware detection and class-aware
 localisation in 1 s segments (10 label frames), 20° threshold. Keys ``ER20, F20, LE_CD, LR_CD, SELD, MAR``
-(macro), ``micro`` (same keys), ``per_class`` (arrays [C]) and ``totals``. It reproduces the official
+(macro), ``micro`` (same keys), ``per_class`` (arrays [C]) and ``totals``; also ``LE_az`` (macro, micro, per
+class), the azimuth-only error of LE_CD's matches (below). It reproduces the official
 scorer (seld-dcase2022/2023 ``SELDMetrics``, multi-instance version):
 
 - per segment and class, the number of reference (predicted) tracks is the largest number of reference
@@ -24,6 +25,15 @@ scorer (seld-dcase2022/2023 ``SELDMetrics``, multi-instance version):
 - macro: per class, then averaged over *all* classes; a class with no localisation TP gets LE = 180° (and
   F = LR = 0), as the official scorer does; micro: from the summed counts.
 - SELD = mean(ER, 1 - F, LE / 180, 1 - LR).
+
+``LE_az`` (macro, micro and per class; not part of SELD, not an official metric): the azimuth-only localisation
+error, for planar arrays, which cannot tell up from down (a source and its mirror image across the array's
+plane sound the same, so their elevation error says nothing about the system). It keeps LE_CD's matching and
+averaging exactly: the SAME Hungarian pairs (chosen per frame and class on great-circle distance, not re-matched
+on azimuth), their absolute azimuth difference wrapped to [0, 180]° (|az_ref - az_pred| mod 360, the shorter
+way round), averaged per (segment, class, reference row position) into one error per localisation true positive,
+then ΣDE_az / DE_TP per class; macro over all classes with 180° for a class without localisation TP, micro from
+the summed counts. Near the poles azimuth is ill-defined and a great-circle match can have a large azimuth error.
 
 Differences from the official scripts, by design: a clip lasts ``num_frames`` (default: one past the last
 reference or predicted frame) instead of ending at the last reference frame, so late false alarms count;
@@ -72,6 +82,8 @@ DOA_THRESHOLD = 20.0
 REL_DIST_THRESHOLD = 1.0
 # the headline metrics of seld_metrics (macro; micro has the same keys), in the order tables and logs show them
 SELD_KEYS = ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR")
+# azimuth-only localisation error of LE_CD's matches (for planar arrays); an extra key, not part of SELD
+LE_AZ = "LE_az"
 
 Tables = Sequence[np.ndarray] | np.ndarray
 
@@ -86,6 +98,7 @@ class _Rows:
     track: np.ndarray
     xyz: np.ndarray
     dist: np.ndarray
+    azi: np.ndarray  # azimuth in degrees, as given
     fc: np.ndarray
     rank: np.ndarray
     group_keys: np.ndarray  # unique fc
@@ -121,7 +134,8 @@ def _rows(table: np.ndarray, num_classes: int) -> _Rows:
     fc = frame * num_classes + cls
     keys, start, count = np.unique(fc, return_index=True, return_counts=True)
     rank = np.arange(len(fc)) - np.repeat(start, count)
-    return _Rows(frame, cls, track, sph_to_cart(table[:, 3], table[:, 4]), table[:, 5], fc, rank, keys, start, count)
+    return _Rows(frame, cls, track, sph_to_cart(table[:, 3], table[:, 4]), table[:, 5], table[:, 3], fc, rank, keys,
+                 start, count)
 
 
 def _prepare(refs: Tables, preds: Tables, num_classes: int, num_frames: Sequence[int] | None,
@@ -168,6 +182,12 @@ def _match(ref: _Rows, pred: _Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     r_all = np.concatenate(r_idx).astype(np.int64)
     p_all = np.concatenate(p_idx).astype(np.int64)
     return r_all, p_all, angular_distance_deg(ref.xyz[r_all], pred.xyz[p_all])
+
+
+def azimuth_difference_deg(a, b):
+    """Absolute azimuth difference in degrees, wrapped to [0, 180] (the shorter way round)."""
+    d = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)) % 360.0
+    return np.minimum(d, 360.0 - d)
 
 
 def _ratio(num, den, empty=0.0):
@@ -226,14 +246,18 @@ def seld_metrics(refs: Tables, preds: Tables, num_classes: int, *, doa_threshold
     n_pred[np.searchsorted(sc, sc_p)] = nb_p
 
     # Matched distances averaged per (segment, class, reference row position).
-    r_idx, _, ang = _match(ref, pred)
+    # LE_az: the azimuth differences of the same pairs, averaged the same way.
+    r_idx, p_idx, ang = _match(ref, pred)
     m_sc = (ref.frame[r_idx] // segment_frames) * C + ref.cls[r_idx]
     width = int(ref.rank.max(initial=0)) + 1
     tk, inv = np.unique(m_sc * width + ref.rank[r_idx], return_inverse=True)
-    mean_err = np.bincount(inv, weights=ang) / np.bincount(inv)
+    pairs = np.bincount(inv)
+    mean_err = np.bincount(inv, weights=ang) / pairs
+    mean_az = np.bincount(inv, weights=azimuth_difference_deg(ref.azi[r_idx], pred.azi[p_idx])) / pairs
     pos = np.searchsorted(sc, tk // width)
     n_tracks = np.bincount(pos, minlength=len(sc))
     de = np.bincount(pos, weights=mean_err, minlength=len(sc))
+    de_az = np.bincount(pos, weights=mean_az, minlength=len(sc))
     tp = np.bincount(pos, weights=(mean_err <= doa_threshold).astype(float), minlength=len(sc)).astype(np.int64)
     fp_spatial = n_tracks - tp
 
@@ -258,16 +282,19 @@ def seld_metrics(refs: Tables, preds: Tables, num_classes: int, *, doa_threshold
 
     TP, FPs, FP, FN = per_class(tp), per_class(fp_spatial), per_class(fp), per_class(fn)
     DE, DE_TP, Nref = per_class(de), per_class(n_tracks), per_class(n_ref)
+    DE_az = per_class(de_az)
     nref_total = Nref.sum()
     er = (S + D + I) / nref_total if nref_total > 0 else S + D + I
 
     f_c = _ratio(TP, TP + FPs + 0.5 * (FP + FN))
     le_c = np.where(DE_TP > 0, _ratio(DE, DE_TP), 180.0)
+    le_az_c = np.where(DE_TP > 0, _ratio(DE_az, DE_TP), 180.0)
     lr_c = _ratio(DE_TP, DE_TP + FN)  # DE_FN equals FN in this scheme
     seld_c = _seld_score(er, f_c, le_c, lr_c)
 
     f_mi = _ratio(TP.sum(), TP.sum() + FPs.sum() + 0.5 * (FP.sum() + FN.sum()))
     le_mi = _ratio(DE.sum(), DE_TP.sum()) if DE_TP.sum() > 0 else 180.0
+    le_az_mi = _ratio(DE_az.sum(), DE_TP.sum()) if DE_TP.sum() > 0 else 180.0
     lr_mi = _ratio(DE_TP.sum(), DE_TP.sum() + FN.sum())
     mar = _mar(ref, pred, C)
     return {
@@ -277,9 +304,10 @@ def seld_metrics(refs: Tables, preds: Tables, num_classes: int, *, doa_threshold
         "LR_CD": float(lr_c.mean()),
         "SELD": float(seld_c.mean()),
         "MAR": mar["MAR"],
+        LE_AZ: float(le_az_c.mean()),
         "micro": {"ER20": float(er), "F20": f_mi, "LE_CD": le_mi, "LR_CD": lr_mi,
-                  "SELD": float(_seld_score(er, f_mi, le_mi, lr_mi)), "MAR": mar["micro"]},
-        "per_class": {"F20": f_c, "LE_CD": le_c, "LR_CD": lr_c, "SELD": seld_c, "MAR": mar["per_class"],
+                  "SELD": float(_seld_score(er, f_mi, le_mi, lr_mi)), "MAR": mar["micro"], LE_AZ: float(le_az_mi)},
+        "per_class": {"F20": f_c, "LE_CD": le_c, "LR_CD": lr_c, "SELD": seld_c, "MAR": mar["per_class"], LE_AZ: le_az_c,
                       "TP": TP, "FP": FP, "FP_spatial": FPs, "FN": FN, "DE_TP": DE_TP, "Nref": Nref},
         "totals": {"S": S, "D": D, "I": I, "Nref": float(nref_total), "frames": int(total_frames)},
     }

@@ -3,15 +3,23 @@
 ``score_paths(ref, pred, num_classes=None)`` reads REF and PRED (two CSV files, or two folders whose ``*.csv``
 files, searched recursively, are paired by file name), computes the DCASE 2022/2023 metrics, the missing-alarm
 rate, the DCASE 2024 frame-level metrics, the tracking metrics and the event-onset latency, and returns a
-JSON-ready dict: ``ER20, F20, LE_CD, LR_CD, SELD, MAR`` (macro), ``micro``, ``per_class`` (keyed by class index
-as a string, each with its ``name``), ``dcase2024``, ``tracking``, ``onset_latency`` (``training.metrics.
-onset_latency``'s keys, its ``per_class`` keyed like ``per_class``), ``totals`` and ``files``. NaN (undefined)
+JSON-ready dict: ``ER20, F20, LE_CD, LR_CD, SELD, MAR`` (macro, the official ones), ``LE_az`` (the azimuth-only
+error of LE_CD's matches, see ``training.metrics``; also in ``micro`` and ``per_class``), ``micro``, ``per_class``
+(keyed by class index as a string, each with its ``name``), ``dcase2024``, ``tracking``, ``onset_latency``
+(``training.metrics.onset_latency``'s keys, its ``per_class`` keyed like ``per_class``), ``totals``, ``files`` and,
+where the recordings' array is known, ``array`` (``name``, ``format``, ``planar``). NaN (undefined)
 and inf become None: a latency quantile is None either because there are no events (``events`` 0) or because
 too many of them were missed (inf).
 
+The table shows LE_az beside LE_CD. For a planar array (``ArrayGeometry.is_planar``: it cannot tell up from
+down) it also says that elevation is ambiguous, a source and its mirror image across the array's plane sounding
+the same, so LE_CD counts a mirrored elevation as an error and LE_az is the array's localisation error.
+
 The number of classes is ``num_classes`` if given, else read from a ``classes.tsv`` (see ``training.classes_tsv``)
 in the reference folder or up to four folders above it, else the largest class index in REF and PRED plus one.
-Problems with the inputs raise ``SeldError`` with one line naming the file (and line).
+The array is ``array`` if given (a preset name, a TOML path or an ``ArrayGeometry``), else the ``array.toml``
+found the same way as ``classes.tsv``, else unknown (no ``array`` key, no note). Problems with the inputs raise
+``SeldError`` with one line naming the file (and line).
 """
 
 from __future__ import annotations
@@ -26,8 +34,19 @@ import numpy as np
 from seld_live.atomic import is_temporary, write_text_atomic
 from seld_live.errors import SeldError
 from seld_live.events import FRAME_SECONDS, read_dcase_csv
-from training.classes_tsv import CLASSES_FILE, find_classes_tsv, read_classes_tsv
-from training.metrics import LATENCY_KEYS, SELD_KEYS, frame_metrics_2024, onset_latency, seld_metrics, tracking_metrics
+from seld_live.geometry import ArrayGeometry, load_array
+from training.classes_tsv import CLASSES_FILE, CLASSES_SEARCH_DEPTH, find_classes_tsv, read_classes_tsv
+from training.metrics import (
+    LATENCY_KEYS,
+    LE_AZ,
+    SELD_KEYS,
+    frame_metrics_2024,
+    onset_latency,
+    seld_metrics,
+    tracking_metrics,
+)
+
+ARRAY_FILE = "array.toml"
 
 
 def _csv_index(folder: Path) -> dict[str, Path]:
@@ -91,13 +110,30 @@ def _by_class(per_class: dict[str, np.ndarray], names: list[str]) -> dict[str, d
     return out
 
 
+def array_summary(array: ArrayGeometry) -> dict:
+    """The ``array`` entry of a result: what the table needs to know about the recordings' array."""
+    return {"name": array.name, "format": array.format, "planar": array.is_planar}
+
+
+def find_array_toml(ref: str | os.PathLike) -> Path | None:
+    """The dataset's ``array.toml`` in the reference folder (or a file's folder) or up to four folders above it."""
+    ref = Path(ref).resolve()
+    folder = ref if ref.is_dir() else ref.parent
+    for candidate in [folder, *folder.parents][: CLASSES_SEARCH_DEPTH + 1]:
+        path = candidate / ARRAY_FILE
+        if path.is_file():
+            return path
+    return None
+
+
 def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: list[str],
                  file_names: list[str] | None = None, num_frames: list[int] | None = None,
-                 extras: bool = True) -> dict:
+                 extras: bool = True, array: ArrayGeometry | None = None) -> dict:
     """All metrics for aligned lists of event tables, in the JSON form described in the module docstring.
 
     ``num_frames``: clip lengths in 100 ms frames where known (default: one past the last event).
     ``extras=False`` skips the DCASE 2024, tracking and onset-latency metrics (quick scoring for model selection).
+    ``array``: the recordings' array, recorded under ``array`` (the table notes a planar one).
     """
     C = len(class_names)
     if num_frames is None:
@@ -105,7 +141,7 @@ def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: l
                       for r, p in zip(refs, preds, strict=True)]
     seld = seld_metrics(refs, preds, C, num_frames=num_frames)
     if not extras:
-        result = {k: seld[k] for k in SELD_KEYS}
+        result = {k: seld[k] for k in (*SELD_KEYS, LE_AZ)}
         result["micro"] = seld["micro"]
         return _clean(result)
     d24 = frame_metrics_2024(refs, preds, C, num_frames=num_frames)
@@ -114,7 +150,7 @@ def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: l
     per_class = dict(seld["per_class"])
     per_class.update({f"{k}_2024": d24["per_class"][k] for k in ("F20", "DOAE", "RDE")})
     per_class.update({k: trk["per_class"][k] for k in ("IDSW", "FRAG", "MOTA")})
-    result = {k: seld[k] for k in SELD_KEYS}
+    result = {k: seld[k] for k in (*SELD_KEYS, LE_AZ)}
     result["micro"] = seld["micro"]
     result["per_class"] = _by_class(per_class, class_names)
     result["dcase2024"] = {k: d24[k] for k in ("F20", "DOAE", "RDE", "micro")}
@@ -126,12 +162,19 @@ def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: l
                         "reference_hours": frames * FRAME_SECONDS / 3600.0}
     if file_names is not None:
         result["files"] = list(file_names)
+    if array is not None:
+        result["array"] = array_summary(array)
     return _clean(result)
 
 
-def score_paths(ref: str | os.PathLike, pred: str | os.PathLike, num_classes: int | None = None) -> dict:
+def score_paths(ref: str | os.PathLike, pred: str | os.PathLike, num_classes: int | None = None,
+                array: str | os.PathLike | ArrayGeometry | None = None) -> dict:
     """Pair, read and score REF against PRED (files or folders); see the module docstring."""
     pairs = pair_files(ref, pred)
+    if array is None:
+        array = find_array_toml(ref)
+    if array is not None and not isinstance(array, ArrayGeometry):
+        array = load_array(array)
     names: list[str] | None = None
     if num_classes is None:
         tsv = find_classes_tsv(ref)
@@ -150,7 +193,7 @@ def score_paths(ref: str | os.PathLike, pred: str | os.PathLike, num_classes: in
                             f"(use --num-classes or a {CLASSES_FILE})")
     if names is None:
         names = [str(c) for c in range(num_classes)]
-    return score_tables(refs, preds, names, [r.name for r, _ in pairs])
+    return score_tables(refs, preds, names, [r.name for r, _ in pairs], array=array)
 
 
 def write_json(path: str | os.PathLike, result: dict) -> None:
@@ -163,7 +206,11 @@ def write_json(path: str | os.PathLike, result: dict) -> None:
 
 
 def _fmt(x, spec: str) -> str:
-    return "-" if x is None else format(x, spec)
+    """``x`` formatted, or "-" for None (undefined), right-aligned to the width that ``spec`` gives."""
+    if x is None:
+        width = spec[: len(spec) - len(spec.lstrip("0123456789"))]
+        return f"{'-':>{width}}" if width else "-"
+    return format(x, spec)
 
 
 def _fmt_latency(x, events: int) -> str:
@@ -195,13 +242,25 @@ def _latency_lines(lat: dict | None, all_classes: bool) -> list[str]:
     return lines
 
 
+def _planar_lines(result: dict) -> list[str]:
+    """The note under the macro/micro rows for a planar array: its elevation is ambiguous."""
+    array = result.get("array")
+    if not array or not array.get("planar"):
+        return []
+    return [f"planar array ({array['name']}): elevation is ambiguous (up/down mirror), so its localisation error",
+            f"  is the azimuth error LE_az {_fmt(result[LE_AZ], '.1f')}° (macro); LE_CD "
+            f"{_fmt(result['LE_CD'], '.1f')}° also counts elevation, mirror images included"]
+
+
 def format_table(result: dict, all_classes: bool = False) -> str:
-    """Human-readable summary: macro/micro rows and one row per class with reference or predicted events, then
-    the onset latency (per class as well with ``all_classes``)."""
-    lines = [f"{'':8}{'ER20':>7}{'F20':>7}{'LE_CD':>8}{'LR_CD':>7}{'SELD':>7}{'MAR':>7}"]
+    """Human-readable summary: macro/micro rows (with a note for a planar array) and one row per class with
+    reference or predicted events, then the onset latency (per class as well with ``all_classes``)."""
+    lines = [f"{'':8}{'ER20':>7}{'F20':>7}{'LE_CD':>8}{'LE_az':>8}{'LR_CD':>7}{'SELD':>7}{'MAR':>7}"]
     for label, r in (("macro", result), ("micro", result["micro"])):
         lines.append(f"{label:8}{_fmt(r['ER20'], '7.3f')}{_fmt(r['F20'], '7.1%')}{_fmt(r['LE_CD'], '7.1f')}°"
-                     f"{_fmt(r['LR_CD'], '7.1%')}{_fmt(r['SELD'], '7.3f')}{_fmt(r['MAR'], '7.1%')}")
+                     f"{_fmt(r[LE_AZ], '7.1f')}°{_fmt(r['LR_CD'], '7.1%')}{_fmt(r['SELD'], '7.3f')}"
+                     f"{_fmt(r['MAR'], '7.1%')}")
+    lines.extend(_planar_lines(result))
     d24, trk, tot = result["dcase2024"], result["tracking"], result["totals"]
     lines.append(f"DCASE 2024 frame-level: F20 {_fmt(d24['F20'], '.1%')}, DOAE {_fmt(d24['DOAE'], '.1f')}°, "
                  f"RDE {_fmt(d24['RDE'], '.3f')}")
@@ -209,19 +268,22 @@ def format_table(result: dict, all_classes: bool = False) -> str:
     lines.append(f"{tot['num_files']} file(s), {tot['reference_hours'] * 60:.1f} min, {tot['num_classes']} classes "
                  "(macro averages over all of them)")
     lines.append("")
-    lines.append(f"{'class':<24}{'Nref':>6}{'F20':>7}{'LE_CD':>8}{'LR_CD':>7}{'SELD':>7}{'MAR':>7}{'IDSW':>6}")
+    lines.append(f"{'class':<24}{'Nref':>6}{'F20':>7}{'LE_CD':>8}{'LE_az':>8}{'LR_CD':>7}{'SELD':>7}{'MAR':>7}"
+                 f"{'IDSW':>6}")
     for c, e in result["per_class"].items():
         if not all_classes and not (e["Nref"] or e["TP"] or e["FP"] or e["FP_spatial"]):
             continue
         name = e["name"] if e["name"] != c else f"class {c}"
         lines.append(f"{name[:23]:<24}{int(e['Nref']):>6}{_fmt(e['F20'], '7.1%')}{_fmt(e['LE_CD'], '7.1f')}°"
-                     f"{_fmt(e['LR_CD'], '7.1%')}{_fmt(e['SELD'], '7.3f')}{_fmt(e['MAR'], '7.1%')}{int(e['IDSW']):>6}")
+                     f"{_fmt(e[LE_AZ], '7.1f')}°{_fmt(e['LR_CD'], '7.1%')}{_fmt(e['SELD'], '7.3f')}"
+                     f"{_fmt(e['MAR'], '7.1%')}{int(e['IDSW']):>6}")
     lines.extend(_latency_lines(result.get("onset_latency"), all_classes))
     tr = result.get("tracked")
     if tr is not None:  # seld-eval model: the same events after the tracker, as the app shows them
         lat = tr["onset_latency"]
         lines += ["", f"after the tracker (as shown live): F20 {_fmt(tr['F20'], '.1%')} (micro "
-                      f"{_fmt(tr['micro']['F20'], '.1%')}), LE_CD {_fmt(tr['LE_CD'], '.1f')}°, MAR "
+                      f"{_fmt(tr['micro']['F20'], '.1%')}), LE_CD {_fmt(tr['LE_CD'], '.1f')}°, LE_az "
+                      f"{_fmt(tr[LE_AZ], '.1f')}°, MAR "
                       f"{_fmt(tr['MAR'], '.1%')}, IDSW {tr['tracking']['IDSW']}; onset latency median "
                       f"{_fmt_latency(lat['median_s'], lat['events'])}, within 0.5 s {_fmt(lat['within_0_5s'], '.1%')}"]
     return "\n".join(lines)
