@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         for key in chain:
             if key.classes not in data:
                 t0 = time.perf_counter()
-                data[key.classes] = prepare_data(root, scale, key.classes, args.workers)
+                data[key.classes] = prepare_data(root, scale, key.classes, args.workers, caches=args.prepare)
                 print(f"[{key.classes}] data ready in {time.perf_counter() - t0:.0f} s", flush=True)
             if args.prepare:
                 continue

@@ -33,7 +33,7 @@ from training.metrics import SELD_KEYS
 from training.synth.classes import load_class_list
 from training.synth.runner import synthesize
 from training.synth.scene import SceneConfig
-from training.synth.writer import DatasetSpec
+from training.synth.writer import DatasetSpec, DatasetWriter
 from training.train import epoch_plan
 
 from .grid import BY_NAME, SCALES, VOCABS, RunKey, Scale, base_of
@@ -41,10 +41,10 @@ from .grid import BY_NAME, SCALES, VOCABS, RunKey, Scale, base_of
 SPLITS = ("train", "val", "test")
 
 
-def prepare_data(root: Path, scale_name: str, vocab: str, workers: int = 1) -> dict[str, Path]:
+def prepare_data(root: Path, scale_name: str, vocab: str, workers: int = 1, caches: bool = False) -> dict[str, Path]:
     """The vocabulary's train/val/test folders at this scale under ``root/data``, synthesised where clips are
-    missing (an interrupted synthesis continues), with their feature caches made (so that runs started side
-    by side do not all compute them)."""
+    missing (an interrupted synthesis continues); with ``caches``, their feature caches made too (``--prepare``:
+    so that runs started side by side do not all compute them)."""
     scale, v = SCALES[scale_name], VOCABS[vocab]
     classes = load_class_list(v.classes)
     array = load_array("dcase_mic")
@@ -52,15 +52,27 @@ def prepare_data(root: Path, scale_name: str, vocab: str, workers: int = 1) -> d
     for k, split in enumerate(SPLITS):
         part = getattr(scale, split)
         path = root / "data" / scale_name / vocab / split
-        cfg = SceneConfig(duration=part.seconds, max_overlap=scale.max_overlap)
-        synthesize(path, DatasetSpec(cfg, classes, array, split=split, seed=v.base_seed + k), part.clips,
-                   workers=workers, progress=False)
+        spec = DatasetSpec(SceneConfig(duration=part.seconds, max_overlap=scale.max_overlap), classes, array,
+                           split=split, seed=v.base_seed + k)
+        if not _complete(path, spec, part.clips):  # a complete split is only read: shards share it
+            synthesize(path, spec, part.clips, workers=workers, progress=False)
         out[split] = path
-    # the caches training and evaluation read: train chunks as float16 (data.cache_dtype), val and test float32
-    SeldDataset(out["train"], scale.chunk_seconds, scale.hop_seconds, cache_dtype="float16").prepare()
-    for split in ("val", "test"):
-        SeldDataset(out[split], scale.chunk_seconds).prepare()
+    if caches:  # the caches training and evaluation read: train chunks as float16 (data.cache_dtype), val/test float32
+        SeldDataset(out["train"], scale.chunk_seconds, scale.hop_seconds, cache_dtype="float16").prepare()
+        for split in ("val", "test"):
+            SeldDataset(out[split], scale.chunk_seconds).prepare()
     return out
+
+
+def _complete(path: Path, spec: DatasetSpec, clips: int) -> bool:
+    """Every clip written, by these settings (otherwise ``synthesize`` writes the missing ones, or refuses)."""
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    ident = json.loads(json.dumps(spec.identity()))
+    writer = DatasetWriter(path, spec)
+    return all(manifest.get(k) == ident[k] for k in ident) and all(writer.is_done(i) for i in range(clips))
 
 
 @dataclass(frozen=True)
