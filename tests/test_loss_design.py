@@ -127,3 +127,22 @@ def test_probe_budget_fits_the_most_loaded_shard():
     spent = lambda s: 4.5 * s / 40.0 + 6 * (20.0 + s / 550 * 5.0)  # noqa: E731
     assert spent(steps) <= 420 < spent(steps + 500)
     assert steps_that_fit(100, 40.0, 20.0, 4.5, 6, 550) == 0  # the overheads alone exceed the budget
+
+
+def _add_record(args: tuple[str, int]) -> None:
+    from training.experiments.loss_design.runner import ResultStore
+
+    path, i = args
+    ResultStore(Path(path)).add({"system": f"S{i}", "classes": "home13", "seed": 1, "steps": 5, "scale": "toy",
+                                 "num_classes": 13})
+
+
+def test_result_store_keeps_every_record_of_processes_side_by_side(tmp_path):
+    import multiprocessing
+
+    path = tmp_path / "results" / "ld.json"
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        pool.map(_add_record, [(str(path), i % 12) for i in range(24)])  # each key twice: replaced, not repeated
+    runs = json.loads(path.read_text())
+    assert sorted(r["system"] for r in runs) == sorted(f"S{i}" for i in range(12))
+    assert [p.name for p in path.parent.iterdir()] == ["ld.json"]  # no lock or temporary file left
