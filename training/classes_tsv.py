@@ -53,12 +53,18 @@ def write_classes_tsv(path: str | os.PathLike, names: list[str]) -> None:
     write_text_atomic(path, "".join(f"{i}\t{n}\n" for i, n in enumerate(names)))
 
 
-def find_classes_tsv(ref: str | os.PathLike) -> Path | None:
-    """The ``classes.tsv`` in the reference folder (or a file's folder) or in up to four folders above it."""
+def find_dataset_file(ref: str | os.PathLike, name: str) -> Path | None:
+    """The dataset file ``name`` in the reference folder (or a file's folder) or in up to four folders above
+    it (references are often a dataset's metadata folder or a file in it)."""
     ref = Path(ref).resolve()
     folder = ref if ref.is_dir() else ref.parent
     for candidate in [folder, *folder.parents][: CLASSES_SEARCH_DEPTH + 1]:
-        path = candidate / CLASSES_FILE
+        path = candidate / name
         if path.is_file():
             return path
     return None
+
+
+def find_classes_tsv(ref: str | os.PathLike) -> Path | None:
+    """The ``classes.tsv`` in the reference folder (or a file's folder) or in up to four folders above it."""
+    return find_dataset_file(ref, CLASSES_FILE)

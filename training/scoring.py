@@ -35,7 +35,7 @@ from seld_live.atomic import is_temporary, write_text_atomic
 from seld_live.errors import SeldError
 from seld_live.events import FRAME_SECONDS, read_dcase_csv
 from seld_live.geometry import ArrayGeometry, load_array
-from training.classes_tsv import CLASSES_FILE, CLASSES_SEARCH_DEPTH, find_classes_tsv, read_classes_tsv
+from training.classes_tsv import CLASSES_FILE, find_classes_tsv, find_dataset_file, read_classes_tsv
 from training.metrics import (
     LATENCY_KEYS,
     LE_AZ,
@@ -117,13 +117,7 @@ def array_summary(array: ArrayGeometry) -> dict:
 
 def find_array_toml(ref: str | os.PathLike) -> Path | None:
     """The dataset's ``array.toml`` in the reference folder (or a file's folder) or up to four folders above it."""
-    ref = Path(ref).resolve()
-    folder = ref if ref.is_dir() else ref.parent
-    for candidate in [folder, *folder.parents][: CLASSES_SEARCH_DEPTH + 1]:
-        path = candidate / ARRAY_FILE
-        if path.is_file():
-            return path
-    return None
+    return find_dataset_file(ref, ARRAY_FILE)
 
 
 def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: list[str],
