@@ -11,3 +11,15 @@ torch.set_num_threads(1)
 def _seed():
     np.random.seed(0)
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    """An empty shipped-models folder (paths.MODELS, with the default model's path in it), read at call time."""
+    from seld_live import paths
+
+    d = tmp_path / "models"
+    d.mkdir()
+    monkeypatch.setattr(paths, "MODELS", d)
+    monkeypatch.setattr(paths, "DEFAULT_MODEL", d / "seddoa_agg2.pt")
+    return d

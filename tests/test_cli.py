@@ -161,14 +161,9 @@ def test_list_devices(capsys):
 
 
 @pytest.fixture
-def shipped(tmp_path, monkeypatch):
+def shipped(models_dir):
     """A shipped-models folder with the tetrahedron's default model and an FOA model, none for the ReSpeaker."""
-    from seld_live import paths
-
-    d = tmp_path / "models"
-    d.mkdir()
-    monkeypatch.setattr(paths, "MODELS", d)
-    monkeypatch.setattr(paths, "DEFAULT_MODEL", d / "seddoa_agg2.pt")
+    d = models_dir
     make_checkpoint(d / "seddoa_agg2.pt", num_classes=5)
     make_checkpoint(d / "foa_home.pt", array="foa", num_classes=3, threshold=0.3)
     return d

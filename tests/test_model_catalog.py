@@ -20,16 +20,6 @@ from seld_live.model_catalog import (
 from seld_live.models import build_model
 
 
-@pytest.fixture
-def models_dir(tmp_path, monkeypatch):
-    """An empty shipped-models folder (paths.MODELS), read by the catalog at call time."""
-    d = tmp_path / "models"
-    d.mkdir()
-    monkeypatch.setattr(paths, "MODELS", d)
-    monkeypatch.setattr(paths, "DEFAULT_MODEL", d / "seddoa_agg2.pt")
-    return d
-
-
 def with_test_f20(path, f20):
     """The checkpoint rewritten with a test score in its training summary, as a finished recipe records it."""
     state, meta = read_checkpoint(path)
