@@ -53,11 +53,20 @@ class ArrayGeometry:
         return self.format == "mic" and bool(np.ptp(p[:, 2]) < 1e-3)
 
     @property
-    def max_spacing(self) -> float:
+    def spacings(self) -> np.ndarray:
+        """The distance of every pair of mics, in metres (empty for fewer than two)."""
         p = self.positions
-        if len(p) < 2:
-            return 0.0
-        return float(np.max(np.linalg.norm(p[:, None] - p[None], axis=-1)))
+        return np.linalg.norm(p[:, None] - p[None], axis=-1)[np.triu_indices(len(p), 1)]
+
+    @property
+    def max_spacing(self) -> float:
+        d = self.spacings
+        return float(d.max()) if d.size else 0.0
+
+    @property
+    def min_spacing(self) -> float:
+        d = self.spacings
+        return float(d.min()) if d.size else 0.0
 
     @property
     def aliasing_frequency(self) -> float:

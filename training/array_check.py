@@ -58,14 +58,6 @@ class ArrayReport:
                 f"{self.reflections} reflections)")
 
 
-def min_spacing(geo: ArrayGeometry) -> float:
-    p = geo.positions
-    if len(p) < 2:
-        return 0.0
-    d = np.linalg.norm(p[:, None] - p[None], axis=-1)
-    return float(d[np.triu_indices(len(p), 1)].min())
-
-
 def _refusal(geo: ArrayGeometry, lo: float, hi: float) -> str | None:
     if geo.format == "foa":
         if geo.convention.upper() != FOA_CONVENTION:
@@ -87,7 +79,7 @@ def array_report(geo: ArrayGeometry) -> ArrayReport:
     """What the check finds, refusal included (``check_array`` raises it)."""
     from training.augment import array_symmetries
 
-    lo, hi = min_spacing(geo), geo.max_spacing
+    lo, hi = geo.min_spacing, geo.max_spacing
     refusal = _refusal(geo, lo, hi)
     rotations = reflections = None
     if refusal is None and (geo.format == "foa" or len(geo.mic_spherical) <= MAX_MICS_FOR_SYMMETRIES):
