@@ -105,8 +105,9 @@ class RunOptions:
         return replace(self, device=None, replay=Path(path), channels=None)
 
     def for_model(self, model: str | os.PathLike) -> RunOptions:
-        """The same input with another model, at that model's own threshold and array."""
-        return replace(self, model=str(model), threshold=None, array=None)
+        """The same input with another model, at that model's own threshold. A declared ``--array`` stays: it
+        says what the input is, so a model for another array is refused (model_catalog.check_model_array)."""
+        return replace(self, model=str(model), threshold=None)
 
     def with_outputs(self, output: Path | None, record: Path | None) -> RunOptions:
         return replace(self, output=output, record=record)

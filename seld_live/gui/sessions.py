@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +98,6 @@ class Sessions(QtCore.QObject):
             except SeldError as e:
                 self.win.show_error(str(e), retry=None)
                 return
-            factory = factory.derived(replace(factory.options, array=array))  # it stays declared
         self.win.state.add_recent_model(path)
         self.open_session(factory, f"model {Path(path).name}")
 
