@@ -25,22 +25,20 @@ import torch
 
 from seld_live.atomic import write_json_atomic
 from training.config import load_config
-from training.data import SeldDataset
 from training.losses import make_loss
-from training.train import choose_precision, collate, train
+from training.train import choose_precision, collate, open_datasets, train
 
 RECIPE = Path(__file__).resolve().parents[1] / "training" / "configs" / "home13_xsource_v4.toml"
 OUT = Path(__file__).resolve().parent / "results" / "bench_precision.json"
 
 
 @torch.no_grad()
-def validation_loss(model: torch.nn.Module, cfg, val_dirs: list[str], feature_config) -> float:
+def validation_loss(model: torch.nn.Module, cfg, val_sets: list) -> float:
     """The recipe's loss (onset weighting included) in fp32, averaged over every validation chunk."""
     loss_fn = make_loss(cfg.loss.name, **cfg.loss.params())
     model.eval().float()
     total, n = 0.0, 0
-    for d in val_dirs:
-        ds = SeldDataset(d, cfg.data.chunk_seconds, feature_config=feature_config)
+    for ds in val_sets:
         for i in range(0, len(ds), 16):
             batch = collate([ds[j] for j in range(i, min(i + 16, len(ds)))])
             out = model(batch["features"].float())
@@ -51,18 +49,21 @@ def validation_loss(model: torch.nn.Module, cfg, val_dirs: list[str], feature_co
     return total / max(n, 1)
 
 
-def one_run(args, precision: str, seed: int, out: Path) -> dict:
+def run_config(args, precision: str, seed: int, out: Path):
     sets = [f'data.train=["{args.train}"]', f"data.val={args.val!r}".replace("'", '"'), f'out="{out}"',
             f'model.init="{args.init}"', 'device="cpu"', f'optim.precision="{precision}"', f"seed={seed}",
             f"optim.epochs={args.epochs}", "optim.decay_epochs=[]", "optim.lr=1e-3", "keep_epochs=[]"]
-    cfg = load_config(args.config, sets)
+    return load_config(args.config, sets)
+
+
+def one_run(args, precision: str, seed: int, out: Path, val_sets: list) -> dict:
+    cfg = run_config(args, precision, seed, out)
     result = train(cfg, resume=False, progress=False)
     last = result.history[-1]
-    train_ds = SeldDataset(args.train, cfg.data.chunk_seconds, max_clips=1)
     return {"precision": precision, "seed": seed, "epochs": args.epochs,
             "steps": sum(round(r.get("steps_per_s", 0) * r.get("train_s", 0)) for r in result.history),
             "train_loss": last["train_loss"], "val_SELD": last.get("val_SELD"), "val_F20": last.get("val_F20"),
-            "val_loss": validation_loss(result.model, cfg, args.val, train_ds.feature_config),
+            "val_loss": validation_loss(result.model, cfg, val_sets),
             "steps_per_s": statistics.median(r["steps_per_s"] for r in result.history if r["epoch"] > 0)}
 
 
@@ -91,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
+        # the validation chunks, as the training sees them: made once for every run
+        _, _, val_sets = open_datasets(run_config(args, "fp32", 0, Path(tmp) / "val"))
         for seed in (int(s) for s in args.seeds.split(",")):
             for precision in ("fp32", "bf16"):
-                r = one_run(args, precision, seed, Path(tmp) / f"{precision}_{seed}")
+                r = one_run(args, precision, seed, Path(tmp) / f"{precision}_{seed}", val_sets)
                 print(f"{precision} seed {seed}: val loss {r['val_loss']:.4f}  val SELD {r['val_SELD']:.3f}  "
                       f"val F20 {100 * r['val_F20']:.1f}%  train loss {r['train_loss']:.4f}  "
                       f"{r['steps_per_s']:.2f} steps/s", flush=True)
