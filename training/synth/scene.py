@@ -29,6 +29,7 @@ import numpy as np
 import pyroomacoustics as pra
 import scipy.fft
 import scipy.signal
+import soxr
 
 from seld_live.config_dict import dataclass_from_dict
 from seld_live.coords import cart_to_sph
@@ -38,6 +39,8 @@ from seld_live.geometry import ArrayGeometry
 from training.synth.diffuse import coloured_magnitude, diffuse_mixing, diffuse_noise, mix_spectra
 from training.synth.room import OCTAVE_CENTRES, RoomSimulator, RoomSpec, rotation_matrix
 from training.synth.soundbank import SoundBank
+
+SCENE_RATE = 24000  # Hz: scenes for datasets at this rate or below are rendered here, then resampled
 
 
 @dataclass(frozen=True)
@@ -397,22 +400,38 @@ class _Render:
         self.mix[:, start:stop] += y[:, : stop - start]
 
 
+def render_rate(sample_rate: int) -> int:
+    """The rate a scene is rendered at before it is resampled to the dataset's ``sample_rate``: one rate for
+    every dataset up to 24 kHz, so that a sound drawn for a 16 kHz array is the very sound a 24 kHz one gets."""
+    return max(sample_rate, SCENE_RATE)
+
+
 def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: np.random.Generator) -> Clip:
-    """Render one clip (see the module docstring); the phases draw from ``rng`` in this order."""
+    """Render one clip (see the module docstring); the phases draw from ``rng``'s two children in this order.
+    ``bank`` renders at ``render_rate(cfg.sample_rate)``; the audio comes out at ``cfg.sample_rate``."""
+    out_rate = cfg.sample_rate
+    cfg = replace(cfg, sample_rate=render_rate(out_rate))
     fs = cfg.sample_rate
     if bank.sample_rate != fs:
-        raise SeldError(f"sound bank renders at {bank.sample_rate} Hz but the scene is {fs} Hz")
+        raise SeldError(f"sound bank renders at {bank.sample_rate} Hz but the scene renders at {fs} Hz")
     n = round(cfg.duration * fs)
     num_frames = round(cfg.duration / FRAME_SECONDS)
     bank.reset()  # the clip must not depend on what this process rendered before
 
-    r = _room_phase(cfg, array, n, rng)
-    timeline = _timeline_phase(cfg, bank, n, rng)
-    table, events_info, active = _events_phase(r, bank, timeline, num_frames, rng)
-    interferers = _noise_interferers_phase(r, n, rng) + _recorded_interferers_phase(r, bank, n, rng)
+    # Two streams: ``plan`` draws what the scene is (room, events, sounds, positions, levels), ``render`` what
+    # depends on the array and its rate (capsule errors, noise realisations). The same seed then gives the
+    # same scene, and the same labels, for every array (issue 17 compares arrays on one set of scenes).
+    plan, render = rng.spawn(2)
+    r = _room_phase(cfg, array, n, plan, render)
+    timeline = _timeline_phase(cfg, bank, n, plan)
+    table, events_info, active = _events_phase(r, bank, timeline, num_frames, plan, render)
+    interferers = _noise_interferers_phase(r, n, plan, render) + \
+        _recorded_interferers_phase(r, bank, n, plan, render)
     p_events = _event_power(r.mix, active, fs)
-    snr, background = _ambience_phase(r, bank, array, p_events, rng)
-    audio, mic_gains_db, gain = _levels_phase(cfg, r.mix, array, p_events, rng)
+    snr, background = _ambience_phase(r, bank, array, p_events, plan, render)
+    audio, mic_gains_db, gain = _levels_phase(cfg, r.mix, array, p_events, plan, render)
+    if out_rate != fs:
+        audio = soxr.resample(audio, fs, out_rate, quality="VHQ").astype(np.float32)
     info = {
         "room": r.room.to_dict(),
         "sabine_rt60": r.room.rt60,
@@ -428,31 +447,32 @@ def generate_clip(cfg: SceneConfig, bank: SoundBank, array: ArrayGeometry, rng: 
     return Clip(audio, table, info)
 
 
-def _room_phase(cfg: SceneConfig, array: ArrayGeometry, n: int, rng: np.random.Generator) -> _Render:
+def _room_phase(cfg: SceneConfig, array: ArrayGeometry, n: int, plan: np.random.Generator,
+                render: np.random.Generator) -> _Render:
     """The room, the array as built, and the clip's late envelope."""
-    room = sample_room(cfg, rng)
-    built = perturb_array(array, cfg.mic_position_mm, rng)  # the labels stay in the nominal array's frame
+    room = sample_room(cfg, plan)
+    built = perturb_array(array, cfg.mic_position_mm, render)  # the labels stay in the nominal array's frame
     sim = RoomSimulator(room, built, cfg.sample_rate, ism_order=cfg.ism_order, rt_rays=cfg.rt_rays)
     # One late envelope per clip: past a few reflections the field is diffuse and its level does not
     # depend on where the source is (each source still gets its own noise realisation).
     late_hist = None
     if room.rt60 is not None:
-        u, d = sample_position(cfg, room, rng)
-        late_hist = sim.histogram(room.to_room(u, d), seed=int(rng.integers(2**63)))
+        u, d = sample_position(cfg, room, plan)
+        late_hist = sim.histogram(room.to_room(u, d), seed=int(plan.integers(2**63)))
     return _Render(cfg, room, built, sim, late_hist, np.zeros((array.num_channels, n)))
 
 
-def _timeline_phase(cfg: SceneConfig, bank: SoundBank, n: int, rng: np.random.Generator) -> list[dict]:
+def _timeline_phase(cfg: SceneConfig, bank: SoundBank, n: int, plan: np.random.Generator) -> list[dict]:
     """Layers of non-overlapping events with their rendered sounds, in onset order."""
     fs, classes = cfg.sample_rate, bank.classes.classes
     timeline = []
     for layer in range(cfg.max_overlap):
-        t = float(rng.uniform(0.0, cfg.event_gap[1]))
+        t = float(plan.uniform(0.0, cfg.event_gap[1]))
         while t < cfg.duration - 0.2:
-            c = bank.drawable[int(rng.integers(len(bank.drawable)))]
+            c = bank.drawable[int(plan.integers(len(bank.drawable)))]
             spec = classes[c]
-            target = min(float(rng.uniform(*spec.duration)), cfg.duration - t)
-            r = bank.render(c, rng, duration=max(target, min(spec.duration[0], 1.0)))
+            target = min(float(plan.uniform(*spec.duration)), cfg.duration - t)
+            r = bank.render(c, _child(plan), duration=max(target, min(spec.duration[0], 1.0)))
             onset = round(t * fs)
             audio = r.audio[: n - onset].astype(np.float64)
             if len(audio) < len(r.audio):  # cut by the end of the clip: fade out instead of clicking
@@ -460,14 +480,14 @@ def _timeline_phase(cfg: SceneConfig, bank: SoundBank, n: int, rng: np.random.Ge
                 audio[len(audio) - fade:] *= np.linspace(1.0, 0.0, fade)
             offset_s = (onset + len(audio)) / fs
             timeline.append({"layer": layer, "class": c, "onset": onset, "audio": audio, "params": r.params})
-            t = max(offset_s + float(rng.uniform(*cfg.event_gap)),
+            t = max(offset_s + float(plan.uniform(*cfg.event_gap)),
                     math.ceil(offset_s / FRAME_SECONDS - 1e-9) * FRAME_SECONDS)
     timeline.sort(key=lambda e: (e["onset"], e["layer"]))
     return timeline
 
 
-def _events_phase(r: _Render, bank: SoundBank, timeline: list[dict], num_frames: int,
-                  rng: np.random.Generator) -> tuple[np.ndarray, list[dict], np.ndarray]:
+def _events_phase(r: _Render, bank: SoundBank, timeline: list[dict], num_frames: int, plan: np.random.Generator,
+                  render: np.random.Generator) -> tuple[np.ndarray, list[dict], np.ndarray]:
     """Every event placed on its trajectory into the mix; the label table (sorted by frame, class, track),
     the events' description and the label frames with an event."""
     cfg, fs, classes = r.cfg, r.cfg.sample_rate, bank.classes.classes
@@ -476,9 +496,9 @@ def _events_phase(r: _Render, bank: SoundBank, timeline: list[dict], num_frames:
     for track, ev in enumerate(timeline):
         audio, onset = ev["audio"], ev["onset"]
         onset_s, dur = onset / fs, len(audio) / fs
-        path = sample_path(cfg, r.room, rng, dur, moving=bool(rng.uniform() < cfg.moving_prob))
-        gain_db = float(rng.uniform(*cfg.event_gain_db)) + classes[ev["class"]].level_db
-        r.place(path, audio * 10 ** (gain_db / 20), onset, rng)
+        path = sample_path(cfg, r.room, plan, dur, moving=bool(plan.uniform() < cfg.moving_prob))
+        gain_db = float(plan.uniform(*cfg.event_gain_db)) + classes[ev["class"]].level_db
+        r.place(path, audio * 10 ** (gain_db / 20), onset, render)
         frames = frames_of(onset_s, onset_s + dur, num_frames)
         active[frames] = True
         u, d = path.at((frames + 0.5) * FRAME_SECONDS - onset_s)
@@ -500,35 +520,38 @@ def _events_phase(r: _Render, bank: SoundBank, timeline: list[dict], num_frames:
     return table, events_info, active
 
 
-def _noise_interferers_phase(r: _Render, n: int, rng: np.random.Generator) -> list[dict]:
+def _noise_interferers_phase(r: _Render, n: int, plan: np.random.Generator,
+                             render: np.random.Generator) -> list[dict]:
     """Unlabelled static band-limited noise sources."""
     cfg, fs = r.cfg, r.cfg.sample_rate
     interferers = []
-    for _ in range(int(rng.integers(0, cfg.interferers + 1)) if cfg.interferers else 0):
-        length = int(rng.uniform(min(2.0, cfg.duration), cfg.duration) * fs)
-        start = int(rng.integers(0, n - length + 1))
-        gain_db = float(rng.uniform(-20.0, -6.0))
-        sig = _interferer_signal(length, fs, rng) * 10 ** (gain_db / 20)
-        path = sample_path(cfg, r.room, rng, length / fs, moving=False)
-        r.place(path, sig, start, rng)
+    for _ in range(int(plan.integers(0, cfg.interferers + 1)) if cfg.interferers else 0):
+        length = int(plan.uniform(min(2.0, cfg.duration), cfg.duration) * fs)
+        start = int(plan.integers(0, n - length + 1))
+        gain_db = float(plan.uniform(-20.0, -6.0))
+        sig = _interferer_signal(length, fs, _child(plan)) * 10 ** (gain_db / 20)
+        path = sample_path(cfg, r.room, plan, length / fs, moving=False)
+        r.place(path, sig, start, render)
         interferers.append({"start": round(start / fs, 6), "duration": round(length / fs, 6),
                             "gain_db": round(gain_db, 3), "position": _direction_info(path.u0, path.d0)})
     return interferers
 
 
-def _recorded_interferers_phase(r: _Render, bank: SoundBank, n: int, rng: np.random.Generator) -> list[dict]:
+def _recorded_interferers_phase(r: _Render, bank: SoundBank, n: int, plan: np.random.Generator,
+                                render: np.random.Generator) -> list[dict]:
     """Unlabelled recorded sounds from outside the vocabulary, quieter than or as loud as the events."""
     cfg, fs = r.cfg, r.cfg.sample_rate
     interferers = []
     pools = [lab for lab in bank.classes.interferers if bank.has_pool(lab)]
-    for _ in range(int(rng.integers(0, cfg.real_interferers + 1)) if pools and cfg.real_interferers else 0):
-        label = pools[int(rng.integers(len(pools)))]
-        sig, params = bank.render_pool(label, rng, float(rng.uniform(0.5, min(8.0, cfg.duration))))
+    for _ in range(int(plan.integers(0, cfg.real_interferers + 1)) if pools and cfg.real_interferers else 0):
+        label = pools[int(plan.integers(len(pools)))]
+        sound = _child(plan)
+        sig, params = bank.render_pool(label, sound, float(plan.uniform(0.5, min(8.0, cfg.duration))))
         sig = sig[: n]
-        start = int(rng.integers(0, max(1, n - len(sig) + 1)))
-        gain_db = float(rng.uniform(-12.0, 0.0))
-        path = sample_path(cfg, r.room, rng, len(sig) / fs, moving=bool(rng.uniform() < cfg.moving_prob))
-        r.place(path, sig * 10 ** (gain_db / 20), start, rng)
+        start = int(plan.integers(0, max(1, n - len(sig) + 1)))
+        gain_db = float(plan.uniform(-12.0, 0.0))
+        path = sample_path(cfg, r.room, plan, len(sig) / fs, moving=bool(plan.uniform() < cfg.moving_prob))
+        r.place(path, sig * 10 ** (gain_db / 20), start, render)
         interferers.append({"label": label, "start": round(start / fs, 6), "duration": round(len(sig) / fs, 6),
                             "gain_db": round(gain_db, 3), "position": _direction_info(path.u0, path.d0),
                             "render": params})
@@ -544,30 +567,30 @@ def _event_power(mix: np.ndarray, active: np.ndarray, fs: int) -> float:
     return p_events if p_events > 0 else 1e-6
 
 
-def _ambience_phase(r: _Render, bank: SoundBank, array: ArrayGeometry, p_events: float,
-                    rng: np.random.Generator) -> tuple[float | None, dict | None]:
+def _ambience_phase(r: _Render, bank: SoundBank, array: ArrayGeometry, p_events: float, plan: np.random.Generator,
+                    render: np.random.Generator) -> tuple[float | None, dict | None]:
     """Diffuse noise, in a share of clips with a recorded background, at a random SNR below the events;
     added to the mix. Returns the SNR and the background's description (None, None without ambience)."""
     cfg, fs, n = r.cfg, r.cfg.sample_rate, r.mix.shape[1]
     if cfg.snr_db is None:
         return None, None
     background = None
-    snr = float(rng.uniform(*cfg.snr_db))
-    slope = float(rng.uniform(-6.0, -2.0))
-    mag = coloured_magnitude(n, fs, slope, f_low=50.0, f_high=float(rng.uniform(3000.0, fs / 2)))
+    snr = float(plan.uniform(*cfg.snr_db))
+    slope = float(plan.uniform(-6.0, -2.0))
+    mag = coloured_magnitude(n, fs, slope, f_low=50.0, f_high=float(plan.uniform(3000.0, fs / 2)))
     mixing = diffuse_mixing(array, fs)
-    noise = diffuse_noise(mixing, n, rng, magnitude=mag)
+    noise = diffuse_noise(mixing, n, render, magnitude=mag)
     t = np.arange(n) / fs
-    drift_db = 1.5 * np.sin(2 * np.pi * rng.uniform(0.01, 0.1) * t + rng.uniform(0, 2 * np.pi))
+    drift_db = 1.5 * np.sin(2 * np.pi * plan.uniform(0.01, 0.1) * t + plan.uniform(0, 2 * np.pi))
     noise *= 10 ** (drift_db / 20)[:, None]
     noise /= np.sqrt(np.mean(noise[:, 0] ** 2))
     backgrounds = [lab for lab in bank.classes.backgrounds if bank.has_pool(lab)]
-    if backgrounds and rng.uniform() < cfg.background_prob:
-        label = backgrounds[int(rng.integers(len(backgrounds)))]
-        rec = bank.bank.pick_group(label, bank.split, rng)
-        rec = rec[int(rng.integers(len(rec)))]
-        share = float(rng.uniform(0.5, 1.0))  # of the ambience's power
-        amb = recorded_ambience(bank.bank.load(rec), mixing, n, rng)
+    if backgrounds and plan.uniform() < cfg.background_prob:
+        label = backgrounds[int(plan.integers(len(backgrounds)))]
+        rec = bank.bank.pick_group(label, bank.split, plan)
+        rec = rec[int(plan.integers(len(rec)))]
+        share = float(plan.uniform(0.5, 1.0))  # of the ambience's power
+        amb = recorded_ambience(bank.bank.load(rec), mixing, n, render)
         noise = np.sqrt(share) * amb + np.sqrt(1.0 - share) * noise
         background = {"label": label, "file": rec.file, "share": round(share, 3)}
     noise *= np.sqrt(p_events / 10 ** (snr / 10) / np.mean(noise[:, 0] ** 2))
@@ -575,20 +598,26 @@ def _ambience_phase(r: _Render, bank: SoundBank, array: ArrayGeometry, p_events:
     return snr, background
 
 
-def _levels_phase(cfg: SceneConfig, mix: np.ndarray, array: ArrayGeometry, p_events: float,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+def _levels_phase(cfg: SceneConfig, mix: np.ndarray, array: ArrayGeometry, p_events: float, plan: np.random.Generator,
+                  render: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
     """The capsules' gain errors and the clip's level (with headroom): the audio [samples, channels], the gain
     errors in dB and the overall gain."""
-    mic_gains_db = rng.uniform(-cfg.mic_gain_db, cfg.mic_gain_db, size=array.num_channels) if cfg.mic_gain_db else \
+    mic_gains_db = render.uniform(-cfg.mic_gain_db, cfg.mic_gain_db, size=array.num_channels) if cfg.mic_gain_db else \
         np.zeros(array.num_channels)
     if array.format != "foa":  # an ambisonic stream is encoded from matched capsules
         mix *= 10 ** (mic_gains_db / 20)[:, None]
-    level = float(rng.uniform(*cfg.level_dbfs))
+    level = float(plan.uniform(*cfg.level_dbfs))
     gain = 10 ** (level / 20) / np.sqrt(p_events)
     peak = float(np.max(np.abs(mix))) * gain
     if peak > 10 ** (cfg.peak_dbfs / 20):
         gain *= 10 ** (cfg.peak_dbfs / 20) / peak
     return (mix * gain).T.astype(np.float32), mic_gains_db, gain
+
+
+def _child(plan: np.random.Generator) -> np.random.Generator:
+    """A generator for one sound, seeded by one draw of ``plan``: the sound may draw as many numbers as its
+    length at this rate needs without shifting the rest of the plan."""
+    return np.random.default_rng(int(plan.integers(2**63)))
 
 
 def _direction_info(u: np.ndarray, d: float) -> dict:

@@ -30,10 +30,10 @@ from seld_live.geometry import ArrayGeometry
 from training.classes_tsv import CLASSES_FILE, write_classes_tsv
 from training.synth.bank import DEFAULT_BANK, RealBank
 from training.synth.classes import ClassList
-from training.synth.scene import Clip, SceneConfig
+from training.synth.scene import Clip, SceneConfig, render_rate
 from training.synth.soundbank import SPLITS, SoundBank
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: a scene plan apart from its rendering (one seed, one scene for every array and rate)
 SUBTYPES = ("PCM_16", "PCM_24")
 
 
@@ -58,7 +58,7 @@ class DatasetSpec:
 
     def sound_bank(self) -> SoundBank:
         bank = RealBank(self.bank or DEFAULT_BANK, self.holdout) if self.event_classes.uses_bank else None
-        return SoundBank(self.event_classes, self.config.sample_rate, self.split, bank=bank)
+        return SoundBank(self.event_classes, render_rate(self.config.sample_rate), self.split, bank=bank)
 
     @property
     def audio_dir(self) -> str:
