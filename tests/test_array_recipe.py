@@ -27,8 +27,8 @@ TOY = {"CLASSES": "home13", "CLIPS": "4", "VAL_CLIPS": "2", "TEST_CLIPS": "2", "
        "BATCH": "4", "SIZE": "tiny", "WORKERS": "1"}
 
 
-def run_recipe(cwd: Path, array: str, timeout: float) -> subprocess.CompletedProcess:
-    env = {**os.environ, **TOY, "PYTHON": sys.executable,
+def run_recipe(cwd: Path, array: str, timeout: float, **extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, **TOY, **extra, "PYTHON": sys.executable,
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     return subprocess.run(["sh", str(RECIPE), array], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout)
@@ -56,6 +56,17 @@ def test_the_recipe_makes_a_model_for_a_custom_array(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "test_sf: model tetra.pt was trained for array dcase_mic (4 mics, 3D" in err
     assert "the input is array Test pyramid (4 mics, 3D, up to 8.1 cm apart)" in err
+
+
+def test_the_recipe_scores_a_given_model_on_the_arrays_test_scenes_without_training(tmp_path):
+    model = RECIPE.parent.parent.parent / "assets" / "models" / "seddoa_agg2.pt"  # the shipped tetrahedron model
+    res = run_recipe(tmp_path, "dcase_mic", timeout=300, MODEL=str(model))
+    assert res.returncode == 0, res.stderr[-2000:]
+    data, run = tmp_path / "data" / "array_dcase_mic", tmp_path / "runs" / "array_dcase_mic"
+    assert sorted(p.name for p in data.iterdir()) == ["test_sf"]  # no training or validation scenes
+    assert sorted(p.name for p in run.iterdir()) == ["test_sf.json"]  # no training, no tuning
+    scores = json.loads((run / "test_sf.json").read_text())
+    assert scores["files"] == ["test_00000", "test_00001"] and 0.0 <= scores["F20"] <= 1.0
 
 
 def test_the_recipe_stops_on_an_unusable_geometry(tmp_path):

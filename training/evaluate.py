@@ -49,7 +49,7 @@ def predict_dataset(det: Detector, data: str | os.PathLike | SeldDataset, cache_
     except ArrayMismatchError as e:
         raise ArrayMismatchError(f"{ds.root}: {e}") from None
     if ds.classes != det.classes:
-        raise SeldError(f"{ds.root}: its classes ({len(ds.classes)}) are not the model's ({len(det.classes)})")
+        raise SeldError(f"{ds.root}: its classes are not the model's ({_class_difference(ds.classes, det.classes)})")
     from tqdm import tqdm
 
     out = []
@@ -62,6 +62,14 @@ def predict_dataset(det: Detector, data: str | os.PathLike | SeldDataset, cache_
                             f"row(s) over {num_frames} frame(s) count as missed")
         out.append(ClipPrediction(clip.name, clip.table, det.infer_features(clip.features), num_frames))
     return out
+
+
+def _class_difference(data: list[str], model: list[str]) -> str:
+    """Where two class lists part: their lengths, or the first class that differs."""
+    if len(data) != len(model):
+        return f"{len(data)} classes against {len(model)}"
+    i = next(i for i, (a, b) in enumerate(zip(data, model, strict=True)) if a != b)
+    return f"class {i} is {data[i]!r} there and {model[i]!r} in the model"
 
 
 def _warn(message: str) -> None:

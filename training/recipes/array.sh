@@ -16,6 +16,10 @@
 #   CLIPS=400 VAL_CLIPS=8 TEST_CLIPS=20 DURATION=60 (seconds per clip)  EPOCHS=54 BATCH=16 SIZE=compact
 #   INIT= (a checkpoint to start from)  RATE= (Hz; default the array file's sample_rate, else 24000)
 #   DATA=data/array_NAME  OUT=runs/array_NAME  WORKERS=2  SEED=4000  PYTHON=python
+#
+# MODEL=CHECKPOINT scores an existing, already tuned model instead (steps 1, 2 with the test scenes only,
+# and the test scores into OUT/TEST.json): one seed gives the same scenes for every array, so this puts the
+# tetrahedron's model beside another array's on the very scenes that array's model was scored on.
 set -eu
 [ $# -eq 1 ] || { echo "usage: $0 ARRAY.toml (or an array preset name)" >&2; exit 2; }
 ARRAY=$1
@@ -44,17 +48,26 @@ S="seld-synth --array $ARRAY --sample-rate $RATE --duration $DURATION --workers 
 VAL="\"$DATA/val_sf\""
 if [ "$CLASSES" = home13_real ]; then
     seld-bank --out data/bank
-    $S --out "$DATA/val_real"  --classes home13_real --clips "$VAL_CLIPS"  --split val  --seed $((SEED + 201)) \
+    [ -n "${MODEL:-}" ] || $S --out "$DATA/val_real"  --classes home13_real --clips "$VAL_CLIPS"  --split val  --seed $((SEED + 201)) \
        --sources file
     $S --out "$DATA/test_real" --classes home13_real --clips "$TEST_CLIPS" --split test --seed $((SEED + 301)) \
        --sources file
     VAL="\"$DATA/val_real\", $VAL"
 fi
-$S --out "$DATA/train"   --classes "$CLASSES" --clips "$CLIPS"      --split train --seed "$SEED"
-$S --out "$DATA/val_sf"  --classes home13     --clips "$VAL_CLIPS"  --split val   --seed $((SEED + 202))
+[ -n "${MODEL:-}" ] || $S --out "$DATA/train" --classes "$CLASSES" --clips "$CLIPS" --split train --seed "$SEED"
+[ -n "${MODEL:-}" ] || $S --out "$DATA/val_sf"  --classes home13     --clips "$VAL_CLIPS"  --split val   --seed $((SEED + 202))
 $S --out "$DATA/test_sf" --classes home13     --clips "$TEST_CLIPS" --split test  --seed $((SEED + 302))
 
 mkdir -p "$OUT"
+TESTS="test_sf"
+[ "$CLASSES" != home13_real ] || TESTS="test_real test_sf"
+if [ -n "${MODEL:-}" ]; then
+    for t in $TESTS; do
+        seld-eval model --model "$MODEL" --data "$DATA/$t" --per-class --json "$OUT/$t.json" --quiet
+    done
+    echo "$MODEL scored on the test scenes of $NAME: $OUT/test_*.json"
+    exit 0
+fi
 # the learning rate falls at 3/4 and 12/13 of the epochs, as v4's 40 and 50 of 54
 DECAY="$((EPOCHS * 3 / 4 + 1)), $((EPOCHS * 12 / 13 + 1))"
 WARMUP=$(( CLIPS < 200 ? CLIPS : 200 ))
@@ -66,8 +79,6 @@ seld-train --config "$OUT/config.toml" --resume --quiet
 set -- --data "$DATA/val_sf"
 [ "$CLASSES" != home13_real ] || set -- --data "$DATA/val_real" "$@"
 seld-eval tune --model "$OUT/best.pt" "$@" --out "$OUT/tuned.pt" --overwrite --quiet
-TESTS="test_sf"
-[ "$CLASSES" != home13_real ] || TESTS="test_real test_sf"
 FIRST=${TESTS%% *}
 for t in $TESTS; do
     # the model records its first test set's scores (the real recordings where there are some)
