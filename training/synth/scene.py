@@ -1,8 +1,10 @@
 """Scenes: a room, an array, events on up to K layers, static and moving sources, ambient noise.
 
-One clip is a pure function of (config, class list, split, array, random generator): the generator
-draws, in a fixed order, the room, the event timeline and sounds, the source positions and paths, the
-interferers and the noise.
+One clip is a pure function of (config, class list, split, array, random generator). The generator's two
+children draw, each in a fixed order: the plan (the room, the event timeline and sounds, the source
+positions and paths, the interferers, the levels), and what depends on the array (capsule errors, the
+realisations of late tails and noise). Scenes render at 24 kHz for datasets at that rate or below and are
+resampled: one seed gives one scene, and the same labels, for every array and rate.
 
 Timeline: ``max_overlap`` layers, each a sequence of non-overlapping events separated by random gaps;
 an event starts on a later 100 ms label frame than the previous event of its layer ended, so that no
@@ -545,8 +547,7 @@ def _recorded_interferers_phase(r: _Render, bank: SoundBank, n: int, plan: np.ra
     pools = [lab for lab in bank.classes.interferers if bank.has_pool(lab)]
     for _ in range(int(plan.integers(0, cfg.real_interferers + 1)) if pools and cfg.real_interferers else 0):
         label = pools[int(plan.integers(len(pools)))]
-        sound = _child(plan)
-        sig, params = bank.render_pool(label, sound, float(plan.uniform(0.5, min(8.0, cfg.duration))))
+        sig, params = bank.render_pool(label, _child(plan), float(plan.uniform(0.5, min(8.0, cfg.duration))))
         sig = sig[: n]
         start = int(plan.integers(0, max(1, n - len(sig) + 1)))
         gain_db = float(plan.uniform(-12.0, 0.0))
