@@ -17,6 +17,7 @@ from training.synth.bank import (
     Recording,
     assign_splits,
     build_bank,
+    decode_mono,
     file_licence,
     median_f0,
     view_split,
@@ -156,6 +157,28 @@ def test_missing_bank_is_a_clear_error(tmp_path):
         SoundBank(parse_class_list({"class": [{"name": "x", "sources": [{"kind": "file", "label": "cat"}]}]}),
                   FS, "train", bank=write_bank(tmp_path / "b"))
     assert RealBank(write_bank(tmp_path / "c")).has("bird", "test")
+
+
+def test_an_undecodable_file_is_skipped_with_libsndfile_words_only():
+    """The reason goes into the manifest: an object's address in it made two builds of one bank differ."""
+    for data in (b"RIFF\x24\x00\x00\x00WAVEfmt \x02\x00\x00\x00xx", b"not audio" * 20):
+        with pytest.raises(SeldError, match=r"^cannot decode: ") as e:
+            decode_mono(data, FS)
+        assert "0x" not in str(e.value) and "BytesIO" not in str(e.value)
+
+
+def test_the_bank_digest_is_its_recordings(tmp_path):
+    """Datasets record the bank they drew on; rebuilding the same bank must not invalidate them, a change in
+    its recordings must."""
+    root = write_bank(tmp_path / "bank")
+    path = root / "manifest.json"
+    manifest = json.loads(path.read_text())
+    first = RealBank(root).digest
+    path.write_text(json.dumps({**manifest, "skipped": ["x.wav: silent"], "duplicates": 3}, indent=2))
+    assert RealBank(root).digest == first
+    manifest["recordings"][0]["split"] = "test" if manifest["recordings"][0]["split"] != "test" else "val"
+    path.write_text(json.dumps(manifest))
+    assert RealBank(root).digest != first
 
 
 def test_licences_named_in_free_text_copyright_files():

@@ -330,7 +330,9 @@ def decode_mono(data: bytes, sample_rate: int) -> np.ndarray:
     try:
         audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        raise SeldError(f"cannot decode: {e}") from None
+        # libsndfile's own words, not "Error opening <_io.BytesIO object at 0x7f..>": the manifest records
+        # this reason, and a memory address would make every build of the same bank differ
+        raise SeldError(f"cannot decode: {getattr(e, 'error_string', None) or e}") from None
     mono = audio.mean(axis=1)
     if rate != sample_rate:
         mono = soxr.resample(mono, rate, sample_rate, quality="HQ")
@@ -683,7 +685,9 @@ class RealBank:
         except (KeyError, TypeError, ValueError, ConfigError) as e:
             detail = f"no {e} entry" if isinstance(e, KeyError) else str(e)
             raise SeldError(f"{manifest}: damaged ({detail}); rebuild the bank") from None
-        self.digest = hashlib.sha1(manifest.read_bytes()).hexdigest()
+        # which recordings, at which rate and in which splits: what scenes draw on (not the skip reasons)
+        self.digest = hashlib.sha1(json.dumps([data["sample_rate"], data["recordings"]], sort_keys=True)
+                                   .encode()).hexdigest()
         # pool/split -> group -> recordings: events pick a group first, so a voice or a drum with many
         # files is not drawn more often than one with few
         self._index: dict[tuple[str, str], dict[str, list[Recording]]] = {}
