@@ -8,16 +8,17 @@ import torch
 
 from seld_live.checkpoint import CheckpointMeta, save_checkpoint
 from seld_live.decode import DecodeConfig
-from seld_live.features import FeatureConfig
 from seld_live.geometry import load_array
 from seld_live.models import OUTPUT_KINDS_FOR_ARCH, build_model, sized_config
+from training.data import feature_config_for
 
 
 def make_checkpoint(path: Path, arch: str = "seddoa", kind: str | None = None, size: str = "tiny",
-                    num_classes: int = 5, array: str = "dcase_mic", threshold: float = 0.5, seed: int = 0) -> Path:
+                    num_classes: int = 5, array: str = "dcase_mic", threshold: float = 0.5, seed: int = 0,
+                    sample_rate: int = 24000) -> Path:
     """A random-weight checkpoint with non-trivial normalisation, for API and streaming tests."""
     geo = load_array(array)
-    feats = FeatureConfig(format=geo.format, num_mics=geo.num_channels)
+    feats = feature_config_for(geo.format, sample_rate, geo.num_channels)
     cfg = sized_config(size, arch=arch, num_classes=num_classes, in_channels=feats.num_feature_channels,
                        spectral_channels=feats.num_spectral_channels)
     torch.manual_seed(seed)

@@ -204,6 +204,31 @@ def test_a_model_for_another_array_is_refused(shipped, files, capsys):
                    "foa or train one with training/recipes/array.sh")
 
 
+def test_a_six_channel_respeaker_recording_replays_through_channels_2_to_5(tmp_path, capsys):
+    """The ReSpeaker's 6-channel firmware: channel 1 is its processed beam, 6 its playback; the raw mics are 2-5."""
+    model = make_checkpoint(tmp_path / "respeaker.pt", array="respeaker_v2", sample_rate=16000, threshold=0.3)
+    rng = np.random.default_rng(5)
+    n = 16000 * 3 + 300
+    six = np.empty((n, 6), np.float32)
+    six[:, 1:5] = rng.standard_normal((n, 4)) * 0.05
+    six[:, 0] = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(n) / 16000)  # a loud tone where a mic should be
+    six[:, 5] = rng.standard_normal(n) * 0.5  # loud playback that must not reach the model
+    recording = tmp_path / "respeaker.wav"
+    sf.write(str(recording), six, 16000, subtype="PCM_24")
+    held = sf.read(str(recording), dtype="float32")[0]
+    det = Detector.load(model, device="cpu")
+    ref = det.process(held[:, 1:5])
+    wrong = det.process(held[:, 0:4])
+    assert [(e.frame, e.class_index, round(e.confidence, 2)) for e in wrong] != \
+        [(e.frame, e.class_index, round(e.confidence, 2)) for e in ref]  # the channels matter to this model
+    out = tmp_path / "respeaker.csv"
+    assert main(["--replay", str(recording), "--array", "respeaker_v2", "--model", str(model), "--speed", "max",
+                 "--headless", "--no-tracking", "--cpu", "--output", str(out)]) == 0
+    assert out.read_text().splitlines() == csv_rows(ref) and len(ref) > 5
+    err = capsys.readouterr().err
+    assert "channels 2,3,4,5 of 6" in err and "16000 Hz" in err
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_stops_cleanly_and_keeps_outputs(files, tmp_path, sig):
