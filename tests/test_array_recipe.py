@@ -69,6 +69,17 @@ def test_the_recipe_scores_a_given_model_on_the_arrays_test_scenes_without_train
     assert scores["files"] == ["test_00000", "test_00001"] and 0.0 <= scores["F20"] <= 1.0
 
 
+def test_scenes_only_makes_every_scene_and_trains_nothing(tmp_path):
+    res = run_recipe(tmp_path, "foa", timeout=300, SCENES_ONLY="1")
+    assert res.returncode == 0, res.stderr[-2000:]
+    data = tmp_path / "data" / "array_foa"
+    assert sorted(p.name for p in data.iterdir()) == ["test_sf", "train", "val_sf"]
+    assert all((data / d / "manifest.json").exists() for d in ("test_sf", "train", "val_sf"))
+    assert not (tmp_path / "runs").exists()
+    assert res.stdout.strip().splitlines()[-1] == ("scenes for foa made in data/array_foa; run the recipe again "
+                                                   "without SCENES_ONLY to train")
+
+
 def test_the_recipe_stops_on_an_unusable_geometry(tmp_path):
     (tmp_path / "pair.toml").write_text('name = "pair"\nformat = "mic"\nchannels = [1, 2]\n'
                                         + "".join(f"[[mic]]\nazimuth = {a}\nelevation = 0.0\nradius = 0.05\n"

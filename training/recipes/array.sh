@@ -17,6 +17,9 @@
 #   INIT= (a checkpoint to start from)  RATE= (Hz; default the array file's sample_rate, else 24000)
 #   DATA=data/array_NAME  OUT=runs/array_NAME  WORKERS=2  SEED=4000  PYTHON=python
 #
+# SCENES_ONLY=1 stops after step 2 (all scenes made; e.g. to synthesise while another training holds the cores,
+# or on one machine for training on another); run the recipe again without it to train.
+#
 # MODEL=CHECKPOINT scores an existing, already tuned model instead (steps 1, 2 with the test scenes only,
 # and the test scores into OUT/TEST.json): one seed gives the same scenes for every array, so this puts the
 # tetrahedron's model beside another array's on the very scenes that array's model was scored on.
@@ -57,6 +60,10 @@ fi
 [ -n "${MODEL:-}" ] || $S --out "$DATA/train" --classes "$CLASSES" --clips "$CLIPS" --split train --seed "$SEED"
 [ -n "${MODEL:-}" ] || $S --out "$DATA/val_sf"  --classes home13     --clips "$VAL_CLIPS"  --split val   --seed $((SEED + 202))
 $S --out "$DATA/test_sf" --classes home13     --clips "$TEST_CLIPS" --split test  --seed $((SEED + 302))
+if [ -n "${SCENES_ONLY:-}" ] && [ -z "${MODEL:-}" ]; then
+    echo "scenes for $NAME made in $DATA; run the recipe again without SCENES_ONLY to train"
+    exit 0
+fi
 
 mkdir -p "$OUT"
 TESTS="test_sf"
