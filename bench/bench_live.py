@@ -5,11 +5,14 @@ features, network, decoding, tracking, a CSV sink) on one CPU thread and reports
 measurements: latency from the due time of a hop's last sample to its results being published, compute time
 per hop, real-time factor, late and dropped hops, and the process's resident memory sampled during the run.
 
-Uses the shipped default model (assets/models/seddoa_agg2.pt) when it exists, else a random-weight SEDDOA-AGG2
-checkpoint of the default ("small") size with 13 classes (same compute; the weights do not change the cost).
+Uses the shipped model for the array (``--array``, default the tetrahedron's assets/models/seddoa_agg2.pt) when
+there is one, else a random-weight SEDDOA-AGG2 stand-in of the recipe's size (``compact``, what
+training/recipes/array.sh trains) with 13 classes, features for that array at its own rate (same compute; the
+weights do not change the cost). The scene is written at the model's rate with its channel count.
 
     python bench/bench_live.py                  # 5 minutes at real-time pace
     python bench/bench_live.py --minutes 1 --speed 4
+    python bench/bench_live.py --array respeaker_v2 --json bench/results/bench_live_respeaker_v2.json
     python bench/bench_live.py --device cuda    # on a GPU: the per-hop step time on the device
 """
 
@@ -33,11 +36,11 @@ from seld_live.checkpoint import CheckpointMeta, save_checkpoint
 from seld_live.decode import DecodeConfig
 from seld_live.detector import Detector
 from seld_live.engine import Engine, EngineConfig
-from seld_live.features import FeatureConfig
 from seld_live.geometry import load_array
+from seld_live.model_catalog import model_for_array
 from seld_live.models import build_model, sized_config
-from seld_live.paths import DEFAULT_MODEL
 from seld_live.sinks import CsvSink
+from training.data import feature_config_for
 
 
 def rss_mb() -> float:
@@ -47,10 +50,10 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def stand_in_model(path: Path, classes: int = 13) -> Path:
-    geo = load_array("dcase_mic")
-    feats = FeatureConfig(format=geo.format, num_mics=geo.num_channels)
-    cfg = sized_config("small", arch="seddoa", num_classes=classes, in_channels=feats.num_feature_channels,
+def stand_in_model(path: Path, array: str, classes: int = 13, size: str = "compact") -> Path:
+    geo = load_array(array)
+    feats = feature_config_for(geo.format, geo.native_rate or 24000, geo.num_channels)
+    cfg = sized_config(size, arch="seddoa", num_classes=classes, in_channels=feats.num_feature_channels,
                        spectral_channels=feats.num_spectral_channels)
     torch.manual_seed(0)
     model = build_model(cfg).eval()
@@ -61,19 +64,19 @@ def stand_in_model(path: Path, classes: int = 13) -> Path:
     return path
 
 
-def make_scene(path: Path, seconds: float, rate: int = 24000) -> None:
+def make_scene(path: Path, seconds: float, rate: int = 24000, channels: int = 4) -> None:
     """Noise with moving tones, written in one-minute pieces so memory stays small."""
     rng = np.random.default_rng(0)
-    with sf.SoundFile(str(path), "w", samplerate=rate, channels=4, format="FLAC", subtype="PCM_16") as f:
+    with sf.SoundFile(str(path), "w", samplerate=rate, channels=channels, format="FLAC", subtype="PCM_16") as f:
         done = 0
         total = int(seconds * rate)
         while done < total:
             n = min(60 * rate, total - done)
             t = (done + np.arange(n)) / rate
-            x = rng.standard_normal((n, 4)) * 0.02
+            x = rng.standard_normal((n, channels)) * 0.02
             for k, f0 in enumerate((440.0, 1250.0)):
                 tone = 0.2 * np.sin(2 * np.pi * f0 * t) * (np.sin(2 * np.pi * t / (7 + 5 * k)) > 0)
-                for ch in range(4):
+                for ch in range(channels):
                     x[:, ch] += np.roll(tone, (k + 1) * ch)
             f.write(x.astype(np.float32))
             done += n
@@ -85,7 +88,8 @@ def main() -> None:
     ap.add_argument("--speed", default="1", help="replay speed (1 = real time) or max")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--model", default=None, help="checkpoint (default: the shipped model, else a stand-in)")
+    ap.add_argument("--model", default=None, help="checkpoint (default: the array's shipped model, else a stand-in)")
+    ap.add_argument("--array", default="dcase_mic", help="array preset or TOML whose model to time (default dcase_mic)")
     ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "bench_live.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -94,14 +98,15 @@ def main() -> None:
         tmp = Path(tmp)
         if args.model:
             model_path, model_note = Path(args.model), args.model
-        elif DEFAULT_MODEL.exists():
-            model_path, model_note = DEFAULT_MODEL, f"shipped {DEFAULT_MODEL.name}"
+        elif (shipped := model_for_array(args.array)) is not None:
+            model_path, model_note = shipped.path, f"shipped {shipped.name}"
         else:
-            model_path = stand_in_model(tmp / "stand_in.pt")
-            model_note = "stand-in: random-weight SEDDOA-AGG2, size small, 13 classes (shipped model not present)"
+            model_path = stand_in_model(tmp / "stand_in.pt", args.array)
+            model_note = (f"stand-in for {args.array}: random-weight SEDDOA-AGG2, size compact, 13 classes "
+                          "(no shipped model for it)")
         det = Detector.load(model_path, device=args.device)
         scene = tmp / "scene.flac"
-        make_scene(scene, args.minutes * 60)
+        make_scene(scene, args.minutes * 60, det.sample_rate, det.num_channels)
         source = FileSource(scene, det.sample_rate, det.num_channels, speed=args.speed)
         engine = Engine(det, source, EngineConfig(), [CsvSink(tmp / "out.csv")])
         mem: list[tuple[float, float]] = []
@@ -137,6 +142,8 @@ def main() -> None:
         "threads": args.threads,
         "device": str(det.device),
         "model": model_note,
+        "array": det.meta.array.name,
+        "sample_rate": det.sample_rate,
         "audio_minutes": args.minutes,
         "speed": args.speed,
         "wall_s": round(wall, 1),
