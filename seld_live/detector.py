@@ -9,10 +9,15 @@
 ``process`` and a stream give the same events: both run the same causal network, the offline pass in
 long chunks and the stream one 100 ms hop at a time, carrying the layer caches, and both decode with the
 same stateful decoder (the stream carries its hysteresis state; a new stream starts both afresh).
+
+A model of a planar array reports every event above the array's plane: such an array hears a source and its
+mirror image below alike, so its models are trained on directions folded up (``training.data``) and the
+detector folds whatever is left (``fold_up``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -136,7 +141,8 @@ class Detector:
                state: DecodeState | None = None) -> list[Event]:
         """Events from raw outputs, with this detector's output kind, classes and thresholds; ``state``: the
         decoder state of a stream these outputs continue (None: a clip's outputs from its start)."""
-        return decode(self.output_kind, outputs, self.decode_config, self.classes, frame_offset, state)
+        events = decode(self.output_kind, outputs, self.decode_config, self.classes, frame_offset, state)
+        return fold_up(events) if self.array.is_planar else events
 
     def process(self, audio: np.ndarray, sample_rate: int | None = None) -> list[Event]:
         """Events of a whole clip, (samples, channels) float32 at the model's rate."""
@@ -217,6 +223,11 @@ class DetectorStream:
         if pad == 0:
             return []
         return self.push(np.zeros((pad, self.det.num_channels), np.float32))
+
+
+def fold_up(events: list[Event]) -> list[Event]:
+    """Each event at its mirror image above the horizontal plane (a planar array's up/down ambiguity)."""
+    return [e if e.elevation >= 0 else dataclasses.replace(e, elevation=-e.elevation) for e in events]
 
 
 def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:

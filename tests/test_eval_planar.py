@@ -1,10 +1,12 @@
-"""seld-eval model reports LE_az, the azimuth error of LE_CD's matches, and notes a planar array's up/down mirror."""
+"""seld-eval model reports LE_az, the azimuth error of LE_CD's matches, and scores a planar array's directions
+folded above its plane (noted under the table)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import make_checkpoint
 
@@ -18,7 +20,7 @@ from training.synth.writer import DatasetSpec
 # the class names of helpers.make_checkpoint, so the random-weight model fits the scenes
 CLASSES = {"name": "two", "class": [{"name": "class0", "sources": [{"kind": "gm", "program": 124}]},
                                     {"name": "class1", "sources": [{"kind": "gm", "program": 0}]}]}
-NOTE = "planar array (ReSpeaker USB Mic Array v2.0): elevation is ambiguous (up/down mirror)"
+NOTE = "planar array (ReSpeaker USB Mic Array v2.0): it cannot tell up from down, so directions are scored folded"
 
 
 @pytest.fixture(scope="module")
@@ -60,14 +62,14 @@ def _le_az_everywhere(result: dict) -> None:
 
 def test_planar_dataset_note_and_le_az(evaluated):
     printed, result = evaluated["respeaker_v2"]
-    assert result["array"] == {"name": "ReSpeaker USB Mic Array v2.0", "format": "mic", "planar": True}
+    assert result["array"] == {"name": "ReSpeaker USB Mic Array v2.0", "format": "mic", "planar": True,
+                               "folded": True}
     _le_az_everywhere(result)
     lines = printed.splitlines()
     head = next(i for i, line in enumerate(lines) if line.split()[:1] == ["ER20"])
     assert lines[head].split()[2:4] == ["LE_CD", "LE_az"]
     assert lines[head + 3].startswith(NOTE)  # under the macro and micro rows
-    assert f"is the azimuth error LE_az {result['LE_az']:.1f}° (macro); LE_CD {result['LE_CD']:.1f}°" \
-        in lines[head + 4]
+    assert f"azimuth error LE_az {result['LE_az']:.1f}° (macro); LE_CD {result['LE_CD']:.1f}°" in lines[head + 4]
     assert f"LE_az {result['tracked']['LE_az']:.1f}°" in printed.split("after the tracker")[1]
 
 
@@ -90,3 +92,41 @@ def test_recorded_test_scores_keep_the_official_keys(evaluated, tmp_path):
           "--record-test", str(out)])
     test = read_checkpoint(out)[1].training["test"]
     assert set(test) == {"data", *SELD_KEYS}
+
+
+def _root(evaluated) -> Path:
+    return Path(str(evaluated["dcase_mic"][1]["model"]["path"])).parent
+
+
+def test_a_planar_dataset_is_labelled_above_its_plane(evaluated):
+    """Training targets and scoring references of a planar array are folded up; a 3D array's are not."""
+    from seld_live.events import read_dcase_csv
+    from training.data import SeldDataset
+
+    root = _root(evaluated)
+    for array, folded in (("respeaker_v2", True), ("dcase_mic", False)):
+        ds = SeldDataset(root / array, chunk_seconds=1.0)
+        written = np.concatenate([read_dcase_csv(c.metadata) for c in ds.clips])
+        assert (written[:, 4] < -5).any()  # the scenes have sources below the plane
+        tables = np.concatenate([ds.clip(i).table for i in range(len(ds.clips))])
+        want = np.abs(written[:, 4]) if folded else written[:, 4]
+        assert np.array_equal(np.sort(tables[:, 4]), np.sort(want))
+        z = np.concatenate([ds[i]["accdoa"][..., 2].numpy().ravel() for i in range(len(ds))])
+        assert (z >= 0).all() if folded else (z < -0.05).any()
+
+
+def test_a_planar_model_reports_its_events_above_the_plane(evaluated):
+    from seld_live import Detector
+    from seld_live.decode import decode
+    from seld_live.detector import fold_up
+
+    root = _root(evaluated)
+    det = Detector.load(root / "respeaker_v2.pt", device="cpu")
+    audio = np.random.default_rng(3).standard_normal((det.sample_rate * 3, 4)).astype(np.float32) * 0.1
+    outputs = det.infer(audio)
+    raw = decode(det.output_kind, outputs, det.decode_config, det.classes)
+    assert any(e.elevation < -5 for e in raw)  # the random network points below the plane too
+    events = det.decode(outputs)
+    assert events == fold_up(raw) and all(e.elevation >= 0 for e in events)
+    assert [(e.frame, e.class_index, e.azimuth, abs(e.elevation)) for e in raw] == \
+        [(e.frame, e.class_index, e.azimuth, e.elevation) for e in events]

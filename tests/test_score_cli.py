@@ -168,10 +168,12 @@ def test_table_unchanged_before_the_latency(dataset):
 # ---------------------------------------------------------------- LE_az and planar arrays
 
 PRESETS = Path(__file__).resolve().parent.parent / "assets" / "arrays"
-PLANAR_NOTE = "planar array (ReSpeaker USB Mic Array v2.0): elevation is ambiguous (up/down mirror)"
-# sources above the horizon, predicted at their mirror images below it (what a planar array hears the same)
+PLANAR_NOTE = ("planar array (ReSpeaker USB Mic Array v2.0): it cannot tell up from down, so directions are "
+               "scored folded above its plane;")
+# sources above the horizon, predicted at their mirror images below it (what a planar array hears the same),
+# one of them 10 degrees off in azimuth
 REF_UP = "0,0,0,30,40\n1,0,0,30,40\n2,1,0,-100,25\n"
-PRED_MIRROR = "0,0,0,30,-40\n1,0,0,30,-40\n2,1,0,-100,-25\n"
+PRED_MIRROR = "0,0,0,30,-40\n1,0,0,30,-40\n2,1,0,-90,-25\n"
 
 
 def header_and_rows(printed: str, label: str) -> tuple[list[str], list[str]]:
@@ -180,7 +182,7 @@ def header_and_rows(printed: str, label: str) -> tuple[list[str], list[str]]:
     return lines[head].split(), next(line for line in lines if line.startswith(label)).split()
 
 
-def test_planar_dataset_notes_the_mirror_and_scores_azimuth(tmp_path, capsys):
+def test_planar_dataset_is_scored_folded_above_the_plane(tmp_path, capsys):
     data = tmp_path / "respeaker"
     write(data / "classes.tsv", "0\tdog\n1\tcat\n")
     write(data / "array.toml", (PRESETS / "respeaker_v2.toml").read_text())
@@ -190,19 +192,30 @@ def test_planar_dataset_notes_the_mirror_and_scores_azimuth(tmp_path, capsys):
     assert main(["score", "--ref", str(ref.parent), "--pred", str(pred.parent), "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     result = json.loads(out.read_text())
-    assert result["array"] == {"name": "ReSpeaker USB Mic Array v2.0", "format": "mic", "planar": True}
-    assert result["LE_az"] == pytest.approx(0, abs=1e-9) and result["micro"]["LE_az"] == pytest.approx(0, abs=1e-9)
-    assert result["LE_CD"] == pytest.approx((80 + 50) / 2)  # the mirror images cost LE_CD their elevation
-    assert result["per_class"]["1"]["LE_az"] == pytest.approx(0, abs=1e-9)
+    assert result["array"] == {"name": "ReSpeaker USB Mic Array v2.0", "format": "mic", "planar": True,
+                               "folded": True}
+    # the mirror images are the sources: found, and only the azimuth is off
+    assert result["F20"] == pytest.approx(1.0) and result["micro"]["F20"] == pytest.approx(1.0)
+    assert result["per_class"]["0"]["LE_CD"] == pytest.approx(0, abs=1e-6)
+    cat = result["per_class"]["1"]
+    assert cat["LE_az"] == pytest.approx(10) and 0 < cat["LE_CD"] < 10  # 10 deg of azimuth at 25 deg elevation
     assert PLANAR_NOTE in printed
-    assert "is the azimuth error LE_az 0.0° (macro); LE_CD 65.0° also counts elevation" in printed
+    assert f"azimuth error LE_az 5.0° (macro); LE_CD {result['LE_CD']:.1f}° adds the elevation" in printed
     head, macro = header_and_rows(printed, "macro")
-    assert head[:4] == ["ER20", "F20", "LE_CD", "LE_az"] and macro[3:5] == ["65.0°", "0.0°"]  # side by side
+    assert head[:4] == ["ER20", "F20", "LE_CD", "LE_az"] and macro[4] == "5.0°"  # side by side
     cls_head = next(line for line in printed.splitlines() if line.startswith("class "))
     assert cls_head.split()[2:5] == ["F20", "LE_CD", "LE_az"]
-    # SELD stays the official score, from LE_CD
-    want = seld_metrics([read_dcase_csv(ref)], [read_dcase_csv(pred)], 2)
-    assert result["SELD"] == pytest.approx(want["SELD"]) and result["LE_az"] == pytest.approx(want["LE_az"])
+    # SELD stays the official score, of the folded tables
+    folded = [read_dcase_csv(p) for p in (ref, pred)]
+    for t in folded:
+        t[:, 4] = abs(t[:, 4])
+    want = seld_metrics([folded[0]], [folded[1]], 2)
+    assert result["SELD"] == pytest.approx(want["SELD"]) and result["LE_CD"] == pytest.approx(want["LE_CD"])
+    # the same files scored as a 3D array's: the mirror images are wrong by 50 to 80 degrees
+    assert main(["score", "--ref", str(ref.parent), "--pred", str(pred.parent), "--array", "dcase_mic",
+                 "--json", str(out)]) == 0
+    capsys.readouterr()
+    assert json.loads(out.read_text())["F20"] == pytest.approx(0.0)
 
 
 def test_array_option_and_unknown_array(dataset, tmp_path, capsys):

@@ -14,6 +14,9 @@ identity (path, size, modification time), so edited audio is recomputed. Later e
 The cache holds float32 (exactly the live features) or, for training, float16 (``cache_dtype``: half the disk
 and page cache; chunks are handed out as float32).
 
+A planar array's labels are folded above its plane (elevation made non-negative): it cannot tell up from down,
+so its models are trained and scored on the direction it can tell; the live detector folds the same way.
+
 An item is one chunk of ``chunk_seconds`` starting every ``hop_seconds``; the last chunk of a clip
 is zero-padded (features and targets) rather than dropped. Its features have the cache dtype (float16 ones are
 made float32 per batch, in the training step). A clip without audio (0 samples) is refused, unless
@@ -214,6 +217,10 @@ class SeldDataset(Dataset):
         table = read_dcase_csv(clip.metadata, num_classes=len(self.classes))
         if self.layout == "starss":
             table[:, 5] /= 100.0  # STARSS/DCASE distances are in centimetres
+        if self.array.is_planar:
+            # a planar array hears a source and its mirror image below its plane alike: train and score on the
+            # one above (the detector folds the same way), or the network learns the average of the two
+            table[:, 4] = np.abs(table[:, 4])
         return table
 
     # --- features -------------------------------------------------------------------------------------

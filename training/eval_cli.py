@@ -11,8 +11,8 @@ metrics (see ``training.scoring``).
 
 Both tables show LE_az, the azimuth error of LE_CD's matches, beside LE_CD (and the JSON has it: ``LE_az``, in
 ``micro`` and ``per_class`` too); for a dataset recorded with a planar array (its ``array.toml``; for ``score``
-found next to or above REF, or named with ``--array``) the table says that elevation is ambiguous (up/down
-mirror) and that LE_az is the array's localisation error. SELD is the official score and does not use it.
+found next to or above REF, or named with ``--array``) reference and prediction are scored folded above the
+array's plane, since it cannot tell up from down, and the table says so. SELD is the official score and does not use it.
 
 Both print the event-onset latency after the metrics table (per class with ``--per-class`` /
 ``--all-classes``) and write it to the JSON under ``onset_latency``. ``seld-eval tune`` tunes a checkpoint's
@@ -86,7 +86,7 @@ def add_score_command(subparsers) -> None:
                    help="number of classes (default: classes.tsv next to/above REF, else largest index + 1)")
     p.add_argument("--array", metavar="PRESET|TOML",
                    help="the recordings' array (default: array.toml next to/above REF, else unknown); a planar "
-                        "one gets a note that elevation is ambiguous")
+                        "one is scored folded above its plane")
     p.add_argument("--all-classes", action="store_true",
                    help="list every class, not only those with events, and the onset latency per class")
     p.set_defaults(func=_run_score)

@@ -12,8 +12,10 @@ and inf become None: a latency quantile is None either because there are no even
 too many of them were missed (inf).
 
 The table shows LE_az beside LE_CD. For a planar array (``ArrayGeometry.is_planar``: it cannot tell up from
-down) it also says that elevation is ambiguous, a source and its mirror image across the array's plane sounding
-the same, so LE_CD counts a mirrored elevation as an error and LE_az is the array's localisation error.
+down, a source and its mirror image across the array's plane sounding the same) reference and prediction are
+both folded above the plane before scoring (``array`` then records ``folded``), as its models are trained and
+its detector reports: F20 and LE_CD measure the direction the array can tell, so a source below the plane
+found above it is not a false alarm, and LE_CD counts the elevation above the plane. LE_az is the azimuth alone.
 
 The number of classes is ``num_classes`` if given, else read from a ``classes.tsv`` (see ``training.classes_tsv``)
 in the reference folder or up to four folders above it, else the largest class index in REF and PRED plus one.
@@ -112,7 +114,18 @@ def _by_class(per_class: dict[str, np.ndarray], names: list[str]) -> dict[str, d
 
 def array_summary(array: ArrayGeometry) -> dict:
     """The ``array`` entry of a result: what the table needs to know about the recordings' array."""
-    return {"name": array.name, "format": array.format, "planar": array.is_planar}
+    out = {"name": array.name, "format": array.format, "planar": array.is_planar}
+    if array.is_planar:
+        out["folded"] = True  # its directions were scored folded above the plane
+    return out
+
+
+def _folded_up(table: np.ndarray) -> np.ndarray:
+    """An event table [frame, class, track, azimuth, elevation, ...] with every elevation made non-negative."""
+    table = np.array(table, dtype=np.float64, copy=True)
+    if len(table):
+        table[:, 4] = np.abs(table[:, 4])
+    return table
 
 
 def find_array_toml(ref: str | os.PathLike) -> Path | None:
@@ -127,9 +140,12 @@ def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: l
 
     ``num_frames``: clip lengths in 100 ms frames where known (default: one past the last event).
     ``extras=False`` skips the DCASE 2024, tracking and onset-latency metrics (quick scoring for model selection).
-    ``array``: the recordings' array, recorded under ``array`` (the table notes a planar one).
+    ``array``: the recordings' array, recorded under ``array``; a planar one's directions are folded above its
+    plane (see the module docstring) and the table notes it.
     """
     C = len(class_names)
+    if array is not None and array.is_planar:
+        refs, preds = [_folded_up(t) for t in refs], [_folded_up(t) for t in preds]
     if num_frames is None:
         num_frames = [int(max(r[:, 0].max(initial=-1), p[:, 0].max(initial=-1))) + 1
                       for r, p in zip(refs, preds, strict=True)]
@@ -241,9 +257,10 @@ def _planar_lines(result: dict) -> list[str]:
     array = result.get("array")
     if not array or not array.get("planar"):
         return []
-    return [f"planar array ({array['name']}): elevation is ambiguous (up/down mirror), so its localisation error",
-            f"  is the azimuth error LE_az {_fmt(result[LE_AZ], '.1f')}° (macro); LE_CD "
-            f"{_fmt(result['LE_CD'], '.1f')}° also counts elevation, mirror images included"]
+    return [f"planar array ({array['name']}): it cannot tell up from down, so directions are scored folded above "
+            "its plane;",
+            f"  azimuth error LE_az {_fmt(result[LE_AZ], '.1f')}° (macro); LE_CD {_fmt(result['LE_CD'], '.1f')}° "
+            "adds the elevation above the plane"]
 
 
 def format_table(result: dict, all_classes: bool = False) -> str:
