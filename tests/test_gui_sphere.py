@@ -284,3 +284,41 @@ def test_gl_direction_words_stay_readable_over_markers_and_labels_at_1024x640(sp
             through = np.minimum(np.abs(px - colors[i % len(CLASSES)]).sum(1), np.abs(px - 255).sum(1)) < 60
             assert through.mean() < 0.3, (word, az, el, through.mean())
     assert covered >= 2  # the scene did put markers on words
+
+
+@_GL
+def test_gl_a_planar_array_shows_its_mirror_plane_and_says_down_is_up(qtbot):
+    """The ReSpeaker cannot tell up from down: the view says so where "down" would be, and draws the plane."""
+    from PySide6 import QtCore
+
+    from seld_live.geometry import load_array
+    from seld_live.gui.history import TrailBuffer
+    from seld_live.gui.palette import class_colors
+    from seld_live.gui.sphere_view import PLANAR_DOWN, SphereView
+
+    views = {}
+    for name in ("respeaker_v2", "dcase_mic"):
+        v = SphereView(CLASSES, class_colors(len(CLASSES)), load_array(name), trail_frames=100)
+        v.resize(760, 520)
+        v.show()
+        qtbot.waitExposed(v)
+        v.update_view([], TrailBuffer(100))
+        views[name] = (v, _rendered(qtbot, v))
+    planar, img = views["respeaker_v2"]
+    words = {t for k, t, _r in planar.scene.labels.drawn if k == "direction"}
+    assert PLANAR_DOWN in words and "down" not in words
+    assert "down" in {t for k, t, _r in views["dcase_mic"][0].scene.labels.drawn if k == "direction"}
+    # the disc tints the plane between the array and the rim: the same pixel is warmer than in the 3D view
+    (fx, fy), (bx, by) = _project(planar.scene, img, 0.0, 0.0), _project(planar.scene, img, 180.0, 0.0)
+    lx, ly = _project(planar.scene, img, 90.0, 0.0)
+    # two thirds of the way from the centre (between front and back) towards "left": inside the disc
+    px, py = round((fx + bx) / 6 + 2 * lx / 3), round((fy + by) / 6 + 2 * ly / 3)
+    if os.environ.get("SELD_GL_SAVE"):
+        img.save(os.environ["SELD_GL_SAVE"])
+    warm = img.pixelColor(px, py)
+    cold = views["dcase_mic"][1].pixelColor(px, py)
+    assert warm.red() - warm.blue() > cold.red() - cold.blue(), (warm.getRgb(), cold.getRgb())
+    for v, _img in views.values():
+        v.close()
+        v.deleteLater()
+    QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)

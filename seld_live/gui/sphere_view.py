@@ -8,7 +8,9 @@ Each visual channel means one thing (``style``): opacity is age (trails fade), m
 hollow marker is a coasting track at its last detection, and depth has channels of its own: markers on the
 half of the sphere facing the camera get a white rim and their trails are drawn thicker. Nothing fades with
 depth (the camera sits behind the listener, so fading the far side would fade every source in front). Labels
-are placed in screen space off the direction words, the mic numbers, the markers and each other.
+are placed in screen space off the direction words, the mic numbers, the markers and each other. A planar
+array, which cannot tell up from down, gets its plane as a faint disc and "down = up (planar array)" for
+"down": its events are all shown above the plane.
 
 The scene is a native OpenGL window (``QOpenGLWindow``) inside a widget container rather than a
 ``QOpenGLWidget``: a QOpenGLWidget makes Qt compose the whole main window through OpenGL on every update,
@@ -53,6 +55,16 @@ _BLEND = {
     "glBlendFunc": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA),
 }
 ARRAY_RADIUS = 0.12  # drawn size of the array at the centre (the unit sphere is the direction sphere)
+PLANAR_DOWN = "down = up (planar array)"  # a planar array hears a source below as its mirror image above
+
+
+def _mirror_plane(n: int = 72) -> gl.GLMeshItem:
+    """A faint disc in the horizontal plane, the unit sphere's equator as its rim."""
+    ring = sph_to_cart(np.linspace(-180, 180, n, endpoint=False), np.zeros(n))
+    verts = np.vstack([np.zeros((1, 3)), ring])
+    faces = np.array([[0, 1 + i, 1 + (i + 1) % n] for i in range(n)])
+    return gl.GLMeshItem(meshdata=gl.MeshData(vertexes=verts, faces=faces), color=(0.88, 0.69, 0.31, 0.08),
+                         smooth=False, drawEdges=False, glOptions=_BLEND)
 
 
 def _wireframe(step_deg: int = 30, n: int = 72) -> np.ndarray:
@@ -244,11 +256,15 @@ class SphereScene(GLViewMixin, QtOpenGL.QOpenGLWindow):
         font.setPointSize(10)
         # one painter pass for every text: the direction words, the mic numbers and the track labels
         self.labels = LabelsItem(font, offset_px=11.0)
-        names = ("front", "left", "back", "right", "up", "down")
+        self.planar = array is not None and array.is_planar
+        names = ("front", "left", "back", "right", "up", PLANAR_DOWN if self.planar else "down")
         pos = [(1.14, 0, 0), (0, 1.14, 0), (-1.14, 0, 0), (0, -1.14, 0), (0, 0, 1.1), (0, 0, -1.12)]
-        gold, grey = QtGui.QColor(255, 217, 77), QtGui.QColor(180, 186, 198)
+        gold, grey, amber = QtGui.QColor(255, 217, 77), QtGui.QColor(180, 186, 198), QtGui.QColor(224, 176, 80)
         self.labels.add_fixed("direction", np.array(pos, float), names,
-                              [gold if n == "front" else grey for n in names])
+                              [gold if n == "front" else amber if n == PLANAR_DOWN else grey for n in names])
+        if self.planar:
+            # the array's plane, the mirror it cannot see across: every event is shown above it
+            self.addItem(_mirror_plane())
         self._add_array(array)
 
         # far side first: thin trails; the near side's are thicker (depth), opacity is age only
