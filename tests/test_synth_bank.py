@@ -44,6 +44,39 @@ def built(tmp_path_factory) -> tuple[Path, dict]:
     return out, json.loads((out / "manifest.json").read_text())
 
 
+def test_a_second_build_of_the_same_bank_keeps_it(tmp_path):
+    """Recipes run seld-bank every time: an up-to-date bank is kept (not cut again, no moment without a
+    manifest); another rate, a missing recording or rebuild=True build it again."""
+    deb = make_deb(tmp_path)
+
+    def fetcher(pkg, downloads: Path) -> Path:
+        downloads.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copy(deb, downloads))
+
+    out = tmp_path / "bank"
+    logs: list[str] = []
+
+    def build(**kw):
+        logs.clear()
+        return build_bank(out, FAKE_RECIPE, fetcher=fetcher, log=logs.append, **kw)
+
+    first = build(sample_rate=FS)
+    manifest = (out / "manifest.json").read_text()
+    stamp = (out / "manifest.json").stat().st_mtime_ns
+    again = build(sample_rate=FS)
+    assert logs == [f"seld-bank: {out} is up to date (the same packages, recipe and code); --rebuild builds it again"]
+    assert (out / "manifest.json").stat().st_mtime_ns == stamp and (out / "manifest.json").read_text() == manifest
+    assert again.recordings == first.recordings and again.skipped == first.skipped
+    assert again.duplicates == first.duplicates
+    for kw in ({"sample_rate": 16000}, {"sample_rate": FS, "rebuild": True}):
+        build(**kw)
+        assert not any("up to date" in m for m in logs) and json.loads((out / "manifest.json").read_text())[
+            "sample_rate"] == kw["sample_rate"]
+    (out / first.recordings[0].file).unlink()
+    build(sample_rate=FS)
+    assert not any("up to date" in m for m in logs) and (out / first.recordings[0].file).exists()
+
+
 def test_bank_files_are_mono_at_the_model_rate_with_licence_and_version(built):
     out, manifest = built
     recs = manifest["recordings"]

@@ -5,7 +5,9 @@ ordinary client (``apt-get download``, ``pip download``; nothing is installed), 
 ``OUT/cache/``, decodes every matching file (container entries included), mixes it to mono, resamples it
 to the model rate, trims silence and writes it as FLAC under ``OUT/audio/<label>/``. ``OUT/manifest.json``
 lists every recording with its label, package, version, licence and duration, and the split it belongs to;
-``OUT/licences/`` keeps each package's copyright file.
+``OUT/licences/`` keeps each package's copyright file. The manifest records the build's key (the package
+archives, their recipe entries, the rate and this code): a later build with the same key keeps the bank as it
+is, so recipes can run ``seld-bank`` first every time.
 
 Splits hold out SOURCES, so that validation and test say what a user meets: a recording group (a voice
 for speech, the velocity layers of one drum, the pieces of one long file, one SoundFont's rendering of one
@@ -399,9 +401,11 @@ SoundFontRenderer = Callable[[Path, tuple[SoundFontClass, ...], int], Iterator[t
 
 def build_bank(out: str | os.PathLike, recipe: list[PackageRecipe] | None = None, sample_rate: int = 24000,
                packages: list[str] | None = None, fetcher: Callable[[PackageRecipe, Path], Path] = fetch,
-               log: Callable[[str], None] = print, render_soundfont: SoundFontRenderer | None = None) -> BankReport:
-    """Build (or rebuild) the bank under ``out``; see the module docstring. SoundFont packages need
-    ``render_soundfont`` (``training.synth.bank_soundfont.render_soundfont``)."""
+               log: Callable[[str], None] = print, render_soundfont: SoundFontRenderer | None = None,
+               rebuild: bool = False) -> BankReport:
+    """Build the bank under ``out``; see the module docstring. A bank already built from the same package
+    archives, recipe entries, rate and code is kept as it is (``rebuild``: build it again anyway). SoundFont
+    packages need ``render_soundfont`` (``training.synth.bank_soundfont.render_soundfont``)."""
     out = Path(out)
     recipe = load_recipe() if recipe is None else recipe
     if packages:
@@ -409,6 +413,12 @@ def build_bank(out: str | os.PathLike, recipe: list[PackageRecipe] | None = None
         if unknown:
             raise SeldError(f"not in the bank recipe: {', '.join(unknown)}")
         recipe = [p for p in recipe if p.name in packages]
+    archives = [fetcher(pkg, out / "cache" / "downloads") for pkg in recipe]
+    key = build_key(recipe, archives, sample_rate)
+    kept = None if rebuild else _built_with(out, key)
+    if kept is not None:
+        log(f"seld-bank: {out} is up to date (the same packages, recipe and code); --rebuild builds it again")
+        return kept
     audio_dir = out / "audio"
     # a rebuild first removes the old manifest, so that a half-built bank is never read as a whole one
     (out / "manifest.json").unlink(missing_ok=True)
@@ -419,8 +429,7 @@ def build_bank(out: str | os.PathLike, recipe: list[PackageRecipe] | None = None
     seen: set[str] = set()  # content hashes: games ship copies of one file
     speech_f0: dict[str, list[float]] = {}  # per speaker (group): pitches of up to 40 of its files
     known_gender: dict[str, str] = {}
-    for pkg in recipe:
-        archive = fetcher(pkg, out / "cache" / "downloads")
+    for pkg, archive in zip(recipe, archives, strict=True):
         root = unpack(archive, out / "cache" / "unpacked" / pkg.name)
         version = archive_version(archive)
         licence, text = package_licence(root, pkg)
@@ -470,8 +479,35 @@ def build_bank(out: str | os.PathLike, recipe: list[PackageRecipe] | None = None
         log(f"seld-bank: {pkg.name} {version}: {len(report.recordings) - n_before} recordings")
     _assign_gender(report.recordings, speech_f0, known_gender)
     assign_splits(report.recordings)
-    write_manifest(out, report, sample_rate)
+    write_manifest(out, report, sample_rate, key)
     return report
+
+
+def build_key(recipe: list[PackageRecipe], archives: list[Path], sample_rate: int) -> str:
+    """What a built bank depends on: each package's recipe entry and archive (its file name carries the
+    version), the rate, and the code that cuts, splits and renders. Two builds with one key are one bank."""
+    h = hashlib.sha1(repr([(pkg, a.name) for pkg, a in zip(recipe, archives, strict=True)]).encode())
+    h.update(str(sample_rate).encode())
+    for code in (Path(__file__), Path(__file__).with_name("bank_soundfont.py")):
+        h.update(code.read_bytes())
+    return h.hexdigest()
+
+
+def _built_with(out: Path, key: str) -> BankReport | None:
+    """The report of the bank in ``out`` if it was built with ``key`` and every recording is there, else None."""
+    try:
+        data = json.loads((out / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if not isinstance(data, dict) or data.get("build_key") != key:
+        return None
+    try:
+        recordings = RealBank(out).recordings
+    except SeldError:
+        return None
+    if not all((out / r.file).is_file() for r in recordings):
+        return None
+    return BankReport(recordings, list(data.get("skipped", [])), int(data.get("duplicates", 0)))
 
 
 def _add_soundfont(pkg: PackageRecipe, root: Path, version: str, licence: str, out: Path, sample_rate: int,
@@ -630,11 +666,12 @@ def view_split(r: Recording, holdout: str = "source") -> str:
     return r.split if holdout == "source" else ""
 
 
-def write_manifest(out: Path, report: BankReport, sample_rate: int) -> None:
+def write_manifest(out: Path, report: BankReport, sample_rate: int, build_key: str = "") -> None:
     manifest = {
         "version": MANIFEST_VERSION,
         "sample_rate": sample_rate,
         "recipe_sha1": hashlib.sha1(RECIPE.read_bytes()).hexdigest(),
+        "build_key": build_key,  # see build_key(): a later build with the same key keeps this bank
         "recordings": [asdict(r) for r in report.recordings],
         "skipped": report.skipped,
         "duplicates": report.duplicates,

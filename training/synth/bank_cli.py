@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(DEFAULT_BANK), help=f"bank folder (default {DEFAULT_BANK})")
     p.add_argument("--packages", default=None, help="comma-separated subset of the recipe's packages")
     p.add_argument("--sample-rate", type=int, default=24000, help="Hz (default 24000, the model rate)")
+    p.add_argument("--rebuild", action="store_true",
+                   help="build again even if the bank is up to date (same packages, recipe and code)")
     p.add_argument("--subset-of", metavar="BANK", help="instead of building: a bank of BANK's recordings whose "
                    "licence matches --licence (a regex), for scenes that are shipped")
     p.add_argument("--licence", default="", help="with --subset-of: licence regex, e.g. 'CC0|CC-BY-3.0|MIT'")
@@ -91,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
             raise SeldError(f"--sample-rate must be a multiple of 100 Hz within 8000..96000 (scenes need a whole "
                             f"number of samples per 10 ms), got {args.sample_rate}")
         report: BankReport = build_bank(args.out, sample_rate=args.sample_rate, packages=packages,
-                                        log=lambda m: print(m, file=sys.stderr), render_soundfont=render_soundfont)
+                                        log=lambda m: print(m, file=sys.stderr), render_soundfont=render_soundfont,
+                                        rebuild=args.rebuild)
     except json.JSONDecodeError as e:  # a damaged manifest.json
         raise SeldError(f"a bank manifest is not valid JSON: {e}") from None
     except re.error as e:
