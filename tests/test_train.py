@@ -162,6 +162,39 @@ torch.save(res.model.state_dict(), f"{sys.argv[1]}/rank{rank}.pt")
 
 
 @pytest.mark.slow
+def test_a_run_for_another_array_starts_from_the_layers_that_fit(tmp_path):
+    """An FOA network (log-mel + intensity vectors, 7 channels) from the tetrahedron's (log-mel + GCC-PHAT, 10):
+    every tensor of the same shape, and the log-mel channels of the input convolution; the intensity channels
+    keep their fresh weights. Another network or other classes are refused."""
+    from helpers import make_checkpoint
+
+    from seld_live.checkpoint import read_checkpoint
+    from seld_live.models import build_model
+    from training.train import init_from
+
+    tetra = make_checkpoint(tmp_path / "tetra.pt", size="tiny", num_classes=3, seed=1)
+    _state, foa = read_checkpoint(make_checkpoint(tmp_path / "foa.pt", size="tiny", num_classes=3, array="foa",
+                                                  seed=2))
+    model = build_model(foa.model)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    note = init_from(model, foa.model, foa.classes, str(tetra))
+    source = read_checkpoint(tetra)[0]
+    after = model.state_dict()
+    first = next(k for k, v in after.items() if v.dim() == 4 and v.shape[1] == foa.model.in_channels)
+    assert torch.equal(after[first][:, :4], source[first][:, :4])  # the four log-mel channels
+    assert torch.equal(after[first][:, 4:], before[first][:, 4:])  # the intensity vectors: fresh
+    same = [k for k, v in after.items() if k in source and source[k].shape == v.shape]
+    assert len(same) == len(after) - 3  # all but the input convolution and the normalisation
+    assert all(torch.equal(after[k], source[k]) for k in same)
+    assert note == (f"initialised from tetra.pt: {len(same)} of {len(after)} tensors, the log-mel channels of 1 "
+                    "input convolution(s)")
+    with pytest.raises(SeldError, match=r"another network \(seddoa, conv channels"):
+        other = make_checkpoint(tmp_path / "small.pt", size="compact", num_classes=3)
+        init_from(build_model(foa.model), foa.model, foa.classes, str(other))
+    with pytest.raises(SeldError, match="classes"):
+        init_from(build_model(foa.model), foa.model, ["x", "y", "z"], str(tetra))
+
+
 def test_two_process_data_parallel_training(tiny_data, tmp_path):
     out = tmp_path / "ddp"
     out.mkdir()

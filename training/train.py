@@ -16,6 +16,7 @@ bfloat16 (``optim.precision``), in the channels-last layout, while a background 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import json
 import math
@@ -486,7 +487,9 @@ def _setup(cfg: TrainConfig, resume: bool, progress: bool) -> _Run:
     mcfg = build_model_config(cfg, first)
     model = build_model(mcfg)
     if cfg.model.init and not (resume and (out / "last.pt").exists()):
-        init_from(model, mcfg, classes, cfg.model.init)
+        init_note = init_from(model, mcfg, classes, cfg.model.init)
+        if info.main:
+            print(init_note, flush=True)
     mean, std = compute_normalization(ds.features(c) for ds in train_parts for c in ds.clips)
     model.set_normalization(torch.from_numpy(mean), torch.from_numpy(std))
     model.to(device)
@@ -793,14 +796,41 @@ def read_train_state(path: Path) -> dict:
     return st
 
 
-def init_from(model: SeldNet, mcfg, classes: list[str], path: str) -> None:
-    """Load another checkpoint's weights into a new run's network (same network and classes)."""
+def init_from(model: SeldNet, mcfg, classes: list[str], path: str) -> str:
+    """Load another checkpoint's weights into a new run's network (same network and classes) and say what was
+    taken. A checkpoint of another array (other feature channels, e.g. the tetrahedron's log-mel + GCC-PHAT for
+    an FOA run's log-mel + intensity vectors) gives every tensor whose shape fits, and in each first
+    convolution the weights of the leading log-mel channels where both have as many; the rest (the other
+    input channels) keeps its fresh initialisation. The normalisation is recomputed for the run's data."""
     weights, meta = read_checkpoint(resolve_model(path))
-    if meta.model != mcfg:
-        raise SeldError(f"model.init {path}: another network ({meta.model.arch}/{meta.model.size}) than this run's")
+    channels = {"in_channels": mcfg.in_channels, "spectral_channels": mcfg.spectral_channels}
+    if dataclasses.replace(meta.model, **channels) != mcfg:
+        raise SeldError(f"model.init {path}: another network ({meta.model.arch}, conv channels "
+                        f"{list(meta.model.conv_channels)}) than this run's ({mcfg.arch}, "
+                        f"{list(mcfg.conv_channels)})")
     if list(meta.classes) != list(classes):
         raise SeldError(f"model.init {path}: its classes differ from the training data's")
-    model.load_state_dict(weights)
+    own = model.state_dict()
+    whole, spectral, fresh = 0, [], []
+    for name, t in own.items():
+        w = weights.get(name)
+        if w is not None and w.shape == t.shape:
+            own[name], whole = w, whole + 1
+        elif (w is not None and w.dim() >= 2 and w.shape[0] == t.shape[0] and w.shape[2:] == t.shape[2:]
+              and w.shape[1] == meta.model.in_channels and t.shape[1] == mcfg.in_channels
+              and meta.model.spectral_channels == mcfg.spectral_channels):
+            n = mcfg.spectral_channels  # an input convolution: its log-mel channels mean the same here
+            own[name] = t.clone()
+            own[name][:, :n] = w[:, :n]
+            spectral.append(name)
+        else:
+            fresh.append(name)
+    model.load_state_dict(own)
+    note = f"initialised from {Path(path).name}: {whole} of {len(own)} tensors"
+    if spectral:
+        note += f", the log-mel channels of {len(spectral)} input convolution(s)"
+    fresh = [n for n in fresh if n not in ("feat_mean", "feat_std")]  # recomputed for this run anyway
+    return note + (f"; fresh: {', '.join(fresh)}" if fresh else "")
 
 
 def describe_data(train_parts, val_sets) -> dict:
