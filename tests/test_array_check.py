@@ -46,6 +46,10 @@ def test_many_mics_are_checked_without_a_symmetry_search():
     ([(90, 0, 0.05), (-90, 0, 0.05)], "2 mics; at least 3 are needed"),
     ([(0, 0, 0.05), (0, 0, 0.053), (90, 0, 0.05), (180, 0, 0.05)], r"3\.0 mm apart: coincident"),
     ([(0, 0, 0.2), (120, 0, 0.2), (-120, 0, 0.2)], r"34\.6 cm apart: over 30 cm"),
+    # the PS3 Eye: four mics in a row, 2 cm apart
+    ([(90, 0, 0.03), (90, 0, 0.01), (-90, 0, 0.01), (-90, 0, 0.03)], "4 mics lie in a line: a linear array"),
+    # a square on a wall in front of the listener: flat, but vertical
+    ([(45, 45, 0.03), (-45, 45, 0.03), (45, -45, 0.03), (-45, -45, 0.03)], "a flat array that is not horizontal"),
 ])
 def test_unusable_geometries_are_refused_in_one_line(mics, message):
     with pytest.raises(UnusableArrayError, match=message) as e:
