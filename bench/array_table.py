@@ -6,8 +6,8 @@ Reads the test scores that ``training/recipes/array.sh ARRAY`` writes (``RUNS/ar
 recordings of sources training never heard; ``test_sf.json``: SoundFont scenes, up to 3 overlapping), where
 ``array.sh dcase_mic`` is run with ``MODEL=assets/models/seddoa_agg2.pt`` (the shipped tetrahedron model, scored
 on the dcase_mic renderings of the very scenes the other arrays' models were scored on). Prints, per test set and
-array: macro and micro F20, macro LE_CD and LE_az, MAR, and the macro F20 gap to the tetrahedron; then the issue's
-targets (F20 within 5 points of the tetrahedron, LE_CD <= 20 deg, or LE_az for a planar array) met or not.
+array: macro and micro F20, macro LE_CD, LE_az and LE_el, MAR, and the macro F20 gap to the tetrahedron; then the
+issue's targets (F20 within 5 points of the tetrahedron, LE_CD <= 20 deg, or LE_az for a planar array) met or not.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ F20_GAP, LE_MAX = 0.05, 20.0  # the issue's targets: within 5 points of the tetr
 def row(result: dict) -> dict:
     planar = bool(result.get("array", {}).get("planar"))
     return {"model": Path(result["model"]["path"]).name, "F20": result["F20"], "F20_micro": result["micro"]["F20"],
-            "LE_CD": result["LE_CD"], "LE_az": result["LE_az"], "MAR": result["MAR"], "planar": planar,
+            "LE_CD": result["LE_CD"], "LE_az": result["LE_az"], "LE_el": result.get("LE_el"), "MAR": result["MAR"],
+            "planar": planar,
             "files": len(result.get("files", []))}
 
 
@@ -59,7 +60,9 @@ def judge(table: dict[str, dict[str, dict]]) -> dict[str, dict]:
     return verdict
 
 
-def fmt(x: float, pct: bool = False) -> str:
+def fmt(x: float | None, pct: bool = False) -> str:
+    if x is None:  # a result written before the metric existed
+        return "-".rjust(7 if pct else 6)
     return f"{100 * x:5.1f} %" if pct else f"{x:5.1f}°"
 
 
@@ -75,12 +78,12 @@ def main() -> None:
     for test, rows in table.items():
         ref = rows.get(REFERENCE)
         print(f"\n{TESTS[test]} ({test})")
-        print(f"{'array':<14} {'model':<22} {'F20':>7} {'micro':>7} {'LE_CD':>6} {'LE_az':>6} {'MAR':>7} "
+        print(f"{'array':<14} {'model':<22} {'F20':>7} {'micro':>7} {'LE_CD':>6} {'LE_az':>6} {'LE_el':>6} {'MAR':>7} "
               f"{'vs tetra':>9}")
         for array, r in rows.items():
             gap = "" if ref is None or array == REFERENCE else f"{100 * (r['F20'] - ref['F20']):+6.1f} pt"
             print(f"{array:<14} {r['model']:<22} {fmt(r['F20'], True)} {fmt(r['F20_micro'], True)} "
-                  f"{fmt(r['LE_CD'])} {fmt(r['LE_az'])} {fmt(r['MAR'], True)} {gap:>9}"
+                  f"{fmt(r['LE_CD'])} {fmt(r['LE_az'])} {fmt(r['LE_el'])} {fmt(r['MAR'], True)} {gap:>9}"
                   + ("  (planar: scored folded above its plane)" if r["planar"] else ""))
     verdict = judge(table)
     for array, targets in verdict.items():

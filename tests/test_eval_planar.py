@@ -53,7 +53,7 @@ def _run(argv: list[str]) -> str:
 
 def _le_az_everywhere(result: dict) -> None:
     for r in (result, result["micro"], result["tracked"]):
-        assert 0 <= r["LE_az"] <= 180
+        assert 0 <= r["LE_az"] <= 180 and 0 <= r["LE_el"] <= 180
     assert all(0 <= e["LE_az"] <= 180 for e in result["per_class"].values())
     # SELD keeps the official definition (LE_CD, not LE_az)
     assert result["SELD"] == pytest.approx((result["ER20"] + 1 - result["F20"] + result["LE_CD"] / 180
@@ -69,7 +69,8 @@ def test_planar_dataset_note_and_le_az(evaluated):
     head = next(i for i, line in enumerate(lines) if line.split()[:1] == ["ER20"])
     assert lines[head].split()[2:4] == ["LE_CD", "LE_az"]
     assert lines[head + 3].startswith(NOTE)  # under the macro and micro rows
-    assert f"azimuth error LE_az {result['LE_az']:.1f}° (macro); LE_CD {result['LE_CD']:.1f}°" in lines[head + 4]
+    assert (f"azimuth error LE_az {result['LE_az']:.1f}° (macro); elevation error above the plane LE_el "
+            f"{result['LE_el']:.1f}°; LE_CD {result['LE_CD']:.1f}°") in lines[head + 4]
     assert f"LE_az {result['tracked']['LE_az']:.1f}°" in printed.split("after the tracker")[1]
 
 

@@ -192,6 +192,9 @@ def test_le_az_ignores_a_mirrored_elevation():
     assert r["LE_CD"] == pytest.approx((80 + 50) / 2)
     assert r["LE_az"] == pytest.approx(0, abs=1e-9) and r["micro"]["LE_az"] == pytest.approx(0, abs=1e-9)
     np.testing.assert_allclose(r["per_class"]["LE_az"], [0, 0], atol=1e-9)
+    # LE_el is where the mirror error lies: 80° and 50°, the whole great-circle error of these pairs
+    np.testing.assert_allclose(r["per_class"]["LE_el"], [80, 50], atol=1e-9)
+    assert r["LE_el"] == pytest.approx(65) and r["micro"]["LE_el"] == pytest.approx(65)
 
 
 def test_le_az_wraps_and_averages_like_le_cd():
@@ -219,6 +222,8 @@ def test_le_az_keeps_the_great_circle_matching():
     r = seld_metrics([ref], [pred], 1)
     assert r["LE_CD"] == pytest.approx((angle((0, 85), (170, 80)) + 15) / 2)
     assert r["LE_az"] == pytest.approx((170 + 15) / 2)
+    assert r["LE_el"] == pytest.approx((5 + 0) / 2)  # the same pairs' elevation differences
+    assert seld_metrics([ref], [table()], 1)["LE_el"] == 180  # nothing matched: 180°, as LE_CD and LE_az
 
 
 # ---------------------------------------------------------------- tracking

@@ -200,7 +200,9 @@ def test_planar_dataset_is_scored_folded_above_the_plane(tmp_path, capsys):
     cat = result["per_class"]["1"]
     assert cat["LE_az"] == pytest.approx(10) and 0 < cat["LE_CD"] < 10  # 10 deg of azimuth at 25 deg elevation
     assert PLANAR_NOTE in printed
-    assert f"azimuth error LE_az 5.0° (macro); LE_CD {result['LE_CD']:.1f}° adds the elevation" in printed
+    assert cat["LE_el"] == pytest.approx(0, abs=1e-9)  # folded: the mirror image's elevation is right
+    assert (f"azimuth error LE_az 5.0° (macro); elevation error above the plane LE_el 0.0°; "
+            f"LE_CD {result['LE_CD']:.1f}° combines the two") in printed
     head, macro = header_and_rows(printed, "macro")
     assert head[:4] == ["ER20", "F20", "LE_CD", "LE_az"] and macro[4] == "5.0°"  # side by side
     cls_head = next(line for line in printed.splitlines() if line.startswith("class "))

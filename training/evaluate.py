@@ -23,7 +23,7 @@ from seld_live.geometry import ArrayGeometry
 from seld_live.model_catalog import ArrayMismatchError, check_model_array
 from seld_live.tracking import TrackerConfig, track_offline
 from training.data import SeldDataset
-from training.metrics import LE_AZ, SELD_KEYS
+from training.metrics import LE_AZ, LE_EL, SELD_KEYS
 from training.scoring import score_tables
 
 
@@ -100,7 +100,7 @@ def tracked_tables(det: Detector, preds: list[ClipPrediction], config: TrackerCo
 def score_tracked(det: Detector, preds: list[ClipPrediction], tables: list[np.ndarray]) -> dict:
     """The scores of tracked event tables (``tracked_tables``)."""
     m = score_tables([p.reference for p in preds], tables, det.classes, num_frames=[p.num_frames for p in preds])
-    return {k: m[k] for k in (*SELD_KEYS, LE_AZ, "micro", "tracking", "onset_latency")}
+    return {k: m[k] for k in (*SELD_KEYS, LE_AZ, LE_EL, "micro", "tracking", "onset_latency")}
 
 
 def write_predictions(preds: list[ClipPrediction], events: list[list[Event]], folder: str | os.PathLike) -> Path:

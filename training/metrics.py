@@ -7,8 +7,8 @@ or a single table for one clip. Clips are scored independently and the counts su
 ``seld_metrics(refs, preds, num_classes)`` -- DCASE 2022/2023 location-aware detection and class-aware
 localisation in 1 s segments (10 label frames), 20° threshold. Keys ``ER20, F20, LE_CD, LR_CD, SELD, MAR``
 (macro), ``micro`` (same keys), ``per_class`` (arrays [C]) and ``totals``; also ``LE_az`` (macro, micro, per
-class), the azimuth-only error of LE_CD's matches (below). It reproduces the official
-scorer (seld-dcase2022/2023 ``SELDMetrics``, multi-instance version):
+class), the azimuth-only error of LE_CD's matches (below), and ``LE_el``, its elevation-only twin. It reproduces
+the official scorer (seld-dcase2022/2023 ``SELDMetrics``, multi-instance version):
 
 - per segment and class, the number of reference (predicted) tracks is the largest number of reference
   (predicted) rows of the class in one frame of the segment;
@@ -34,6 +34,8 @@ on azimuth), their absolute azimuth difference wrapped to [0, 180]° (|az_ref - 
 way round), averaged per (segment, class, reference row position) into one error per localisation true positive,
 then ΣDE_az / DE_TP per class; macro over all classes with 180° for a class without localisation TP, micro from
 the summed counts. Near the poles azimuth is ill-defined and a great-circle match can have a large azimuth error.
+``LE_el``: the same for the absolute elevation difference of the same pairs (a planar array's is scored on
+directions folded above its plane, so it tells how well the model places a source's height above the plane).
 
 Differences from the official scripts, by design: a clip lasts ``num_frames`` (default: one past the last
 reference or predicted frame) instead of ending at the last reference frame, so late false alarms count;
@@ -84,6 +86,7 @@ REL_DIST_THRESHOLD = 1.0
 SELD_KEYS = ("ER20", "F20", "LE_CD", "LR_CD", "SELD", "MAR")
 # azimuth-only localisation error of LE_CD's matches (for planar arrays); an extra key, not part of SELD
 LE_AZ = "LE_az"
+LE_EL = "LE_el"  # its elevation-only twin
 
 Tables = Sequence[np.ndarray] | np.ndarray
 
@@ -99,6 +102,7 @@ class _Rows:
     xyz: np.ndarray
     dist: np.ndarray
     azi: np.ndarray  # azimuth in degrees, as given
+    ele: np.ndarray  # elevation in degrees, as given
     fc: np.ndarray
     rank: np.ndarray
     group_keys: np.ndarray  # unique fc
@@ -134,8 +138,8 @@ def _rows(table: np.ndarray, num_classes: int) -> _Rows:
     fc = frame * num_classes + cls
     keys, start, count = np.unique(fc, return_index=True, return_counts=True)
     rank = np.arange(len(fc)) - np.repeat(start, count)
-    return _Rows(frame, cls, track, sph_to_cart(table[:, 3], table[:, 4]), table[:, 5], table[:, 3], fc, rank, keys,
-                 start, count)
+    return _Rows(frame, cls, track, sph_to_cart(table[:, 3], table[:, 4]), table[:, 5], table[:, 3], table[:, 4], fc,
+                 rank, keys, start, count)
 
 
 def _prepare(refs: Tables, preds: Tables, num_classes: int, num_frames: Sequence[int] | None,
@@ -246,7 +250,7 @@ def seld_metrics(refs: Tables, preds: Tables, num_classes: int, *, doa_threshold
     n_pred[np.searchsorted(sc, sc_p)] = nb_p
 
     # Matched distances averaged per (segment, class, reference row position).
-    # LE_az: the azimuth differences of the same pairs, averaged the same way.
+    # LE_az, LE_el: the azimuth and elevation differences of the same pairs, averaged the same way.
     r_idx, p_idx, ang = _match(ref, pred)
     m_sc = (ref.frame[r_idx] // segment_frames) * C + ref.cls[r_idx]
     width = int(ref.rank.max(initial=0)) + 1
@@ -254,10 +258,12 @@ def seld_metrics(refs: Tables, preds: Tables, num_classes: int, *, doa_threshold
     pairs = np.bincount(inv)
     mean_err = np.bincount(inv, weights=ang) / pairs
     mean_az = np.bincount(inv, weights=azimuth_difference_deg(ref.azi[r_idx], pred.azi[p_idx])) / pairs
+    mean_el = np.bincount(inv, weights=np.abs(ref.ele[r_idx] - pred.ele[p_idx])) / pairs
     pos = np.searchsorted(sc, tk // width)
     n_tracks = np.bincount(pos, minlength=len(sc))
     de = np.bincount(pos, weights=mean_err, minlength=len(sc))
     de_az = np.bincount(pos, weights=mean_az, minlength=len(sc))
+    de_el = np.bincount(pos, weights=mean_el, minlength=len(sc))
     tp = np.bincount(pos, weights=(mean_err <= doa_threshold).astype(float), minlength=len(sc)).astype(np.int64)
     fp_spatial = n_tracks - tp
 
@@ -282,19 +288,21 @@ def seld_metrics(refs: Tables, preds: Tables, num_classes: int, *, doa_threshold
 
     TP, FPs, FP, FN = per_class(tp), per_class(fp_spatial), per_class(fp), per_class(fn)
     DE, DE_TP, Nref = per_class(de), per_class(n_tracks), per_class(n_ref)
-    DE_az = per_class(de_az)
+    DE_az, DE_el = per_class(de_az), per_class(de_el)
     nref_total = Nref.sum()
     er = (S + D + I) / nref_total if nref_total > 0 else S + D + I
 
     f_c = _ratio(TP, TP + FPs + 0.5 * (FP + FN))
     le_c = np.where(DE_TP > 0, _ratio(DE, DE_TP), 180.0)
     le_az_c = np.where(DE_TP > 0, _ratio(DE_az, DE_TP), 180.0)
+    le_el_c = np.where(DE_TP > 0, _ratio(DE_el, DE_TP), 180.0)
     lr_c = _ratio(DE_TP, DE_TP + FN)  # DE_FN equals FN in this scheme
     seld_c = _seld_score(er, f_c, le_c, lr_c)
 
     f_mi = _ratio(TP.sum(), TP.sum() + FPs.sum() + 0.5 * (FP.sum() + FN.sum()))
     le_mi = _ratio(DE.sum(), DE_TP.sum()) if DE_TP.sum() > 0 else 180.0
     le_az_mi = _ratio(DE_az.sum(), DE_TP.sum()) if DE_TP.sum() > 0 else 180.0
+    le_el_mi = _ratio(DE_el.sum(), DE_TP.sum()) if DE_TP.sum() > 0 else 180.0
     lr_mi = _ratio(DE_TP.sum(), DE_TP.sum() + FN.sum())
     mar = _mar(ref, pred, C)
     return {
@@ -305,9 +313,12 @@ def seld_metrics(refs: Tables, preds: Tables, num_classes: int, *, doa_threshold
         "SELD": float(seld_c.mean()),
         "MAR": mar["MAR"],
         LE_AZ: float(le_az_c.mean()),
+        LE_EL: float(le_el_c.mean()),
         "micro": {"ER20": float(er), "F20": f_mi, "LE_CD": le_mi, "LR_CD": lr_mi,
-                  "SELD": float(_seld_score(er, f_mi, le_mi, lr_mi)), "MAR": mar["micro"], LE_AZ: float(le_az_mi)},
+                  "SELD": float(_seld_score(er, f_mi, le_mi, lr_mi)), "MAR": mar["micro"], LE_AZ: float(le_az_mi),
+                  LE_EL: float(le_el_mi)},
         "per_class": {"F20": f_c, "LE_CD": le_c, "LR_CD": lr_c, "SELD": seld_c, "MAR": mar["per_class"], LE_AZ: le_az_c,
+                      LE_EL: le_el_c,
                       "TP": TP, "FP": FP, "FP_spatial": FPs, "FN": FN, "DE_TP": DE_TP, "Nref": Nref},
         "totals": {"S": S, "D": D, "I": I, "Nref": float(nref_total), "frames": int(total_frames)},
     }

@@ -41,6 +41,7 @@ from training.classes_tsv import CLASSES_FILE, find_classes_tsv, find_dataset_fi
 from training.metrics import (
     LATENCY_KEYS,
     LE_AZ,
+    LE_EL,
     SELD_KEYS,
     frame_metrics_2024,
     onset_latency,
@@ -151,7 +152,7 @@ def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: l
                       for r, p in zip(refs, preds, strict=True)]
     seld = seld_metrics(refs, preds, C, num_frames=num_frames)
     if not extras:
-        result = {k: seld[k] for k in (*SELD_KEYS, LE_AZ)}
+        result = {k: seld[k] for k in (*SELD_KEYS, LE_AZ, LE_EL)}
         result["micro"] = seld["micro"]
         return _clean(result)
     d24 = frame_metrics_2024(refs, preds, C, num_frames=num_frames)
@@ -160,7 +161,7 @@ def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: l
     per_class = dict(seld["per_class"])
     per_class.update({f"{k}_2024": d24["per_class"][k] for k in ("F20", "DOAE", "RDE")})
     per_class.update({k: trk["per_class"][k] for k in ("IDSW", "FRAG", "MOTA")})
-    result = {k: seld[k] for k in (*SELD_KEYS, LE_AZ)}
+    result = {k: seld[k] for k in (*SELD_KEYS, LE_AZ, LE_EL)}
     result["micro"] = seld["micro"]
     result["per_class"] = _by_class(per_class, class_names)
     result["dcase2024"] = {k: d24[k] for k in ("F20", "DOAE", "RDE", "micro")}
@@ -259,8 +260,8 @@ def _planar_lines(result: dict) -> list[str]:
         return []
     return [f"planar array ({array['name']}): it cannot tell up from down, so directions are scored folded above "
             "its plane;",
-            f"  azimuth error LE_az {_fmt(result[LE_AZ], '.1f')}° (macro); LE_CD {_fmt(result['LE_CD'], '.1f')}° "
-            "adds the elevation above the plane"]
+            f"  azimuth error LE_az {_fmt(result[LE_AZ], '.1f')}° (macro); elevation error above the plane LE_el "
+            f"{_fmt(result[LE_EL], '.1f')}°; LE_CD {_fmt(result['LE_CD'], '.1f')}° combines the two"]
 
 
 def format_table(result: dict, all_classes: bool = False) -> str:
