@@ -311,9 +311,10 @@ def test_the_model_menu_has_a_section_per_array(files, qtbot, tmp_path):
                 sections.append(a.text())
         elif sections:
             under.setdefault(sections[-1], []).append(a.text())
-    assert sections == ["DCASE MIC tetrahedron", "First-order ambisonics"]
+    assert sections == ["DCASE MIC tetrahedron", "First-order ambisonics", "ReSpeaker USB Mic Array v2.0"]
     assert set(under["DCASE MIC tetrahedron"]) == {DEFAULT_MODEL.name, "tiny.pt"}
     assert under["First-order ambisonics"][:2] == ["seddoa_agg2_foa.pt", "foa_small.pt"]  # shipped, then recent
+    assert under["ReSpeaker USB Mic Array v2.0"][:1] == ["seddoa_agg2_respeaker_v2.pt"]
     win.close()
 
 

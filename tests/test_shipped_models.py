@@ -18,8 +18,8 @@ from training.synth.classes import load_class_list
 from training.synth.cli import main as seld_synth
 from training.synth.soundbank import SoundBank
 
-# every array with a shipped model; the ReSpeaker joins when its model ships (issue 17)
-ARRAYS = ["dcase_mic", "foa"]
+# every array with a shipped model
+ARRAYS = ["dcase_mic", "foa", "respeaker_v2"]
 
 
 @pytest.mark.slow
