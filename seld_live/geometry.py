@@ -33,6 +33,9 @@ class ArrayGeometry:
     native_rate: int | None = None  # the device's usual sample rate, a hint for capture
     description: str = ""
     key: str = field(default="", compare=False)  # preset name or file stem
+    # words of the input-device names this array is sold under (case-insensitive), so that capturing from it
+    # picks this preset without --array (seld_live.launch)
+    device_names: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def num_channels(self) -> int:
@@ -86,6 +89,8 @@ class ArrayGeometry:
         }
         if self.native_rate:
             d["sample_rate"] = self.native_rate
+        if self.device_names:
+            d["device_names"] = list(self.device_names)
         return d
 
     @classmethod
@@ -103,6 +108,15 @@ class ArrayGeometry:
 
 def list_presets() -> list[str]:
     return preset_names(ARRAYS)
+
+
+def preset_for_device(device_name: str) -> str | None:
+    """The preset whose ``device_names`` occur in an input device's name (case-insensitive), else None."""
+    name = device_name.lower()
+    for key in list_presets():
+        if any(word.lower() in name for word in load_array(key).device_names):
+            return key
+    return None
 
 
 def load_array(name_or_path: str | os.PathLike = DEFAULT_ARRAY) -> ArrayGeometry:
@@ -158,6 +172,9 @@ def _parse(d: dict, source: str, key: str = "") -> ArrayGeometry:
     rate = d.get("sample_rate")
     if rate is not None and (not isinstance(rate, int) or rate <= 0):
         raise fail(f"sample_rate must be a positive integer, got {rate!r}")
+    device_names = d.get("device_names", [])
+    if not isinstance(device_names, list) or not all(isinstance(n, str) and n.strip() for n in device_names):
+        raise fail("device_names must be a list of non-empty strings (words of the input device's name)")
     return ArrayGeometry(
         name=str(d.get("name", key or "unnamed array")),
         format=fmt,
@@ -167,4 +184,5 @@ def _parse(d: dict, source: str, key: str = "") -> ArrayGeometry:
         native_rate=rate,
         description=str(d.get("description", "")),
         key=str(d.get("key", key)),
+        device_names=tuple(device_names),
     )

@@ -21,7 +21,7 @@ from typing import Any
 from seld_live.audio.base import parse_channels
 from seld_live.audio.file import parse_speed
 from seld_live.decode import check_threshold
-from seld_live.errors import CheckpointError, SeldError, UsageError
+from seld_live.errors import AudioInputError, CheckpointError, SeldError, UsageError
 from seld_live.paths import DEFAULT_MODEL, DEMO
 from seld_live.sinks import OUTPUT_SUFFIXES
 from seld_live.torchfile import check_torch_file
@@ -49,6 +49,7 @@ class RunOptions:
     threshold: float | None = None  # None: the checkpoint's
     channels: tuple[int, ...] | None = None  # 1-based, in array order
     array: str | None = None
+    array_from_device: bool = False  # ``array`` is the input device's preset (its name), not declared by --array
     device_rate: int | None = None
     speed: float | str = 1.0  # replay speed, or "max"
     speed_given: bool = False  # asked for on the command line (else the window may use its saved speed)
@@ -64,10 +65,12 @@ class RunOptions:
         if live and (args.loop or str(args.speed) != "1"):
             raise UsageError("--speed and --loop apply to --replay, not to --device")
         threads = _check_threads(args.threads)
+        array = args.array or (_array_of_device(str(args.device)) if live else None)
+        from_device = array is not None and not args.array
         return cls(
             device=str(args.device) if live else None,
             replay=Path(args.replay) if args.replay else None,
-            model=_chosen_model(getattr(args, "model", None), args.array),
+            model=_chosen_model(getattr(args, "model", None), array),
             cpu=bool(args.cpu),
             threads=threads,
             headless=bool(args.headless),
@@ -77,7 +80,8 @@ class RunOptions:
             duration=_positive_seconds(args.duration, "--duration"),
             threshold=None if args.threshold is None else check_threshold(args.threshold, "--threshold"),
             channels=parse_channels(args.channels) if args.channels else None,
-            array=args.array,
+            array=array,
+            array_from_device=from_device,
             device_rate=args.device_rate,
             speed=parse_speed(args.speed),
             speed_given=not live and str(args.speed) != "1",
@@ -95,9 +99,20 @@ class RunOptions:
         return self.replay if self.replay is not None else demo_scene()
 
     def for_device(self, device: Any) -> RunOptions:
-        """The same run on another input device (a DeviceInfo or an index)."""
-        return replace(self, device=str(getattr(device, "index", device)), replay=None, loop=False, speed=1.0,
+        """The same run on another input device (a DeviceInfo or an index). A device known as an array (its
+        name) brings that array, and its shipped model unless the current model is for it; a declared
+        ``--array`` stays."""
+        opts = replace(self, device=str(getattr(device, "index", device)), replay=None, loop=False, speed=1.0,
                        channels=None if self.device is None else self.channels)
+        if self.array is not None and not self.array_from_device:
+            return opts
+        name = getattr(device, "name", None)
+        key = _device_preset(name) if name else _array_of_device(str(device))
+        if key is None:
+            return replace(opts, array=None, array_from_device=False)
+        model = _model_for_device_array(self.model, key)
+        return replace(opts, array=key, array_from_device=True, model=model,
+                       threshold=self.threshold if model == self.model else None)  # a new model: its own
 
     def for_replay(self, path: str | os.PathLike) -> RunOptions:
         """The same run replaying another file (the window's "Open file"); the channels given for the first
@@ -111,6 +126,45 @@ class RunOptions:
 
     def with_outputs(self, output: Path | None, record: Path | None) -> RunOptions:
         return replace(self, output=output, record=record)
+
+
+def _array_of_device(spec: str) -> str | None:
+    """The array preset of a known array device (the ReSpeaker, by its USB name), else None: the model's array.
+
+    Without it, a ReSpeaker would be read as the default model's tetrahedron, on channels 1-4 (the first is its
+    processed beam), and every direction would be wrong without a word."""
+    from seld_live.audio.devices import find_input_device
+
+    try:
+        info = find_input_device(spec)
+    except AudioInputError:
+        return None  # the capture reports it, with the device list
+    return _device_preset(info.name)
+
+
+def _device_preset(device_name: str) -> str | None:
+    from seld_live.geometry import load_array, preset_for_device
+
+    key = preset_for_device(device_name)
+    if key is not None:
+        log.info("input device '%s' is a %s: array %s (give --array to say otherwise)", device_name,
+                 load_array(key).name, key)
+    return key
+
+
+def _model_for_device_array(model: str, key: str) -> str:
+    """``model`` if it was trained for the array ``key``, else that array's shipped model (``model`` where none
+    is shipped: the input is then refused with the reason, as for a declared array)."""
+    from seld_live.geometry import load_array
+    from seld_live.model_catalog import model_for_array, model_info
+
+    try:
+        if model_info(model).geometry.same_layout(load_array(key)):
+            return model
+    except (CheckpointError, AttributeError):
+        pass  # unreadable, or a checkpoint without an array: take the shipped one
+    found = model_for_array(key)
+    return model if found is None else str(found.path)
 
 
 def _chosen_model(model: str | None, array: str | None) -> str:

@@ -251,3 +251,63 @@ def test_interrupt_stops_cleanly_and_keeps_outputs(files, tmp_path, sig):
     np.testing.assert_allclose(recorded, audio[: len(recorded)], atol=2e-7)
     for row in out.read_text().splitlines():
         json.loads(row)
+
+
+# ---------------------------------------------------------------- a known array device picks its preset
+
+RESPEAKER = "ReSpeaker 4 Mic Array (UAC1.0): USB Audio (hw:2,0)"
+
+
+@pytest.fixture
+def devices(monkeypatch):
+    """PortAudio's input list as a ReSpeaker owner's machine has it (no device is opened here)."""
+    from seld_live.audio import devices as devs
+
+    listed = [devs.DeviceInfo(0, "HDA Intel PCH: ALC892 Analog (hw:0,0)", 2, 48000.0, "ALSA"),
+              devs.DeviceInfo(3, RESPEAKER, 6, 16000.0, "ALSA")]
+    monkeypatch.setattr(devs, "list_input_devices", lambda refresh=False: listed)
+    return listed
+
+
+def _options(argv):
+    from seld_live.cli import build_parser
+    from seld_live.launch import RunOptions
+
+    return RunOptions.from_args(build_parser().parse_args(argv))
+
+
+def test_a_respeaker_device_picks_its_array_and_shipped_model(shipped, devices, caplog):
+    make_checkpoint(shipped / "respeaker_home.pt", array="respeaker_v2", sample_rate=16000)
+    caplog.set_level("INFO", logger="seld_live")
+    for spec in ("3", "respeaker"):
+        opts = _options(["--device", spec, "--headless"])
+        assert opts.array == "respeaker_v2" and opts.array_from_device
+        assert opts.model == str(shipped / "respeaker_home.pt")
+    assert f"input device '{RESPEAKER}' is a ReSpeaker USB Mic Array v2.0: array respeaker_v2" in caplog.text
+    # another device, or a declared --array, is left to the model's (or the declared) array
+    assert _options(["--device", "0", "--headless"]).array is None
+    assert _options(["--device", "3", "--array", "dcase_mic", "--headless"]).array == "dcase_mic"
+    # a device that is not there: no guess here, the capture says so later with the list
+    assert _options(["--device", "9", "--headless"]).array is None
+
+
+def test_a_tetrahedron_model_on_a_respeaker_device_is_refused(shipped, devices, capsys):
+    assert main(["--device", "3", "--model", str(shipped / "seddoa_agg2.pt"), "--headless"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("seld-live: error: model seddoa_agg2.pt was trained for array dcase_mic") and \
+        "the input is array respeaker_v2" in err
+
+
+def test_picking_a_respeaker_in_the_window_switches_to_its_model(shipped, devices):
+    respeaker_model = make_checkpoint(shipped / "respeaker_home.pt", array="respeaker_v2", sample_rate=16000)
+    start = _options(["--replay", "scene.flac", "--model", str(shipped / "seddoa_agg2.pt"), "--threshold", "0.4"])
+    on_respeaker = start.for_device(devices[1])
+    assert (on_respeaker.device, on_respeaker.array, on_respeaker.model) == ("3", "respeaker_v2", str(respeaker_model))
+    assert on_respeaker.threshold is None  # the new model's own threshold
+    # back to the sound card: the array that came with the ReSpeaker goes with it
+    assert on_respeaker.for_device(devices[0]).array is None
+    # a model already for the ReSpeaker stays, and a declared array is never replaced
+    mine = start.for_model(respeaker_model).for_device(devices[1])
+    assert mine.model == str(respeaker_model)
+    declared = _options(["--replay", "scene.flac", "--array", "dcase_mic"]).for_device(devices[1])
+    assert declared.array == "dcase_mic" and not declared.array_from_device

@@ -63,3 +63,22 @@ def test_good_custom_file_and_unknown_preset(tmp_path):
     assert g.num_channels == 2 and g.key == "pair"
     with pytest.raises(GeometryError, match="unknown array preset"):
         load_array("no_such_array")
+
+
+def test_a_device_name_finds_its_preset():
+    from seld_live.geometry import preset_for_device
+
+    assert load_array("respeaker_v2").device_names == ("ReSpeaker",)
+    assert preset_for_device("ReSpeaker 4 Mic Array (UAC1.0): USB Audio (hw:2,0)") == "respeaker_v2"
+    assert preset_for_device("respeaker 4 mic array") == "respeaker_v2"  # case-insensitive
+    assert preset_for_device("HDA Intel PCH: ALC892 Analog (hw:0,0)") is None
+    geo = load_array("respeaker_v2")
+    assert ArrayGeometry.from_dict(geo.to_dict()).device_names == ("ReSpeaker",)  # kept in a checkpoint
+
+
+@pytest.mark.parametrize("names", ["ReSpeaker", [""], [3]])
+def test_device_names_must_be_a_list_of_words(names):
+    d = load_array("respeaker_v2").to_dict()
+    d["device_names"] = names
+    with pytest.raises(GeometryError, match="device_names must be a list of non-empty strings"):
+        ArrayGeometry.from_dict(d)
