@@ -82,3 +82,11 @@ def test_device_names_must_be_a_list_of_words(names):
     d["device_names"] = names
     with pytest.raises(GeometryError, match="device_names must be a list of non-empty strings"):
         ArrayGeometry.from_dict(d)
+
+
+def test_a_dataset_array_has_no_device_names():
+    """A dataset is files, not a device; and the identity of datasets made before the key must not change."""
+    from training.synth.writer import array_toml, dataset_array
+
+    ds = dataset_array(load_array("respeaker_v2"), 16000)
+    assert ds.device_names == () and "device_names" not in ds.to_dict() and "ReSpeaker\"]" not in array_toml(ds)

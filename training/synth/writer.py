@@ -103,6 +103,7 @@ def dataset_array(array: ArrayGeometry, sample_rate: int) -> ArrayGeometry:
     """The array as the dataset files hold it: one audio channel per mic, numbered 1..M."""
     d = array.to_dict()
     d["channels"] = list(range(1, array.num_channels + 1))
+    d.pop("device_names", None)  # files, not a device (and datasets made before the key stay resumable)
     d["sample_rate"] = int(sample_rate)
     return ArrayGeometry.from_dict(d, source=array.key or array.name)
 
