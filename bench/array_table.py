@@ -78,11 +78,11 @@ def main() -> None:
     for test, rows in table.items():
         ref = rows.get(REFERENCE)
         print(f"\n{TESTS[test]} ({test})")
-        print(f"{'array':<14} {'model':<22} {'F20':>7} {'micro':>7} {'LE_CD':>6} {'LE_az':>6} {'LE_el':>6} {'MAR':>7} "
+        print(f"{'array':<14} {'model':<28} {'F20':>7} {'micro':>7} {'LE_CD':>6} {'LE_az':>6} {'LE_el':>6} {'MAR':>7} "
               f"{'vs tetra':>9}")
         for array, r in rows.items():
             gap = "" if ref is None or array == REFERENCE else f"{100 * (r['F20'] - ref['F20']):+6.1f} pt"
-            print(f"{array:<14} {r['model']:<22} {fmt(r['F20'], True)} {fmt(r['F20_micro'], True)} "
+            print(f"{array:<14} {r['model']:<28} {fmt(r['F20'], True)} {fmt(r['F20_micro'], True)} "
                   f"{fmt(r['LE_CD'])} {fmt(r['LE_az'])} {fmt(r['LE_el'])} {fmt(r['MAR'], True)} {gap:>9}"
                   + ("  (planar: scored folded above its plane)" if r["planar"] else ""))
     verdict = judge(table)
