@@ -311,3 +311,9 @@ def test_picking_a_respeaker_in_the_window_switches_to_its_model(shipped, device
     assert mine.model == str(respeaker_model)
     declared = _options(["--replay", "scene.flac", "--array", "dcase_mic"]).for_device(devices[1])
     assert declared.array == "dcase_mic" and not declared.array_from_device
+
+
+def test_list_devices_names_the_array_of_a_known_device(devices, capsys):
+    assert main(["--list-devices"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[2].endswith(f"{RESPEAKER}  (array respeaker_v2)") and rows[1].endswith("ALC892 Analog (hw:0,0)")
