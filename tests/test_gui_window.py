@@ -416,6 +416,8 @@ def test_input_picker_greys_out_devices_with_too_few_channels_and_says_why(qtbot
     assert not bar.item_enabled(i_laptop)
     why = combo.itemData(i_laptop, QtCore.Qt.ItemDataRole.ToolTipRole)
     assert why == "laptop mic has 2 input channels; tiny.pt (trained for the DCASE MIC tetrahedron) needs 4"
+    known = combo.itemData(bar.index_of(("device", 3)), QtCore.Qt.ItemDataRole.ToolTipRole)
+    assert known == "a ReSpeaker USB Mic Array v2.0: read as array respeaker_v2, with its model"
     seen = []
     bar.input_chosen.connect(seen.append)
     combo.activated.emit(bar.index_of(("device", 3)))

@@ -18,6 +18,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from seld_live.audio.devices import DeviceInfo
+from seld_live.geometry import load_array, preset_for_device
 from seld_live.gui.theme import RECORD_STYLE, VIEW_STYLE
 
 SPEEDS: tuple[float | str, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, "max")
@@ -334,12 +335,16 @@ class SourceBar(QtWidgets.QToolBar):
             i = combo.count() - 1
             self.entries.append(("device", d))
             why = device_problem(d, min_channels, what)
+            preset = preset_for_device(d.name)
             if why:
                 item = combo.model().item(i)
                 item.setEnabled(False)
                 combo.setItemData(i, why, QtCore.Qt.ItemDataRole.ToolTipRole)
             else:
                 usable.append(d)
+                if preset:  # picking it brings its array and model (launch.RunOptions.for_device)
+                    combo.setItemData(i, f"a {load_array(preset).name}: read as array {preset}, with its model",
+                                      QtCore.Qt.ItemDataRole.ToolTipRole)
         if not devices:
             combo.addItem("(no input device listed: Rescan)")
             combo.model().item(combo.count() - 1).setEnabled(False)
