@@ -64,6 +64,7 @@ class DeviceSource:
             raise AudioInputError(
                 f"input device '{self.info.name}' has {self.info.max_input_channels} input channels; "
                 f"channel {max(channels)} was asked for (channels {','.join(map(str, channels))})"
+                + _known_array_hint(self.info.name)
             )
         self.channels = channels
         self._idx = np.asarray(channels) - 1
@@ -255,3 +256,11 @@ class DeviceSource:
                            discontinuity=self._gap > 0, gap_samples=self._gap)
         self._gap = 0
         return block
+
+
+def _known_array_hint(device_name: str) -> str:
+    """What the preset of a known array device says about it (the ReSpeaker: which firmware), or ''."""
+    from seld_live.geometry import load_array, preset_for_device
+
+    preset = preset_for_device(device_name)
+    return "" if preset is None else f"; {load_array(preset).name}: {load_array(preset).description}"
