@@ -158,7 +158,7 @@ def test_a_respeaker_with_too_few_channels_is_told_which_firmware(monkeypatch):
     # its 1-channel firmware gives the processed beam only
     info = DeviceInfo(3, "ReSpeaker 4 Mic Array (UAC1.0): USB Audio (hw:2,0)", 1, 16000.0, "ALSA")
     monkeypatch.setattr(device_mod, "find_input_device", lambda spec: info)
-    with pytest.raises(AudioInputError, match=r"has 1 input channels; channel 5 was asked for \(channels 2,3,4,5\); "
+    with pytest.raises(AudioInputError, match=r"has 1 input channel; channel 5 was asked for \(channels 2,3,4,5\); "
                                               r"ReSpeaker USB Mic Array v2\.0: .*Use the 6-channel firmware"):
         device_mod.DeviceSource(3, 16000, 4, channels=(2, 3, 4, 5))
 

@@ -62,7 +62,8 @@ class DeviceSource:
             raise AudioInputError(f"--channels gives {len(channels)} channels; the model needs {num_channels}")
         if max(channels) > self.info.max_input_channels:
             raise AudioInputError(
-                f"input device '{self.info.name}' has {self.info.max_input_channels} input channels; "
+                f"input device '{self.info.name}' has {self.info.max_input_channels} input channel"
+                f"{'s' if self.info.max_input_channels != 1 else ''}; "
                 f"channel {max(channels)} was asked for (channels {','.join(map(str, channels))})"
                 + _known_array_hint(self.info.name)
             )
