@@ -84,7 +84,10 @@ class Scale:
 
 
 SCALES = {
-    # 2 CPU cores: 96 min of training scenes, 138 steps of batch 16 per epoch, ~1.3 steps/s for compact SEDDOA
+    # 2 CPU cores: 96 min of training scenes, 138 steps of batch 16 per epoch; compact SEDDOA trains ~4.5 steps/s
+    # with bf16 and the prefetch thread (bench/RESULTS.md; it was ~1.3 before), so at 5,000 steps the main grid
+    # (each AGG run takes its multi-task run's first quarter) is about 125,000 steps, 8 h, and the sweep's 45-class
+    # runs 2 h more: estimates from that rate, EINV2's slower step not counted
     "cpu": Scale(Split(96, 60.0), Split(8, 60.0), Split(16, 60.0), "compact", 16, 1e-3),
     # one GPU with 16 CPU cores beside it (loss_design_gpu.sh): 4x the scenes, so that a larger budget does not
     # repeat each chunk as often; same network
