@@ -116,8 +116,9 @@ class RunOptions:
 
     def for_replay(self, path: str | os.PathLike) -> RunOptions:
         """The same run replaying another file (the window's "Open file"); the channels given for the first
-        input are dropped (the array preset's apply, as for any file)."""
-        return replace(self, device=None, replay=Path(path), channels=None)
+        input are dropped (the array preset's apply, as for any file), and so is an array the device brought."""
+        opts = replace(self, device=None, replay=Path(path), channels=None)
+        return replace(opts, array=None, array_from_device=False) if self.array_from_device else opts
 
     def for_model(self, model: str | os.PathLike) -> RunOptions:
         """The same input with another model, at that model's own threshold. A declared ``--array`` stays: it

@@ -304,8 +304,11 @@ def test_picking_a_respeaker_in_the_window_switches_to_its_model(shipped, device
     on_respeaker = start.for_device(devices[1])
     assert (on_respeaker.device, on_respeaker.array, on_respeaker.model) == ("3", "respeaker_v2", str(respeaker_model))
     assert on_respeaker.threshold is None  # the new model's own threshold
-    # back to the sound card: the array that came with the ReSpeaker goes with it
+    # back to the sound card, or to a file: the array that came with the ReSpeaker goes with it
     assert on_respeaker.for_device(devices[0]).array is None
+    assert on_respeaker.for_replay("other.flac").array is None
+    assert start.for_replay("other.flac").array is None and _options(
+        ["--replay", "scene.flac", "--array", "foa"]).for_replay("other.flac").array == "foa"  # declared: kept
     # a model already for the ReSpeaker stays, and a declared array is never replaced
     mine = start.for_model(respeaker_model).for_device(devices[1])
     assert mine.model == str(respeaker_model)
