@@ -44,7 +44,7 @@ OUT = Path(__file__).resolve().parent / "results" / "bench_train.json"
 # loop variants: name -> (description, config overrides)
 VARIANTS: dict[str, tuple[str, list[str]]] = {
     "fp32_serial": ("loop with the old settings (fp32, default layout, no prefetch, float32 cache, all threads) on "
-                    "today's data path (LagExtractor mixes, numpy BLAS at one thread)",
+                    "today's data path (kept-lag GCC-PHAT in mixes, numpy BLAS at one thread)",
                ["optim.precision=fp32", "optim.channels_last=false", "data.prefetch=0", "data.cache_dtype=float32",
                 "threads=ALL"]),
     "thread": ("loop, new defaults: precision auto, channels-last, prefetch thread, float16 cache, threads auto",

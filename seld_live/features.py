@@ -92,6 +92,18 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax:
     return fb
 
 
+def _kept_lag_basis(config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The real inverse DFT's weights [bins, n_mels] for the kept GCC lags, applied to the real and to the
+    imaginary parts of a cross-spectrum (weights 1 for the DC and Nyquist bins, 2 for the others, over n)."""
+    n = config.n_fft * config.gcc_upsample
+    half = config.n_mels // 2
+    k = np.arange(config.n_fft // 2 + 1)[:, None]
+    lags = np.arange(-half, config.n_mels - half)[None, :]
+    weight = np.where((k == 0) | (2 * k == n), 1.0, 2.0) / n
+    angle = 2 * np.pi * k * lags / n
+    return (weight * np.cos(angle)).astype(np.float32), (-weight * np.sin(angle)).astype(np.float32)
+
+
 class FeatureExtractor:
     """Computes feature frames [channels, frames, n_mels] (float32) from audio [samples, mics]."""
 
@@ -107,8 +119,8 @@ class FeatureExtractor:
             np.float32
         )
         self.pairs = list(combinations(range(config.num_mics), 2))
-        self._pi = np.array([p[0] for p in self.pairs])
-        self._pj = np.array([p[1] for p in self.pairs])
+        if config.format == "mic":
+            self._cos, self._sin = _kept_lag_basis(config)
 
     @property
     def num_channels(self) -> int:
@@ -138,13 +150,27 @@ class FeatureExtractor:
         return np.concatenate([logmel, spatial], axis=0).astype(np.float32, copy=False)
 
     def _gcc_phat(self, spec: np.ndarray) -> np.ndarray:
-        cross = spec[self._pi] * np.conj(spec[self._pj])  # [pairs, n, bins]
-        cross /= np.maximum(np.abs(cross), 1e-12)
-        n = self.config.n_fft * self.config.gcc_upsample
-        cc = scipy.fft.irfft(cross, n=n, axis=-1)  # [pairs, frames, n], lags in 1/gcc_upsample samples
-        half = self.config.n_mels // 2
-        # lags -half .. half-1 with zero lag in the middle
-        return np.concatenate([cc[..., -half:], cc[..., : self.config.n_mels - half]], axis=-1)
+        """GCC-PHAT of every mic pair at the kept lags [pairs, frames, n_mels]: the phase-normalised
+        cross-spectrum's inverse DFT (zero-padded to n_fft * gcc_upsample) at lags -n_mels/2 .. n_mels/2 - 1 only,
+        as matrix products in real arithmetic (tests/test_features.py holds it to the full inverse FFT)."""
+        re, im = np.ascontiguousarray(spec.real), np.ascontiguousarray(spec.imag)
+        shape = (len(self.pairs), *spec.shape[1:])
+        cr, ci, tmp = np.empty(shape, np.float32), np.empty(shape, np.float32), np.empty(shape, np.float32)
+        for p, (i, j) in enumerate(self.pairs):  # spec_i * conj(spec_j)
+            np.multiply(re[i], re[j], out=cr[p])
+            cr[p] += np.multiply(im[i], im[j], out=tmp[p])
+            np.multiply(im[i], re[j], out=ci[p])
+            ci[p] -= np.multiply(re[i], im[j], out=tmp[p])
+        scale = np.multiply(cr, cr, out=tmp)  # 1 / max(|cross|, 1e-12): the phase transform
+        scale += ci * ci
+        np.sqrt(scale, out=scale)
+        np.maximum(scale, 1e-12, out=scale)
+        np.divide(1.0, scale, out=scale)
+        cr *= scale
+        ci *= scale
+        out = cr @ self._cos
+        out += ci @ self._sin
+        return out
 
     def _intensity(self, spec: np.ndarray, power: np.ndarray) -> np.ndarray:
         w, y, z, x = spec  # ACN order

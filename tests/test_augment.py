@@ -98,16 +98,3 @@ def test_spec_augment_masks_and_keeps_shape():
     assert np.array_equal(out[~masked], f[~masked])
 
 
-@pytest.mark.parametrize("config", [FeatureConfig(), FeatureConfig(gcc_upsample=1),
-                                    FeatureConfig(sample_rate=16000, hop=160, n_fft=1024, num_mics=6)])
-def test_lag_extractor_gives_the_extractors_features(config):
-    """Training mixes compute GCC-PHAT at the kept lags only (LagExtractor): the extractor's values, to float32
-    rounding, silence and a start from zeros included."""
-    from training.augment import LagExtractor
-
-    audio = 0.1 * np.random.default_rng(0).standard_normal((config.sample_rate, config.num_mics)).astype(np.float32)
-    audio[:3000] = 0.0
-    want = FeatureExtractor(config).process(audio)
-    got = LagExtractor(config).process(audio)
-    assert got.shape == want.shape and got.dtype == np.float32
-    assert np.max(np.abs(got - want)) < 1e-5

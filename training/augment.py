@@ -159,46 +159,6 @@ def spec_augment(feats: np.ndarray, cfg: SpecAugmentConfig, rng: np.random.Gener
     return out
 
 
-class LagExtractor(FeatureExtractor):
-    """``FeatureExtractor`` with GCC-PHAT computed only at the lags it keeps: the same values (to float32
-    rounding; tests/test_augment.py holds it to the extractor) in a fraction of the time, for training mixes.
-
-    The extractor's inverse FFT makes n_fft * gcc_upsample lags (4096) and keeps n_mels (64); here the kept lags
-    are matrix products of the normalised cross-spectrum with their inverse-DFT basis (the real inverse FFT's
-    weights: 1 for the DC and Nyquist bins, 2 for the others), in real arithmetic on contiguous planes."""
-
-    def __init__(self, config: FeatureConfig):
-        super().__init__(config)
-        n = config.n_fft * config.gcc_upsample
-        half = config.n_mels // 2
-        k = np.arange(config.n_fft // 2 + 1)[:, None]
-        lags = np.arange(-half, config.n_mels - half)[None, :]
-        weight = np.where((k == 0) | (2 * k == n), 1.0, 2.0) / n
-        angle = 2 * np.pi * k * lags / n
-        self._cos = (weight * np.cos(angle)).astype(np.float32)  # [bins, lags], applied to the real parts
-        self._sin = (-weight * np.sin(angle)).astype(np.float32)  # applied to the imaginary parts
-
-    def _gcc_phat(self, spec: np.ndarray) -> np.ndarray:
-        re, im = np.ascontiguousarray(spec.real), np.ascontiguousarray(spec.imag)
-        shape = (len(self.pairs), *spec.shape[1:])
-        cr, ci, tmp = np.empty(shape, np.float32), np.empty(shape, np.float32), np.empty(shape, np.float32)
-        for p, (i, j) in enumerate(self.pairs):  # spec_i * conj(spec_j)
-            np.multiply(re[i], re[j], out=cr[p])
-            cr[p] += np.multiply(im[i], im[j], out=tmp[p])
-            np.multiply(im[i], re[j], out=ci[p])
-            ci[p] -= np.multiply(re[i], im[j], out=tmp[p])
-        scale = np.multiply(cr, cr, out=tmp)  # 1 / max(|cross|, 1e-12), as the extractor normalises
-        scale += ci * ci
-        np.sqrt(scale, out=scale)
-        np.maximum(scale, 1e-12, out=scale)
-        np.divide(1.0, scale, out=scale)
-        cr *= scale
-        ci *= scale
-        out = cr @ self._cos
-        out += ci @ self._sin
-        return out
-
-
 MIX_GAIN_DB = (-9.0, 3.0)  # level of the added chunk relative to the original
 MIX_TRACK_OFFSET = 10_000  # keeps the added chunk's source ids apart from the original's
 
@@ -225,8 +185,7 @@ class ChunkAugmenter:
 
     def mixed_features(self, dataset, i: int, j: int, gain_db: float) -> tuple[np.ndarray, np.ndarray]:
         if self._extractor is None:
-            self._extractor = LagExtractor(self.features) if self.features.format == "mic" else \
-                FeatureExtractor(self.features)
+            self._extractor = FeatureExtractor(self.features)
         ctx = self.context_frames * self.features.hop
         a, rows_a = dataset.chunk_audio(i, context=ctx)
         b, rows_b = dataset.chunk_audio(j, context=ctx)
