@@ -42,6 +42,7 @@ from seld_live.audio.base import AudioBlock, AudioSource
 from seld_live.decode import check_threshold
 from seld_live.errors import SeldError
 from seld_live.events import FRAME_SECONDS, Event
+from seld_live.recording_tag import recording_comment
 from seld_live.results import HopResult
 from seld_live.sinks import FlacRecorder, Sink
 from seld_live.tracking import Tracker, TrackerConfig
@@ -211,7 +212,7 @@ class Engine:
 
     def start_recording(self, path) -> None:
         rec = FlacRecorder(Path(path), self.detector.sample_rate, self.detector.num_channels,
-                           max_queue_s=self.config.record_queue_s)
+                           max_queue_s=self.config.record_queue_s, comment=recording_comment(self.detector))
         with self._lock:
             old, self._recorder = self._recorder, rec
         if old is not None:

@@ -119,6 +119,11 @@ def preset_for_device(device_name: str) -> str | None:
     return None
 
 
+def preset_of(array: ArrayGeometry) -> str | None:
+    """The preset with this array's format and capsule layout (channel mapping aside), else None."""
+    return next((key for key in list_presets() if load_array(key).same_layout(array)), None)
+
+
 def load_array(name_or_path: str | os.PathLike = DEFAULT_ARRAY) -> ArrayGeometry:
     """Load a preset by name (``dcase_mic``, ``respeaker_v2``, ``foa``) or a TOML file by path."""
     data, p = load_preset_or_path(name_or_path, ARRAYS, "array preset", GeometryError)

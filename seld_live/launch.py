@@ -49,7 +49,7 @@ class RunOptions:
     threshold: float | None = None  # None: the checkpoint's
     channels: tuple[int, ...] | None = None  # 1-based, in array order
     array: str | None = None
-    array_from_device: bool = False  # ``array`` is the input device's preset (its name), not declared by --array
+    array_from_input: bool = False  # ``array`` came from the input (a device's name, a recording's tag), not --array
     device_rate: int | None = None
     speed: float | str = 1.0  # replay speed, or "max"
     speed_given: bool = False  # asked for on the command line (else the window may use its saved speed)
@@ -65,8 +65,10 @@ class RunOptions:
         if live and (args.loop or str(args.speed) != "1"):
             raise UsageError("--speed and --loop apply to --replay, not to --device")
         threads = _check_threads(args.threads)
-        array = args.array or (_array_of_device(str(args.device)) if live else None)
-        from_device = array is not None and not args.array
+        array = args.array
+        if not array:
+            array = _array_of_device(str(args.device)) if live else _array_of_recording(args.replay)
+        from_input = array is not None and not args.array
         return cls(
             device=str(args.device) if live else None,
             replay=Path(args.replay) if args.replay else None,
@@ -81,7 +83,7 @@ class RunOptions:
             threshold=None if args.threshold is None else check_threshold(args.threshold, "--threshold"),
             channels=parse_channels(args.channels) if args.channels else None,
             array=array,
-            array_from_device=from_device,
+            array_from_input=from_input,
             device_rate=args.device_rate,
             speed=parse_speed(args.speed),
             speed_given=not live and str(args.speed) != "1",
@@ -104,21 +106,26 @@ class RunOptions:
         ``--array`` stays."""
         opts = replace(self, device=str(getattr(device, "index", device)), replay=None, loop=False, speed=1.0,
                        channels=None if self.device is None else self.channels)
-        if self.array is not None and not self.array_from_device:
+        if self.array is not None and not self.array_from_input:
             return opts
         name = getattr(device, "name", None)
-        key = _device_preset(name) if name else _array_of_device(str(device))
+        return opts._with_input_array(_device_preset(name) if name else _array_of_device(str(device)))
+
+    def _with_input_array(self, key: str | None) -> RunOptions:
+        """These options with the array the input says it is (None: the model's), and a model for it."""
         if key is None:
-            return replace(opts, array=None, array_from_device=False)
-        model = _model_for_device_array(self.model, key)
-        return replace(opts, array=key, array_from_device=True, model=model,
+            return replace(self, array=None, array_from_input=False)
+        model = _model_for_input_array(self.model, key)
+        return replace(self, array=key, array_from_input=True, model=model,
                        threshold=self.threshold if model == self.model else None)  # a new model: its own
 
     def for_replay(self, path: str | os.PathLike) -> RunOptions:
         """The same run replaying another file (the window's "Open file"); the channels given for the first
         input are dropped (the array preset's apply, as for any file), and so is an array the device brought."""
         opts = replace(self, device=None, replay=Path(path), channels=None)
-        return replace(opts, array=None, array_from_device=False) if self.array_from_device else opts
+        if self.array is not None and not self.array_from_input:
+            return opts
+        return opts._with_input_array(_array_of_recording(path))
 
     def for_model(self, model: str | os.PathLike) -> RunOptions:
         """The same input with another model, at that model's own threshold. A declared ``--array`` stays: it
@@ -153,7 +160,20 @@ def _device_preset(device_name: str) -> str | None:
     return key
 
 
-def _model_for_device_array(model: str, key: str) -> str:
+def _array_of_recording(path: str | os.PathLike | None) -> str | None:
+    """The array preset a seld-live recording names in its tag (recording_tag), else None: the model's array."""
+    if path is None:
+        return None
+    from seld_live.recording_tag import recorded_array
+
+    key = recorded_array(path)
+    if key is not None:
+        log.info("%s was recorded with array %s: read as that array (give --array to say otherwise)",
+                 Path(path).name, key)
+    return key
+
+
+def _model_for_input_array(model: str, key: str) -> str:
     """``model`` if it was trained for the array ``key``, else that array's shipped model (``model`` where none
     is shipped: the input is then refused with the reason, as for a declared array)."""
     from seld_live.geometry import load_array

@@ -140,7 +140,7 @@ class FlacRecorder:
     """Writes audio blocks to FLAC from a background thread; safe against the process being killed."""
 
     def __init__(self, path: str | os.PathLike, sample_rate: int, channels: int, flush_seconds: float = 1.0,
-                 max_queue_s: float = 60.0):
+                 max_queue_s: float = 60.0, comment: str = ""):
         self.path = Path(path)
         if self.path.suffix.lower() != ".flac":
             raise SeldError(f"--record {self.path}: recordings are FLAC files (use a .flac name)")
@@ -148,6 +148,8 @@ class FlacRecorder:
         try:
             self._sf = sf.SoundFile(str(self.path), "w", samplerate=self.sample_rate, channels=self.channels,
                                     format="FLAC", subtype="PCM_24")
+            if comment:  # a Vorbis comment, written with the header (RECORDING_ARRAY_TAG: what replay reads)
+                self._sf.comment = comment
             self._fd = os.open(self.path, os.O_RDWR)
         except (sf.LibsndfileError, RuntimeError, OSError) as e:
             raise SeldError(f"cannot record to {self.path}: {self._cause(e)}") from None

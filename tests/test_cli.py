@@ -281,7 +281,7 @@ def test_a_respeaker_device_picks_its_array_and_shipped_model(shipped, devices, 
     caplog.set_level("INFO", logger="seld_live")
     for spec in ("3", "respeaker"):
         opts = _options(["--device", spec, "--headless"])
-        assert opts.array == "respeaker_v2" and opts.array_from_device
+        assert opts.array == "respeaker_v2" and opts.array_from_input
         assert opts.model == str(shipped / "respeaker_home.pt")
     assert f"input device '{RESPEAKER}' is a ReSpeaker USB Mic Array v2.0: array respeaker_v2" in caplog.text
     # another device, or a declared --array, is left to the model's (or the declared) array
@@ -313,10 +313,37 @@ def test_picking_a_respeaker_in_the_window_switches_to_its_model(shipped, device
     mine = start.for_model(respeaker_model).for_device(devices[1])
     assert mine.model == str(respeaker_model)
     declared = _options(["--replay", "scene.flac", "--array", "dcase_mic"]).for_device(devices[1])
-    assert declared.array == "dcase_mic" and not declared.array_from_device
+    assert declared.array == "dcase_mic" and not declared.array_from_input
 
 
 def test_list_devices_names_the_array_of_a_known_device(devices, capsys):
     assert main(["--list-devices"]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert rows[2].endswith(f"{RESPEAKER}  (array respeaker_v2)") and rows[1].endswith("ALC892 Analog (hw:0,0)")
+
+
+# ---------------------------------------------------------------- a recording says which array it was made with
+
+def test_a_recording_names_its_array_and_replays_as_it(shipped, files, tmp_path, capsys):
+    from seld_live.recording_tag import recorded_array
+
+    _d, model, scene, _audio = files
+    rec = tmp_path / "rec.flac"
+    assert main(["--replay", str(scene), "--model", str(model), "--headless", "--speed", "max", "--duration", "1",
+                 "--record", str(rec), "--cpu"]) == 0
+    assert sf.SoundFile(str(rec)).comment == "seld-live recording: array=dcase_mic; model=" + model.name
+    assert recorded_array(rec) == "dcase_mic" and recorded_array(scene) is None  # any other file: nothing
+    # a ReSpeaker recording replayed with no --array and no --model: read as a ReSpeaker, with its model
+    respeaker_model = make_checkpoint(shipped / "respeaker_home.pt", array="respeaker_v2", sample_rate=16000)
+    six = tmp_path / "respeaker.flac"
+    with sf.SoundFile(str(six), "w", samplerate=16000, channels=4, format="FLAC") as f:
+        f.comment = "seld-live recording: array=respeaker_v2; model=respeaker_home.pt"
+        f.write(np.zeros((1600, 4), np.float32))
+    opts = _options(["--replay", str(six), "--headless"])
+    assert (opts.array, opts.array_from_input, opts.model) == ("respeaker_v2", True, str(respeaker_model))
+    assert _options(["--replay", str(six), "--array", "dcase_mic"]).array == "dcase_mic"  # said otherwise
+    assert _options(["--replay", str(scene)]).array is None
+    # the window's Open file: the same, and a file without a tag gives the model's array back
+    opened = _options(["--replay", str(scene), "--model", str(shipped / "seddoa_agg2.pt")]).for_replay(six)
+    assert (opened.array, opened.model) == ("respeaker_v2", str(respeaker_model))
+    assert opened.for_replay(scene).array is None

@@ -1,0 +1,43 @@
+"""What a recording says about itself: the array it was captured with, so that replaying it needs no --array.
+
+``seld-live --record FILE.flac`` writes the model's channels in array order at the model's rate, with a Vorbis
+comment such as ``seld-live recording: array=respeaker_v2; model=seddoa_agg2_respeaker_v2.pt``. Replaying the
+file without ``--array`` reads the preset back (``launch``): a ReSpeaker recording is then read as a ReSpeaker,
+with its shipped model, instead of as the default model's tetrahedron. Arrays that are no preset are named in
+the comment for people, and not read back.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import soundfile as sf
+
+from seld_live.geometry import list_presets, preset_of
+
+PREFIX = "seld-live recording:"
+_ARRAY = re.compile(r"\barray=([A-Za-z0-9_.-]+)")
+
+
+def recording_comment(detector) -> str:
+    """The comment of a recording made through ``detector`` (its array's preset where it is one, its model)."""
+    geo = getattr(detector, "array", None)
+    if geo is None:  # a stand-in detector (tests): nothing to say
+        return ""
+    preset = preset_of(geo)
+    array = f"array={preset}" if preset else f"array name {geo.name!r} (not a preset)"
+    return f"{PREFIX} {array}; model={os.path.basename(str(getattr(detector, 'path', '')))}"
+
+
+def recorded_array(path: str | os.PathLike) -> str | None:
+    """The array preset a seld-live recording names, else None (any other file, or one that cannot be read)."""
+    try:
+        with sf.SoundFile(str(path)) as f:
+            comment = f.comment
+    except (sf.LibsndfileError, RuntimeError, OSError, TypeError):
+        return None
+    if not comment or not comment.startswith(PREFIX):
+        return None
+    m = _ARRAY.search(comment)
+    return m.group(1) if m and m.group(1) in list_presets() else None
