@@ -8,6 +8,7 @@ elevation in degrees and radius in metres.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 
@@ -110,18 +111,22 @@ def list_presets() -> list[str]:
     return preset_names(ARRAYS)
 
 
-def preset_for_device(device_name: str) -> str | None:
-    """The preset whose ``device_names`` occur in an input device's name (case-insensitive), else None."""
+@functools.cache
+def _presets() -> tuple[tuple[str, ArrayGeometry], ...]:
+    """Every preset, parsed once (package data: device listings and recordings ask about them repeatedly)."""
+    return tuple((key, load_array(key)) for key in list_presets())
+
+
+def device_preset(device_name: str) -> ArrayGeometry | None:
+    """The preset (its ``key`` is the preset name) whose ``device_names`` occur in an input device's name
+    (case-insensitive), else None."""
     name = device_name.lower()
-    for key in list_presets():
-        if any(word.lower() in name for word in load_array(key).device_names):
-            return key
-    return None
+    return next((geo for _key, geo in _presets() if any(w.lower() in name for w in geo.device_names)), None)
 
 
 def preset_of(array: ArrayGeometry) -> str | None:
     """The preset with this array's format and capsule layout (channel mapping aside), else None."""
-    return next((key for key in list_presets() if load_array(key).same_layout(array)), None)
+    return next((key for key, geo in _presets() if geo.same_layout(array)), None)
 
 
 def load_array(name_or_path: str | os.PathLike = DEFAULT_ARRAY) -> ArrayGeometry:

@@ -121,7 +121,9 @@ class RunOptions:
 
     def for_replay(self, path: str | os.PathLike) -> RunOptions:
         """The same run replaying another file (the window's "Open file"); the channels given for the first
-        input are dropped (the array preset's apply, as for any file), and so is an array the device brought."""
+        input are dropped (the array preset's apply, as for any file). An array that came from the input gives way
+        to the one this file's recording tag names (recording_tag), else to the model's; a declared ``--array``
+        stays."""
         opts = replace(self, device=None, replay=Path(path), channels=None)
         if self.array is not None and not self.array_from_input:
             return opts
@@ -151,13 +153,14 @@ def _array_of_device(spec: str) -> str | None:
 
 
 def _device_preset(device_name: str) -> str | None:
-    from seld_live.geometry import load_array, preset_for_device
+    from seld_live.geometry import device_preset
 
-    key = preset_for_device(device_name)
-    if key is not None:
-        log.info("input device '%s' is a %s: array %s (give --array to say otherwise)", device_name,
-                 load_array(key).name, key)
-    return key
+    preset = device_preset(device_name)
+    if preset is None:
+        return None
+    log.info("input device '%s' is a %s: array %s (give --array to say otherwise)", device_name, preset.name,
+             preset.key)
+    return preset.key
 
 
 def _array_of_recording(path: str | os.PathLike | None) -> str | None:
@@ -180,10 +183,11 @@ def _model_for_input_array(model: str, key: str) -> str:
     from seld_live.model_catalog import model_for_array, model_info
 
     try:
-        if model_info(model).geometry.same_layout(load_array(key)):
-            return model
-    except (CheckpointError, AttributeError):
-        pass  # unreadable, or a checkpoint without an array: take the shipped one
+        geometry = model_info(model).geometry
+    except CheckpointError:
+        geometry = None  # unreadable: take the shipped one
+    if geometry is not None and geometry.same_layout(load_array(key)):
+        return model
     found = model_for_array(key)
     return model if found is None else str(found.path)
 

@@ -22,12 +22,9 @@ _ARRAY = re.compile(r"\barray=([A-Za-z0-9_.-]+)")
 
 def recording_comment(detector) -> str:
     """The comment of a recording made through ``detector`` (its array's preset where it is one, its model)."""
-    geo = getattr(detector, "array", None)
-    if geo is None:  # a stand-in detector (tests): nothing to say
-        return ""
-    preset = preset_of(geo)
-    array = f"array={preset}" if preset else f"array name {geo.name!r} (not a preset)"
-    return f"{PREFIX} {array}; model={os.path.basename(str(getattr(detector, 'path', '')))}"
+    preset = preset_of(detector.array)
+    array = f"array={preset}" if preset else f"array name {detector.array.name!r} (not a preset)"
+    return f"{PREFIX} {array}; model={os.path.basename(str(detector.path))}"
 
 
 def recorded_array(path: str | os.PathLike) -> str | None:

@@ -261,7 +261,7 @@ class DeviceSource:
 
 def _known_array_hint(device_name: str) -> str:
     """What the preset of a known array device says about it (the ReSpeaker: which firmware), or ''."""
-    from seld_live.geometry import load_array, preset_for_device
+    from seld_live.geometry import device_preset
 
-    preset = preset_for_device(device_name)
-    return "" if preset is None else f"; {load_array(preset).name}: {load_array(preset).description}"
+    preset = device_preset(device_name)
+    return "" if preset is None else f"; {preset.name}: {preset.description}"

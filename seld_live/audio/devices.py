@@ -53,15 +53,15 @@ def list_input_devices(refresh: bool = False) -> list[DeviceInfo]:
 
 def format_device_table(devices: list[DeviceInfo]) -> str:
     """``seld-live --list-devices``; a device known as an array (a preset's ``device_names``) says which."""
-    from seld_live.geometry import preset_for_device
+    from seld_live.geometry import device_preset
 
     if not devices:
         return "no input devices found"
     rows = [f"{'index':>5}  {'channels':>8}  {'default rate':>12}  {'host API':<10}  name"]
     for d in devices:
-        preset = preset_for_device(d.name)
+        preset = device_preset(d.name)
         rows.append(f"{d.index:>5}  {d.max_input_channels:>8}  {d.default_samplerate:>10.0f} Hz  "
-                    f"{d.hostapi:<10}  {d.name}" + (f"  (array {preset})" if preset else ""))
+                    f"{d.hostapi:<10}  {d.name}" + (f"  (array {preset.key})" if preset else ""))
     return "\n".join(rows)
 
 

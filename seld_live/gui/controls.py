@@ -18,7 +18,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from seld_live.audio.devices import DeviceInfo
-from seld_live.geometry import load_array, preset_for_device
+from seld_live.geometry import device_preset
 from seld_live.gui.theme import RECORD_STYLE, VIEW_STYLE
 
 SPEEDS: tuple[float | str, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, "max")
@@ -335,15 +335,15 @@ class SourceBar(QtWidgets.QToolBar):
             i = combo.count() - 1
             self.entries.append(("device", d))
             why = device_problem(d, min_channels, what)
-            preset = preset_for_device(d.name)
             if why:
                 item = combo.model().item(i)
                 item.setEnabled(False)
                 combo.setItemData(i, why, QtCore.Qt.ItemDataRole.ToolTipRole)
             else:
                 usable.append(d)
+                preset = device_preset(d.name)
                 if preset:  # picking it brings its array and model (launch.RunOptions.for_device)
-                    combo.setItemData(i, f"a {load_array(preset).name}: read as array {preset}, with its model",
+                    combo.setItemData(i, f"a {preset.name}: read as array {preset.key}, with its model",
                                       QtCore.Qt.ItemDataRole.ToolTipRole)
         if not devices:
             combo.addItem("(no input device listed: Rescan)")
