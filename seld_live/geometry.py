@@ -20,6 +20,8 @@ from seld_live.paths import ARRAYS
 from seld_live.tomlfile import load_preset_or_path, preset_names
 
 SPEED_OF_SOUND = 343.0
+FLAT_RMS_M = 0.002  # mics within this RMS distance of one plane are a flat array
+HORIZONTAL_COS = float(np.cos(np.radians(5.0)))  # a flat array whose plane is within 5 degrees of level
 FORMATS = ("mic", "foa")
 DEFAULT_ARRAY = "dcase_mic"
 
@@ -51,10 +53,24 @@ class ArrayGeometry:
         return sph_to_cart(s[:, 0], s[:, 1]) * s[:, 2:3]
 
     @property
-    def is_planar(self) -> bool:
-        """True for a flat array, which cannot tell up from down."""
+    def spread(self) -> tuple[float, float, np.ndarray]:
+        """RMS distance of the mics from their best-fitting line and from their best-fitting plane (metres), and
+        that plane's unit normal."""
         p = self.positions
-        return self.format == "mic" and bool(np.ptp(p[:, 2]) < 1e-3)
+        _u, s, vt = np.linalg.svd(p - p.mean(axis=0), full_matrices=True)
+        s = np.pad(s, (0, 3 - len(s)))
+        n = np.sqrt(len(p))
+        return float(np.hypot(s[1], s[2]) / n), float(s[2] / n), vt[2]
+
+    @property
+    def is_flat(self) -> bool:
+        """The mics lie in one plane (within FLAT_RMS_M), whatever its tilt."""
+        return self.format == "mic" and self.spread[1] < FLAT_RMS_M
+
+    @property
+    def is_planar(self) -> bool:
+        """True for a flat, horizontal array: it cannot tell up from down (the app folds directions above it)."""
+        return self.is_flat and abs(float(self.spread[2][2])) > HORIZONTAL_COS
 
     @property
     def spacings(self) -> np.ndarray:

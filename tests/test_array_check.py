@@ -79,3 +79,9 @@ def test_seld_train_check_array(tmp_path, capsys):
                         captured.err)
     assert main(["check-array", "nosuch"]) == 1
     assert "unknown array preset 'nosuch'" in capsys.readouterr().err
+
+
+def test_a_flat_array_measured_a_little_off_level_is_planar_not_refused():
+    # a square measured with a millimetre or two of height error: flat and level, not "not horizontal"
+    r = check_array(mic_array((45, 2.0, 0.03), (135, -1.5, 0.03), (-135, 1.0, 0.03), (-45, -2.5, 0.03)))
+    assert r.planar and r.refusal is None

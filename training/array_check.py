@@ -30,7 +30,7 @@ from seld_live.geometry import SPEED_OF_SOUND, ArrayGeometry, load_array
 MIN_MICS = 3
 MIN_SPACING_M = 0.005
 MAX_SPACING_M = 0.30
-OFF_LINE_M = 0.005  # RMS distance of the mics from their best line (or plane) under which they lie on it
+OFF_LINE_M = 0.005  # RMS distance of the mics from their best line under which they lie on it
 FOA_CONVENTION = "ACN/SN3D"  # what the FOA features read (seld_live.features)
 MAX_MICS_FOR_SYMMETRIES = 8  # the search tries every permutation of the mics: 8! is 40320 fits
 
@@ -71,11 +71,10 @@ def _refusal(geo: ArrayGeometry, lo: float, hi: float) -> str | None:
     n = len(geo.mic_spherical)
     if n < MIN_MICS:
         return f"{n} mics; at least {MIN_MICS} are needed (a pair only tells a cone of directions)"
-    off_line, off_plane = _spread_off_line_and_plane(geo)
-    if off_line < OFF_LINE_M:
+    if geo.spread[0] < OFF_LINE_M:
         return (f"the {n} mics lie in a line: a linear array only tells the angle of a sound to its axis (a cone of "
                 "directions), not where on that cone")
-    if off_plane < OFF_LINE_M and not geo.is_planar:
+    if geo.is_flat and not geo.is_planar:
         return ("a flat array that is not horizontal: seld-live resolves a flat array's mirror ambiguity only about "
                 "the horizontal plane; describe it lying flat (every mic at elevation 0)")
     if lo < MIN_SPACING_M:
@@ -84,14 +83,6 @@ def _refusal(geo: ArrayGeometry, lo: float, hi: float) -> str | None:
         return (f"mics up to {hi * 100:.1f} cm apart: over {MAX_SPACING_M * 100:.0f} cm, phase aliases from "
                 f"{SPEED_OF_SOUND / (2 * hi):.0f} Hz")
     return None
-
-
-def _spread_off_line_and_plane(geo: ArrayGeometry) -> tuple[float, float]:
-    """RMS distance of the mics from their best-fitting line and from their best-fitting plane, in metres."""
-    p = geo.positions
-    s = np.linalg.svd(p - p.mean(axis=0), compute_uv=False)  # spreads along the principal axes, largest first
-    s = np.pad(s, (0, 3 - len(s)))
-    return float(np.hypot(s[1], s[2]) / np.sqrt(len(p))), float(s[2] / np.sqrt(len(p)))
 
 
 def array_report(geo: ArrayGeometry) -> ArrayReport:
