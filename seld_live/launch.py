@@ -164,14 +164,15 @@ def _device_preset(device_name: str) -> str | None:
 
 
 def _array_of_recording(path: str | os.PathLike | None) -> str | None:
-    """The array preset a seld-live recording names in its tag (recording_tag), else None: the model's array."""
+    """The array preset a seld-live recording or seld-synth clip names in its tag (recording_tag), else None:
+    the model's array."""
     if path is None:
         return None
     from seld_live.recording_tag import recorded_array
 
     key = recorded_array(path)
     if key is not None:
-        log.info("%s was recorded with array %s: read as that array (give --array to say otherwise)",
+        log.info("%s says it was made with array %s: read as that array (give --array to say otherwise)",
                  Path(path).name, key)
     return key
 

@@ -148,7 +148,7 @@ class FlacRecorder:
         try:
             self._sf = sf.SoundFile(str(self.path), "w", samplerate=self.sample_rate, channels=self.channels,
                                     format="FLAC", subtype="PCM_24")
-            if comment:  # a Vorbis comment, written with the header (RECORDING_ARRAY_TAG: what replay reads)
+            if comment:  # a Vorbis comment, written with the header (seld_live.recording_tag: what replay reads)
                 self._sf.comment = comment
             self._fd = os.open(self.path, os.O_RDWR)
         except (sf.LibsndfileError, RuntimeError, OSError) as e:

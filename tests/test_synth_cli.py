@@ -13,6 +13,7 @@ import soundfile as sf
 
 from seld_live.events import read_dcase_csv
 from seld_live.geometry import load_array
+from seld_live.recording_tag import recorded_array
 from training.synth.cli import main
 
 ARGS = ["--clips", "3", "--duration", "2.0", "--seed", "5", "--max-overlap", "2", "--quiet"]
@@ -107,7 +108,7 @@ def test_config_file(tmp_path, capsys):
     assert main(["--out", str(out), "--config", str(cfg), "--clips", "1", "--array", "foa", "--quiet"]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["rt60"] == [0.3, 0.3] and manifest["audio"]["dir"] == "foa"
-    assert (out / "foa" / "train_00000.flac").exists()
+    assert recorded_array(out / "foa" / "train_00000.flac") == "foa"  # its tag: replay reads it as FOA
 
 
 @pytest.mark.parametrize("text, message", [

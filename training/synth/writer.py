@@ -1,6 +1,7 @@
 """Dataset output in the DCASE layout, resumable and reproducible.
 
-    OUT/mic/<clip>.flac  (foa/ for first-order ambisonics)  channels in the array's mic order
+    OUT/mic/<clip>.flac  (foa/ for first-order ambisonics)  channels in the array's mic order; a comment
+                              names the array preset, for replay (seld_live.recording_tag)
     OUT/metadata/<clip>.csv   frame,class,track,azimuth,elevation,distance (100 ms frames, no header)
     OUT/scenes/<clip>.json    the room, the array placement, every event and its rendering
     OUT/classes.tsv           index<TAB>name
@@ -27,6 +28,7 @@ import soundfile as sf
 from seld_live.atomic import atomic_path, write_text_atomic
 from seld_live.errors import SeldError
 from seld_live.geometry import ArrayGeometry
+from seld_live.recording_tag import scene_comment
 from training.classes_tsv import CLASSES_FILE, write_classes_tsv
 from training.synth.bank import DEFAULT_BANK, RealBank
 from training.synth.classes import ClassList
@@ -131,6 +133,7 @@ class DatasetWriter:
     def __init__(self, out: str | os.PathLike, spec: DatasetSpec):
         self.out = Path(out)
         self.spec = spec
+        self._comment = scene_comment(dataset_array(spec.array, spec.config.sample_rate))
 
     def prepare(self, num_clips: int) -> None:
         """Create the layout, or check that an existing one was made with the same settings."""
@@ -169,7 +172,11 @@ class DatasetWriter:
 
     def write(self, index: int, clip: Clip) -> None:
         audio, meta, scene = self.paths(index)
-        with atomic_path(audio) as tmp:  # readers skip the temporary (seld_live.atomic.is_temporary)
-            sf.write(tmp, clip.audio, self.spec.config.sample_rate, subtype=self.spec.subtype, format="FLAC")
+        rate, channels = self.spec.config.sample_rate, clip.audio.shape[1]
+        # readers skip the temporary (seld_live.atomic.is_temporary)
+        with atomic_path(audio) as tmp, sf.SoundFile(tmp, "w", rate, channels, self.spec.subtype,
+                                                     format="FLAC") as f:
+            f.comment = self._comment  # replay reads the array from it (seld_live.recording_tag)
+            f.write(clip.audio)
         write_text_atomic(scene, json.dumps({"clip": self.spec.clip_name(index), **clip.info}, indent=1) + "\n")
         write_text_atomic(meta, "".join(format_row(r) + "\n" for r in clip.table))  # last: marks the clip done
