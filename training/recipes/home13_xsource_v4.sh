@@ -13,10 +13,7 @@ mkdir -p runs
 [ -f runs/seddoa_agg2_v1.pt ] || git show 9626782:assets/models/seddoa_agg2.pt > runs/seddoa_agg2_v1.pt  # v1, the start
 seld-train --config training/configs/home13_xsource_v4.toml --resume
 R=runs/home13_xsource_v4
-seld-eval tune --model $R/best.pt --data data/xsource/val_real --data data/xsource/val_sf --out $R/tuned.pt --overwrite
-for t in test_real test_rec test_sf; do
-    seld-eval model --model $R/tuned.pt --data data/xsource/$t --per-class --json $R/$t.json
-done
+. "$(dirname "$0")/home13_xsource_score.sh"
 # the demo scene (assets/demo, clip test_00001): real recordings of the cross-source test split whose licences
 # can be mixed into one GPL-3+ work (GPL-2+, GPL-3+, permissive, CC-BY; see assets/demo/README.md)
 seld-bank --subset-of data/bank --out data/bank_demo \

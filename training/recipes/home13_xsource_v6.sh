@@ -14,7 +14,4 @@ mkdir -p runs
 ln -sf array_dcase_mic_v5/best.pt runs/home13_xsource_v6_init.pt
 seld-train --config training/configs/home13_xsource_v6.toml --resume
 R=runs/home13_xsource_v6
-seld-eval tune --model $R/best.pt --data data/xsource/val_real --data data/xsource/val_sf --out $R/tuned.pt --overwrite
-for t in test_real test_rec test_sf; do
-    seld-eval model --model $R/tuned.pt --data data/xsource/$t --per-class --json $R/$t.json
-done
+. "$(dirname "$0")/home13_xsource_score.sh"
