@@ -52,7 +52,7 @@ class ArrayGeometry:
         s = np.asarray(self.mic_spherical, dtype=np.float64)
         return sph_to_cart(s[:, 0], s[:, 1]) * s[:, 2:3]
 
-    @property
+    @functools.cached_property  # the detector asks is_planar on every hop: one SVD per array, not two per hop
     def spread(self) -> tuple[float, float, np.ndarray]:
         """RMS distance of the mics from their best-fitting line and from their best-fitting plane (metres), and
         that plane's unit normal."""
