@@ -11,7 +11,12 @@ seld-bank --out data/bank
 seld-synth --out data/xsource/train_v6 --classes home13_real --clips 400 --duration 60 --split train --seed 5000 \
     --workers "$W" --quiet
 mkdir -p runs
-ln -sf array_dcase_mic_v5/best.pt runs/home13_xsource_v6_init.pt
+# the start: v5's best epoch, or where runs/ is gone, v5 as shipped in 363871a (the same weights, tuned thresholds)
+if [ -f runs/array_dcase_mic_v5/best.pt ]; then
+    ln -sf array_dcase_mic_v5/best.pt runs/home13_xsource_v6_init.pt
+elif [ ! -e runs/home13_xsource_v6_init.pt ]; then
+    git show 363871a:assets/models/seddoa_agg2.pt > runs/home13_xsource_v6_init.pt
+fi
 seld-train --config training/configs/home13_xsource_v6.toml --resume
 R=runs/home13_xsource_v6
 . "$(dirname "$0")/home13_xsource_score.sh"
