@@ -6,7 +6,8 @@ PRED_DIR holds DCASE CSV predictions, one per clip (``seld-eval model --pred-out
 every reference event is put in exactly one bin:
 
 - **hit**: the right class, within 20 deg;
-- **wrong direction**: the right class, but not within 20 deg;
+- **wrong direction**: the right class, but not within 20 deg (counted apart: where that output points at another
+  event active in the frame, a class paired with another source's direction; where no other event is active);
 - **confused**: not the right class, but another class within 20 deg (which one is counted);
 - **silent here**: nothing within 20 deg (though something may be output elsewhere in the frame).
 
@@ -55,31 +56,40 @@ class Tally:
         self.found += other.found
 
     def as_dict(self, names: list[str]) -> dict:
-        total = sum(self.frames.values())
+        total = sum(self.frames[b] for b in BINS)
         return {"frames": total, "events": self.events, "found": self.found,
                 **{b: self.frames[b] / total if total else float("nan") for b in BINS},
                 "wrong_dir_median_deg": float(np.median(self.wrong_deg)) if self.wrong_deg else float("nan"),
+                # of the wrong-direction frames: the output points at another active event; no other event active
+                **{k: self.frames[k] / self.frames["wrong_dir"] if self.frames["wrong_dir"] else float("nan")
+                   for k in ("wrong_dir_at_other", "wrong_dir_alone")},
                 "confused_as": {names[k]: n for k, n in self.confused_as.most_common()}}
 
 
-def classify_frame(cls: int, ref_dir: np.ndarray, pred_rows: np.ndarray) -> tuple[str, int | float | None]:
+def classify_frame(cls: int, ref_dir: np.ndarray, pred_rows: np.ndarray,
+                   others: np.ndarray | None = None) -> tuple[str, dict]:
     """The bin of one reference frame (class ``cls``, unit vector ``ref_dir``) given that frame's prediction rows
-    (frame, class, track, azimuth, elevation[, distance]); with it, for ``confused`` the nearest other class, for
-    ``wrong_dir`` the angle in degrees to the nearest output of the right class."""
+    (frame, class, track, azimuth, elevation[, distance]) and the unit vectors of the other reference events
+    active in it (``others``, n x 3); with it, for ``confused`` the nearest other class (``as``), for
+    ``wrong_dir`` the angle to the nearest output of the right class (``deg``) and whether that output points
+    at another active reference event (``at_other``)."""
+    others = np.zeros((0, 3)) if others is None else others
     if len(pred_rows) == 0:
-        return "silent", None
+        return "silent", {}
     dirs = unit(pred_rows[:, 3], pred_rows[:, 4])
     angle = np.degrees(np.arccos(np.clip(dirs @ ref_dir, -1.0, 1.0)))
     same = pred_rows[:, 1].astype(int) == cls
     near = angle <= DOA_DEG
     if np.any(same & near):
-        return "hit", None
+        return "hit", {}
     if np.any(same):
-        return "wrong_dir", float(np.min(angle[same]))
+        k = int(np.argmin(np.where(same, angle, np.inf)))
+        to_others = np.degrees(np.arccos(np.clip(others @ dirs[k], -1.0, 1.0)))
+        return "wrong_dir", {"deg": float(angle[k]), "at_other": bool(np.any(to_others <= DOA_DEG))}
     if np.any(near):
         k = int(np.argmin(np.where(near, angle, np.inf)))
-        return "confused", int(pred_rows[k, 1])
-    return "silent", None
+        return "confused", {"as": int(pred_rows[k, 1])}
+    return "silent", {}
 
 
 def event_source(event: dict) -> str:
@@ -104,12 +114,16 @@ def clip_tallies(ref: np.ndarray, pred: np.ndarray, scene: dict) -> list[tuple[i
         rows = ref[(ref[:, 1] == cls) & (ref[:, 2] == track) & (ref[:, 0] >= lo) & (ref[:, 0] < hi)]
         tally = Tally(events=1)
         for r in rows:
-            b, detail = classify_frame(cls, unit(r[3], r[4]), by_frame.get(int(r[0]), empty))
+            f = int(r[0])
+            other = ref[(ref[:, 0] == f) & ~((ref[:, 1] == cls) & (ref[:, 2] == track))]
+            b, detail = classify_frame(cls, unit(r[3], r[4]), by_frame.get(f, empty), unit(other[:, 3], other[:, 4]))
             tally.frames[b] += 1
             if b == "confused":
-                tally.confused_as[detail] += 1
+                tally.confused_as[detail["as"]] += 1
             elif b == "wrong_dir":
-                tally.wrong_deg.append(detail)
+                tally.wrong_deg.append(detail["deg"])
+                tally.frames["wrong_dir_at_other"] += detail["at_other"]
+                tally.frames["wrong_dir_alone"] += len(other) == 0
         tally.found = int(tally.frames["hit"] > 0)
         if len(rows):
             out.append((cls, event_source(ev), tally))
@@ -146,13 +160,14 @@ def table(result: dict) -> str:
     def line(name: str, d: dict) -> str:
         top = ", ".join(f"{k} {n / d['frames']:.0%}" for k, n in list(d["confused_as"].items())[:2] if d["frames"])
         return (f"| {name} | {d['events']} | {d['found'] / max(1, d['events']):.0%} | "
-                + " | ".join(f"{d[b]:.0%}" for b in BINS) + f" | {d['wrong_dir_median_deg']:.0f}° | {top} |")
+                + " | ".join(f"{d[b]:.0%}" for b in BINS)
+                + f" | {d['wrong_dir_median_deg']:.0f}° | {d['wrong_dir_at_other']:.0%} | {top} |")
 
     head = ["| class | events | found | hit | wrong direction | confused | silent here | wrong by (median) "
-            "| confused as (share of frames) |", "|---|---|---|---|---|---|---|---|---|"]
+            "| wrong: at another event | confused as (share of frames) |", "|---|---|---|---|---|---|---|---|---|---|"]
     rows = [line(n, d) for n, d in result["classes"].items()] + [line("**all**", result["all"])]
     src = ["", "| class | source | events | found | hit | wrong direction | confused | silent here | wrong by "
-           "| confused as |", "|---|---|---|---|---|---|---|---|---|---|"]
+           "| at another | confused as |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     src += [line(f"{s['class']} | {s['source']}", s) for s in result["sources"]]
     return "\n".join(head + rows + src)
 

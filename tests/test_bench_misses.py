@@ -36,9 +36,10 @@ def write_clip(root: Path, refs: list[tuple], preds: list[tuple], events: list[d
 def test_each_reference_frame_lands_in_one_bin(misses, tmp_path):
     # knock at azimuth 0 over frames 0-9; clapping at azimuth 180 over frames 0-4
     refs = [(f, 0, 0, 0, 0) for f in range(10)] + [(f, 1, 1, 180, 0) for f in range(5)]
-    preds = ([(f, 0, 0, 5, 0) for f in range(3)]  # knock within 20 deg: hits (frame 0 also near, not at, clapping)
-             + [(f, 0, 0, 90, 0) for f in (3, 4)]  # knock 90 deg off: wrong direction
-             + [(f, 1, 0, 2, 0) for f in (5, 6)])  # clapping where the knock is: confused; frames 7-9 empty
+    preds = ([(f, 0, 0, 5, 0) for f in range(3)]  # knock within 20 deg: hits
+             + [(f, 0, 0, 175, 0) for f in (3, 4)]  # knock at the clapping: wrong direction, at another event
+             + [(f, 1, 0, 2, 0) for f in (5, 6)]  # clapping where the knock is: confused
+             + [(7, 0, 0, 90, 0)])  # knock 90 deg off, nothing else active: wrong direction, alone; 8-9 empty
     events = [{"track": 0, "class": 0, "onset": 0.0, "offset": 1.0,
                "render": {"source": "file", "group": "pkg-a/file:x.ogg"}},
               {"track": 1, "class": 1, "onset": 0.0, "offset": 0.5,
@@ -48,17 +49,20 @@ def test_each_reference_frame_lands_in_one_bin(misses, tmp_path):
 
     knock = result["classes"]["knock"]
     assert knock["frames"] == 10 and knock["events"] == 1 and knock["found"] == 1
-    assert (knock["hit"], knock["wrong_dir"], knock["confused"], knock["silent"]) == pytest.approx((0.3, 0.2, 0.2,
-                                                                                                     0.3))
+    assert (knock["hit"], knock["wrong_dir"], knock["confused"], knock["silent"]) == pytest.approx((0.3, 0.3, 0.2,
+                                                                                                     0.2))
     assert knock["confused_as"] == {"clapping": 2}
-    assert knock["wrong_dir_median_deg"] == pytest.approx(90.0)
+    assert knock["wrong_dir_median_deg"] == pytest.approx(175.0)
+    assert (knock["wrong_dir_at_other"], knock["wrong_dir_alone"]) == pytest.approx((2 / 3, 1 / 3))
 
-    clap = result["classes"]["clapping"]  # nothing ever within 20 deg of azimuth 180
-    assert clap["frames"] == 5 and clap["found"] == 0 and clap["silent"] == pytest.approx(1.0)
+    clap = result["classes"]["clapping"]  # frames 0-2: nothing near azimuth 180; 3-4: the misplaced knock
+    assert clap["frames"] == 5 and clap["found"] == 0
+    assert (clap["silent"], clap["confused"]) == pytest.approx((0.6, 0.4))
+    assert clap["confused_as"] == {"knock": 2}
 
     assert result["all"]["frames"] == 15
     assert {(s["class"], s["source"]) for s in result["sources"]} == {("knock", "pkg-a"), ("clapping", "pkg-b")}
-    assert "| knock | 1 | 100% | 30% | 20% | 20% | 30% | 90° | clapping 20%" in misses.table(result)
+    assert "| knock | 1 | 100% | 30% | 30% | 20% | 20% | 175° | 67% | clapping 20%" in misses.table(result)
 
 
 def test_missing_predictions_are_refused(misses, tmp_path):
