@@ -63,7 +63,16 @@ class Tally:
                 # of the wrong-direction frames: the output points at another active event; no other event active
                 **{k: self.frames[k] / self.frames["wrong_dir"] if self.frames["wrong_dir"] else float("nan")
                    for k in ("wrong_dir_at_other", "wrong_dir_alone")},
+                # the share of frames with the right class in the wrong direction, alone and in overlap
+                "alone": self.frames["alone"] / total if total else float("nan"),
+                "wrong_dir_rate_alone": _ratio(self.frames["wrong_dir_alone"], self.frames["alone"]),
+                "wrong_dir_rate_overlap": _ratio(self.frames["wrong_dir"] - self.frames["wrong_dir_alone"],
+                                                 total - self.frames["alone"]),
                 "confused_as": {names[k]: n for k, n in self.confused_as.most_common()}}
+
+
+def _ratio(a: int, b: int) -> float:
+    return a / b if b else float("nan")
 
 
 def classify_frame(cls: int, ref_dir: np.ndarray, pred_rows: np.ndarray,
@@ -118,6 +127,7 @@ def clip_tallies(ref: np.ndarray, pred: np.ndarray, scene: dict) -> list[tuple[i
             other = ref[(ref[:, 0] == f) & ~((ref[:, 1] == cls) & (ref[:, 2] == track))]
             b, detail = classify_frame(cls, unit(r[3], r[4]), by_frame.get(f, empty), unit(other[:, 3], other[:, 4]))
             tally.frames[b] += 1
+            tally.frames["alone"] += len(other) == 0
             if b == "confused":
                 tally.confused_as[detail["as"]] += 1
             elif b == "wrong_dir":

@@ -54,6 +54,9 @@ def test_each_reference_frame_lands_in_one_bin(misses, tmp_path):
     assert knock["confused_as"] == {"clapping": 2}
     assert knock["wrong_dir_median_deg"] == pytest.approx(175.0)
     assert (knock["wrong_dir_at_other"], knock["wrong_dir_alone"]) == pytest.approx((2 / 3, 1 / 3))
+    # frames 5-9 alone (one wrong of five), frames 0-4 in overlap with the clapping (two wrong of five)
+    assert (knock["alone"], knock["wrong_dir_rate_alone"], knock["wrong_dir_rate_overlap"]) == pytest.approx(
+        (0.5, 0.2, 0.4))
 
     clap = result["classes"]["clapping"]  # frames 0-2: nothing near azimuth 180; 3-4: the misplaced knock
     assert clap["frames"] == 5 and clap["found"] == 0
