@@ -14,6 +14,7 @@ weights do not change the cost). The scene is written at the model's rate with i
     python bench/bench_live.py --minutes 1 --speed 4
     python bench/bench_live.py --array respeaker_v2 --json bench/results/bench_live_respeaker_v2.json
     python bench/bench_live.py --device cuda    # on a GPU: the per-hop step time on the device
+    python bench/bench_live.py --views 4        # the network on 4 rotated views per hop, averaged
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--model", default=None, help="checkpoint (default: the array's shipped model, else a stand-in)")
     ap.add_argument("--array", default="dcase_mic", help="array preset or TOML whose model to time (default dcase_mic)")
+    ap.add_argument("--views", type=int, default=None,
+                    help="rotated views averaged per hop (default: the checkpoint's; see seld_live.symmetry)")
     ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "bench_live.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -105,6 +108,8 @@ def main() -> None:
             model_note = (f"stand-in for {args.array}: random-weight SEDDOA-AGG2, size compact, 13 classes "
                           "(no shipped model for it)")
         det = Detector.load(model_path, device=args.device)
+        if args.views is not None:
+            det.views = args.views
         scene = tmp / "scene.flac"
         make_scene(scene, args.minutes * 60, det.sample_rate, det.num_channels)
         source = FileSource(scene, det.sample_rate, det.num_channels, speed=args.speed)
@@ -143,6 +148,7 @@ def main() -> None:
         "device": str(det.device),
         "model": model_note,
         "array": det.meta.array.name,
+        "views": det.views,
         "sample_rate": det.sample_rate,
         "audio_minutes": args.minutes,
         "speed": args.speed,
@@ -170,7 +176,7 @@ def main() -> None:
         ("RSS start / after 1 min / end", f"{mem[0][1]:.0f} / {result['rss_after_warmup_mb']} / {mem[-1][1]:.0f} MB"),
     ]
     w = max(len(k) for k, _ in rows)
-    print(f"bench_live: {model_note}, {args.threads} thread(s)")
+    print(f"bench_live: {model_note}, {det.views} view(s), {args.threads} thread(s)")
     for k, v in rows:
         print(f"  {k:<{w}}  {v}")
     write_json_atomic(args.json, result)

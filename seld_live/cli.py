@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output or --record file")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of audio")
     p.add_argument("--threshold", type=float, help="detection threshold (default: the checkpoint's)")
+    p.add_argument("--views", type=int, metavar="N",
+                   help="average the network over N rotations of the array per hop (default: the checkpoint's; "
+                        "1 runs it once, for a slow CPU; its thresholds were tuned at the checkpoint's count)")
     p.add_argument("--channels", help="1-based device/file channels in array order, e.g. 2,3,4,5 "
                                       "(default: the array preset's)")
     p.add_argument("--array", help="array preset or TOML file of the capturing array (default: the model's)")

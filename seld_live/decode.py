@@ -8,6 +8,8 @@ Output kinds (stored in the checkpoint, set by the loss the network was trained 
 - ``agg2``: the sum of those vectors over tracks (classes x xyz), decoded like ACCDOA;
 - ``accdoa``: class-wise vectors, active where the norm passes the threshold;
 - ``maccdoa``: per track class-wise vectors, likewise.
+A detector that averages rotated views of its input (``DecodeConfig.views`` > 1) hands over the mean class-wise
+vectors of a class-wise kind (``agg2``, ``accdoa``) as ``accdoa`` outputs.
 Same-class detections closer than ``unify_angle`` are merged into one event (confidence-weighted mean
 direction), as the DCASE multi-ACCDOA baseline does.
 
@@ -62,12 +64,17 @@ class DecodeConfig:
     class_offsets: tuple[float, ...] = ()  # per class, added to the threshold; () = none
     hysteresis: float = 0.0  # OFF threshold = ON threshold - this; 0: one threshold, no state
     onset_frames: int = 1  # frames in a row above ON before a class's event starts (1: at once)
+    # the detector's outputs are the mean of this many rotated views of the input (seld_live.symmetry; 1: the
+    # network once); kept here because the thresholds are tuned on those outputs
+    views: int = 1
 
     def __post_init__(self) -> None:
         if not self.hysteresis >= 0.0:
             raise ValueError(f"hysteresis must be >= 0, got {self.hysteresis}")
         if self.onset_frames < 1:
             raise ValueError(f"onset_frames must be >= 1, got {self.onset_frames}")
+        if self.views < 1:
+            raise ValueError(f"views must be >= 1, got {self.views}")
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -10,6 +10,12 @@
 long chunks and the stream one 100 ms hop at a time, carrying the layer caches, and both decode with the
 same stateful decoder (the stream carries its hysteresis state; a new stream starts both afresh).
 
+Rotated views (``DecodeConfig.views`` > 1, a class-wise output kind): the network also hears the input turned by
+rotations that send the array onto itself (``seld_live.symmetry.rotation_views``), all in one batch; each view's
+class-wise vectors are turned back, and their mean is decoded as ``accdoa`` outputs. The views disagree most where
+the network is unsure, so the mean localises better and its ranking of detections is steadier; it costs about
+``views`` times the network's compute per hop.
+
 A model of a planar array reports every event above the array's plane: such an array hears a source and its
 mirror image below alike, so its models are trained on directions folded up (``training.data``) and the
 detector folds whatever is left (``fold_up``).
@@ -27,15 +33,17 @@ import soundfile as sf
 import torch
 
 from seld_live.checkpoint import CheckpointMeta, load_model
-from seld_live.decode import DecodeState, check_threshold, decode
-from seld_live.errors import AudioInputError
+from seld_live.decode import DecodeState, check_threshold, decode, slot_activity
+from seld_live.errors import AudioInputError, SeldError
 from seld_live.events import Event
 from seld_live.features import FeatureExtractor
 from seld_live.geometry import ArrayGeometry
 from seld_live.models import SeldNet
 from seld_live.paths import resolve_model
+from seld_live.symmetry import Symmetry, rotate_features, rotation_views
 
 OFFLINE_CHUNK_FRAMES = 600  # output frames (60 s) per network call in process(); bounds memory
+CLASSWISE_KINDS = ("agg2", "accdoa")  # one vector per class and frame: rotated views average
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
@@ -56,6 +64,8 @@ class Detector:
         self.features = FeatureExtractor(meta.features)
         self.decode_config = meta.decode
         self.path: Path | None = None
+        self._views: list[Symmetry] = []
+        self.views = meta.decode.views  # checked against the array and the output kind
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "auto", threshold: float | None = None) -> Detector:
@@ -103,6 +113,25 @@ class Detector:
         self.decode_config = self.decode_config.with_threshold(check_threshold(value))
 
     @property
+    def views(self) -> int:
+        """Rotated views of the input whose outputs are averaged (1: the network once)."""
+        return self.decode_config.views
+
+    @views.setter
+    def views(self, count: int) -> None:
+        count = int(count)
+        if count > 1 and self.output_kind not in CLASSWISE_KINDS:
+            raise SeldError(f"views {count}: only models with class-wise outputs ({', '.join(CLASSWISE_KINDS)}) "
+                            f"average rotated views; this one's are {self.output_kind}")
+        self._views = rotation_views(self.array, count) if count > 1 else []
+        self.decode_config = dataclasses.replace(self.decode_config, views=count)
+
+    @property
+    def decoded_kind(self) -> str:
+        """The kind of the outputs ``infer`` returns: the network's, or ``accdoa`` for averaged views."""
+        return "accdoa" if self._views else self.output_kind
+
+    @property
     def latency_s(self) -> float:
         """Algorithmic latency: look-ahead of the network (zero for these causal networks)."""
         return self.meta.model.lookahead_frames * self.hop_samples / self.sample_rate
@@ -141,7 +170,7 @@ class Detector:
                state: DecodeState | None = None) -> list[Event]:
         """Events from raw outputs, with this detector's output kind, classes and thresholds; ``state``: the
         decoder state of a stream these outputs continue (None: a clip's outputs from its start)."""
-        events = decode(self.output_kind, outputs, self.decode_config, self.classes, frame_offset, state)
+        events = decode(self.decoded_kind, outputs, self.decode_config, self.classes, frame_offset, state)
         return fold_up(events) if self.array.is_planar else events
 
     def process(self, audio: np.ndarray, sample_rate: int | None = None) -> list[Event]:
@@ -153,17 +182,32 @@ class Detector:
         return self.process(*read_audio(path))
 
     def _run_network(self, feats: np.ndarray, state: dict, chunk: int) -> dict[str, np.ndarray]:
+        """Outputs [T, ...] of features [channels, 10 T, n_mels], the stream's layer caches in ``state``."""
+        views = self._views or [None]
+        x = torch.from_numpy(np.stack([feats if v is None else rotate_features(feats, v, self.meta.features)
+                                       for v in views]))
         outs: list[dict[str, torch.Tensor]] = []
-        x = torch.from_numpy(feats)[None]
         with torch.inference_mode():
             for s in range(0, feats.shape[1], chunk):
                 outs.append(self.model(x[:, :, s : s + chunk].to(self.device, non_blocking=True), state))
         if not outs:
-            return {k: v[0, :0].cpu().numpy() for k, v in self._empty_outputs().items()}
-        return {k: torch.cat([o[k] for o in outs], dim=1)[0].float().cpu().numpy() for k in outs[0]}
+            out = {k: v[:, :0].cpu().numpy() for k, v in self._empty_outputs(len(views)).items()}
+        else:
+            out = {k: torch.cat([o[k] for o in outs], dim=1).float().cpu().numpy() for k in outs[0]}
+        if not self._views:
+            return {k: v[0] for k, v in out.items()}
+        return {"accdoa": self._mean_view(out)}
 
-    def _empty_outputs(self) -> dict[str, torch.Tensor]:
-        x = torch.zeros(1, self.meta.model.in_channels, self.meta.model.frames_per_output, self.meta.model.n_mels)
+    def _mean_view(self, out: dict[str, np.ndarray]) -> np.ndarray:
+        """The views' class-wise vectors [T, C, 3], each turned back to the array's frame, averaged."""
+        total = 0.0
+        for i, view in enumerate(self._views):
+            _, vec = slot_activity(self.output_kind, {k: v[i] for k, v in out.items()})  # [T, 1, C, 3]
+            total = total + vec[:, 0] @ view.R  # R^T v, row-wise
+        return (total / len(self._views)).astype(np.float32)
+
+    def _empty_outputs(self, batch: int = 1) -> dict[str, torch.Tensor]:
+        x = torch.zeros(batch, self.meta.model.in_channels, self.meta.model.frames_per_output, self.meta.model.n_mels)
         with torch.inference_mode():
             return self.model(x.to(self.device))
 

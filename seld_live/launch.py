@@ -47,6 +47,7 @@ class RunOptions:
     overwrite: bool = False
     duration: float | None = None  # seconds of audio
     threshold: float | None = None  # None: the checkpoint's
+    views: int | None = None  # rotated views averaged per hop; None: the checkpoint's
     channels: tuple[int, ...] | None = None  # 1-based, in array order
     array: str | None = None
     array_from_input: bool = False  # ``array`` came from the input (a device's name, a recording's tag), not --array
@@ -81,6 +82,7 @@ class RunOptions:
             overwrite=bool(getattr(args, "overwrite", False)),
             duration=_positive_seconds(args.duration, "--duration"),
             threshold=None if args.threshold is None else check_threshold(args.threshold, "--threshold"),
+            views=_check_views(getattr(args, "views", None)),
             channels=parse_channels(args.channels) if args.channels else None,
             array=array,
             array_from_input=from_input,
@@ -116,8 +118,9 @@ class RunOptions:
         if key is None:
             return replace(self, array=None, array_from_input=False)
         model = _model_for_input_array(self.model, key)
+        same = model == self.model  # a new model: its own threshold and views
         return replace(self, array=key, array_from_input=True, model=model,
-                       threshold=self.threshold if model == self.model else None)  # a new model: its own
+                       threshold=self.threshold if same else None, views=self.views if same else None)
 
     def for_replay(self, path: str | os.PathLike) -> RunOptions:
         """The same run replaying another file (the window's "Open file"); the channels given for the first
@@ -130,9 +133,9 @@ class RunOptions:
         return opts._with_input_array(_array_of_recording(path))
 
     def for_model(self, model: str | os.PathLike) -> RunOptions:
-        """The same input with another model, at that model's own threshold. A declared ``--array`` stays: it
-        says what the input is, so a model for another array is refused (model_catalog.check_model_array)."""
-        return replace(self, model=str(model), threshold=None)
+        """The same input with another model, at that model's own threshold and views. A declared ``--array``
+        stays: it says what the input is, so a model for another array is refused (model_catalog.check_model_array)."""
+        return replace(self, model=str(model), threshold=None, views=None)
 
     def with_outputs(self, output: Path | None, record: Path | None) -> RunOptions:
         return replace(self, output=output, record=record)
@@ -206,6 +209,12 @@ def _chosen_model(model: str | None, array: str | None) -> str:
         raise CheckpointError(no_model_message(array))
     log.info("model %s, the shipped model for array %s", found.name, found.array)
     return str(found.path)
+
+
+def _check_views(n: int | None) -> int | None:
+    if n is not None and n < 1:
+        raise SeldError(f"--views {n}: expected 1 or more")
+    return n
 
 
 def _check_threads(n: int) -> int:
@@ -322,6 +331,8 @@ def load_detector(opts: RunOptions):
     if opts.model == str(DEFAULT_MODEL) and not DEFAULT_MODEL.exists():
         raise CheckpointError(f"the default model {DEFAULT_MODEL} is missing; give one with --model")
     det = Detector.load(opts.model, device="cpu" if opts.cpu else "auto")
+    if opts.views is not None:
+        det.views = opts.views  # the array's rotations bound it (a one-line SeldError past them)
     if opts.threshold is not None:
         det.threshold = opts.threshold
     return det

@@ -5,15 +5,8 @@ import pytest
 from seld_live.coords import angular_distance_deg, sph_to_cart
 from seld_live.features import FeatureConfig, FeatureExtractor
 from seld_live.geometry import load_array
-from training.augment import (
-    SpecAugmentConfig,
-    array_symmetries,
-    foa_symmetries,
-    rotate_audio,
-    rotate_features,
-    rotate_table,
-    spec_augment,
-)
+from seld_live.symmetry import array_symmetries, foa_symmetries, rotate_audio, rotate_features, rotate_table
+from training.augment import SpecAugmentConfig, spec_augment
 
 FS = 24000
 

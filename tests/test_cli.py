@@ -111,6 +111,8 @@ def _bad_inputs(d, model, scene):
         (["--replay", str(scene), *base, "--output", str(d / "x.txt")], r"use \.csv or \.jsonl"),
         (["--replay", str(scene), *base, "--record", str(d / "x.wav")], "FLAC"),
         (["--replay", str(scene), *base, "--threshold", "3"], "--threshold"),
+        (["--replay", str(scene), *base, "--views", "0"], "--views 0: expected 1 or more"),
+        (["--replay", str(scene), *base, "--views", "13"], "views 13: the DCASE MIC tetrahedron array has 12"),
         (["--replay", str(scene), *base, "--duration", "-1"], "--duration"),
         (["--replay", str(scene), "--model", str(model), "--headless", "--speed", "zero"], "--speed"),
         (["--device", "no such device here", "--model", str(model), "--headless"], "unknown input device"),

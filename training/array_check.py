@@ -4,7 +4,7 @@
     python -m training.array_check ARRAY
 
 Reports the mic count, the smallest and largest spacing, the spatial-aliasing frequency, planar or 3D, and the
-symmetries the training augmentation can use (``training.augment.array_symmetries``). Refuses, with one line and
+symmetries the training augmentation can use (``seld_live.symmetry.array_symmetries``). Refuses, with one line and
 exit status 1, geometries no model can localise with: fewer than 3 mics (a pair only gives a cone of
 directions), mics in a line (the same: a linear array such as the PS3 Eye's only tells the angle to its axis),
 coincident mics (under 5 mm apart: no time difference to measure), a spacing over 30 cm (phase aliases from
@@ -87,7 +87,7 @@ def _refusal(geo: ArrayGeometry, lo: float, hi: float) -> str | None:
 
 def array_report(geo: ArrayGeometry) -> ArrayReport:
     """What the check finds, refusal included (``check_array`` raises it)."""
-    from training.augment import array_symmetries
+    from seld_live.symmetry import array_symmetries
 
     lo, hi = geo.min_spacing, geo.max_spacing
     refusal = _refusal(geo, lo, hi)

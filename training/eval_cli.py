@@ -102,9 +102,11 @@ def _run_model(args: argparse.Namespace) -> int:
 
     threshold = None if args.threshold is None else check_threshold(args.threshold, "--threshold")
     result = evaluate_model(args.model, args.data, device="cpu" if args.cpu else "auto", threshold=threshold,
-                            pred_dir=args.pred_out, progress=not args.quiet, warn=_warn)
+                            pred_dir=args.pred_out, progress=not args.quiet, warn=_warn, views=args.views)
+    views = result["model"]["views"]
     print(f"model {result['model']['path']} ({result['model']['arch']}, {result['model']['output_kind']}, "
-          f"threshold {result['model']['threshold']:g}) on {args.data}")
+          f"threshold {result['model']['threshold']:g}" + (f", {views} rotated views" if views > 1 else "")
+          + f") on {args.data}")
     print(format_table(result, all_classes=args.per_class))
     if args.pred_out:
         print(f"predictions written to {args.pred_out}/")
@@ -160,6 +162,8 @@ def _run_tune(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         raise SeldError(f"{out} exists (use --overwrite to replace it)")
     det = Detector.load(args.model, device="cpu" if args.cpu else "auto")
+    if args.views is not None:
+        det.views = args.views  # tuned with them, and kept in the checkpoint's decoding
     preds = [p for d in args.data for p in predict_dataset(det, d, progress=not args.quiet, warn=_warn)]
     record, m = tune_decoding(det, preds, class_offsets=not args.no_class_offsets)
     model, meta = load_model(det.path)
@@ -168,7 +172,8 @@ def _run_tune(args: argparse.Namespace) -> int:
     save_checkpoint(out, model, meta)
     print(f"threshold {record['threshold']:g}, class offsets "
           + ", ".join(f"{c} {o:+.2f}" for c, o in record["class_offsets"].items()))
-    print(f"validation with them: F20 {m['F20']:.3f}, LE_CD {m['LE_CD']:.1f}, SELD {m['SELD']:.3f}; written to {out}")
+    print(f"validation with them ({det.views} view(s)): F20 {m['F20']:.3f}, LE_CD {m['LE_CD']:.1f}, "
+          f"SELD {m['SELD']:.3f}; written to {out}")
     return 0
 
 
@@ -189,6 +194,9 @@ def add_tune_command(subparsers) -> None:
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     """Options of the commands that run a checkpoint."""
     p.add_argument("--cpu", action="store_true", help="run on the CPU even where CUDA is available")
+    p.add_argument("--views", type=int, metavar="N",
+                   help="average the network over N rotations of the array (default: the checkpoint's; "
+                        "seld_live.symmetry)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -115,10 +115,13 @@ def write_predictions(preds: list[ClipPrediction], events: list[list[Event]], fo
 def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, device: str = "auto",
                    threshold: float | None = None, pred_dir: str | os.PathLike | None = None,
                    cache_dir: str | None = None, progress: bool = False,
-                   warn: Callable[[str], None] | None = None) -> dict:
+                   warn: Callable[[str], None] | None = None, views: int | None = None) -> dict:
     """Scores of a checkpoint over a dataset; its predictions as DCASE CSV under ``pred_dir`` if given. The result
-    records the dataset's array (``array``; the table notes a planar one)."""
+    records the dataset's array (``array``; the table notes a planar one). ``views``: rotated views averaged
+    (None: the checkpoint's)."""
     det = Detector.load(model, device=device, threshold=threshold)
+    if views is not None:
+        det.views = views
     ds = SeldDataset(data, feature_config=det.meta.features, cache_dir=cache_dir, allow_empty=True)
     preds = predict_dataset(det, ds, progress=progress, warn=warn)
     events = decode_all(det, preds)  # once, for the files, the scores and the tracker
@@ -127,5 +130,5 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, device: st
     result = score_predictions(det, preds, events=events, array=ds.array)
     result["tracked"] = score_tracked(det, preds, tracked_tables(det, preds, events=events))
     result["model"] = {"path": str(det.path), "output_kind": det.output_kind, "threshold": det.threshold,
-                       "arch": det.meta.model.arch}
+                       "arch": det.meta.model.arch, "views": det.views}
     return result

@@ -115,7 +115,7 @@ def tune_decoding(det: Detector, preds: list, class_offsets: bool = True,
     """The detector's decoding tuned afresh (any offsets and hysteresis it had dropped first): the threshold,
     then the per-class offsets unless ``class_offsets`` is False, then the ON/OFF pair unless ``hysteresis``
     is False. Returns the training-summary fields that record it and the validation metrics with it."""
-    det.decode_config = type(det.decode_config)(det.threshold, det.decode_config.unify_angle)
+    det.decode_config = type(det.decode_config)(det.threshold, det.decode_config.unify_angle, views=det.views)
     thr, m = tune_threshold(det, preds)
     offsets = (0.0,) * len(det.classes)
     if class_offsets:
@@ -124,7 +124,8 @@ def tune_decoding(det: Detector, preds: list, class_offsets: bool = True,
     if hysteresis:
         (shift, gap), m = tune_hysteresis(det, preds)
     lat = m.get("onset_latency", {})
-    record = {"threshold": det.threshold, "class_offsets": dict(zip(det.classes, offsets, strict=True)),
+    record = {"threshold": det.threshold, "views": det.views,
+              "class_offsets": dict(zip(det.classes, offsets, strict=True)),
               "hysteresis": {"on_shift": shift, "gap": gap, "threshold_alone": thr},
               "val_tuned": {**{k: float(m[k]) for k in SELD_KEYS},
                             **{f"onset_{k}": lat[k] for k in ("median_found_s", "within_0_5s", "found") if k in lat}}}

@@ -61,6 +61,7 @@ def about_html(detector: Any | None, source_description: str = "", demo: Path = 
             params = ""
         rows = [("file", str(path)), ("network", f"{meta.model.arch}{params}"),
                 ("output", meta.output_kind), ("threshold (its own)", f"{meta.decode.threshold:.2f}"),
+                ("views per hop", str(getattr(detector, "views", 1))),
                 ("sample rate", f"{detector.sample_rate} Hz"), ("runs on", str(detector.device))]
         for k, v in (meta.training or {}).items():
             if isinstance(v, str | int | float) and len(str(v)) < 120:

@@ -16,6 +16,8 @@
 #   CLIPS=400 VAL_CLIPS=8 TEST_CLIPS=20 DURATION=60 (seconds per clip)  EPOCHS=54 BATCH=16 SIZE=compact
 #   INIT= (a checkpoint to start from)  RATE= (Hz; default the array file's sample_rate, else 24000)
 #   DATA=data/array_NAME  OUT=runs/array_NAME  WORKERS=2  SEED=4000  PYTHON=python
+#   VIEWS= (rotated views the model averages per hop, tuned with them; default every rotation of the array onto
+#           itself, at most 12: the tetrahedron 12, FOA 8, a square 4, an irregular array 1; seld_live.symmetry)
 #
 # SCENES_ONLY=1 stops after step 2 (all scenes made; e.g. to synthesise while another training holds the cores,
 # or on one machine for training on another); run the recipe again without it to train.
@@ -46,6 +48,11 @@ OUT=${OUT:-runs/array_$NAME}
 # the array file's own rate (the ReSpeaker's 16 kHz), and no symmetry search over more than 8 mics (8! maps)
 RATE=${RATE:-$("$PY" -c "from seld_live.geometry import load_array; print(load_array('$ARRAY').native_rate or 24000)")}
 SYMMETRY=$("$PY" -c "from seld_live.geometry import load_array; print(str(load_array('$ARRAY').num_channels <= 8).lower())")
+if [ -z "${VIEWS:-}" ]; then
+    VIEWS=1
+    [ "$SYMMETRY" != true ] || VIEWS=$("$PY" -c "from seld_live.geometry import load_array
+from seld_live.symmetry import rotation_count; print(min(12, rotation_count(load_array('$ARRAY'))))")
+fi
 
 S="seld-synth --array $ARRAY --sample-rate $RATE --duration $DURATION --workers $W --quiet"
 VAL="\"$DATA/val_sf\""
@@ -85,7 +92,7 @@ seld-train --config "$OUT/config.toml" --resume --quiet
 
 set -- --data "$DATA/val_sf"
 [ "$CLASSES" != home13_real ] || set -- --data "$DATA/val_real" "$@"
-seld-eval tune --model "$OUT/best.pt" "$@" --out "$OUT/tuned.pt" --overwrite --quiet
+seld-eval tune --model "$OUT/best.pt" "$@" --views "$VIEWS" --out "$OUT/tuned.pt" --overwrite --quiet
 FIRST=${TESTS%% *}
 for t in $TESTS; do
     # the model records its first test set's scores (the real recordings where there are some)
