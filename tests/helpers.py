@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pytest
 import torch
 
 from seld_live.checkpoint import CheckpointMeta, save_checkpoint
@@ -45,3 +47,24 @@ def has_color_near(img, p, rgb, radius: int = 2, tol: int = 40) -> bool:
             if abs(c.red() - rgb[0]) + abs(c.green() - rgb[1]) + abs(c.blue() - rgb[2]) < tol:
                 return True
     return False
+
+
+def streamed_events(det, audio: np.ndarray, rng: np.random.Generator, max_block: int) -> list:
+    """The events of ``audio`` pushed through a fresh stream of ``det`` in random blocks of 1 to ``max_block``
+    samples, flushed at the end."""
+    session, events, i = det.stream(), [], 0
+    while i < len(audio):
+        n = int(rng.integers(1, max_block))
+        events += session.push(audio[i : i + n])
+        i += n
+    return events + session.flush()
+
+
+def same_events(a: list, b: list) -> None:
+    """The same events, directions to 0.01 degree and confidences to 1e-4 (stream against offline)."""
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert (x.frame, x.class_index, x.track) == (y.frame, y.class_index, y.track)
+        assert x.azimuth == pytest.approx(y.azimuth, abs=1e-2)
+        assert x.elevation == pytest.approx(y.elevation, abs=1e-2)
+        assert x.confidence == pytest.approx(y.confidence, abs=1e-4)

@@ -3,7 +3,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import soundfile as sf
-from helpers import make_checkpoint
+from helpers import make_checkpoint, same_events, streamed_events
 
 from seld_live import Detector
 from seld_live.decode import candidates
@@ -27,15 +27,6 @@ def _audio(seconds: float, seed: int = 0) -> np.ndarray:
     return (rng.standard_normal((n, 4)) * 0.05 * env).astype(np.float32)
 
 
-def _same_events(a, b):
-    assert len(a) == len(b)
-    for x, y in zip(a, b, strict=True):
-        assert (x.frame, x.class_index, x.track) == (y.frame, y.class_index, y.track)
-        assert x.azimuth == pytest.approx(y.azimuth, abs=1e-2)
-        assert x.elevation == pytest.approx(y.elevation, abs=1e-2)
-        assert x.confidence == pytest.approx(y.confidence, abs=1e-4)
-
-
 @pytest.mark.parametrize("arch, kind", CASES)
 def test_stream_gives_the_events_of_process(tmp_path, arch, kind):
     det = Detector.load(make_checkpoint(tmp_path / "m.pt", arch=arch, kind=kind, size="small"), "cpu")
@@ -53,7 +44,7 @@ def test_stream_gives_the_events_of_process(tmp_path, arch, kind):
             events += session.push(audio[i : i + n])
             i, k = i + n, k + 1
         events += session.flush()
-        _same_events(events, offline)
+        same_events(events, offline)
         assert session.frames_done == 32
 
 
@@ -67,14 +58,8 @@ def test_stream_with_hysteresis_gives_the_events_of_process(tmp_path, arch, kind
     offline = det.process(audio)
     assert offline != plain, "the hysteresis must change something for the test to mean anything"
     rng = np.random.default_rng(2)
-    for _ in range(2):
-        session, events, i = det.stream(), [], 0
-        while i < len(audio):
-            n = int(rng.integers(1, 9000))
-            events += session.push(audio[i : i + n])
-            i += n
-        events += session.flush()
-        _same_events(events, offline)  # and the second stream started from a fresh decoder state
+    for _ in range(2):  # the second stream starts from a fresh decoder state
+        same_events(streamed_events(det, audio, rng, 9000), offline)
 
 
 def test_step_per_hop_and_latency(tmp_path):
@@ -84,7 +69,7 @@ def test_step_per_hop_and_latency(tmp_path):
     session = det.stream()
     per_frame = [session.step(audio[i : i + 2400]) for i in range(0, len(audio), 2400)]
     assert all(e.frame == f for f, evs in enumerate(per_frame) for e in evs)
-    _same_events([e for evs in per_frame for e in evs], det.process(audio))
+    same_events([e for evs in per_frame for e in evs], det.process(audio))
     with pytest.raises(ValueError):
         session.step(audio[:100])
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import make_checkpoint
+from helpers import make_checkpoint, same_events, streamed_events
 
 from seld_live import Detector
 from seld_live.decode import candidates, slot_activity
@@ -70,17 +70,7 @@ def test_stream_with_views_gives_the_events_of_process(model):
     det.threshold = float(np.quantile(candidates("accdoa", det.infer(audio), 0.0)[:, 6], 0.8))
     offline = det.process(audio)
     assert len(offline) > 5, "the test needs events to compare"
-    rng = np.random.default_rng(4)
-    session, events, i = det.stream(), [], 0
-    while i < len(audio):
-        n = int(rng.integers(1, 5000))
-        events += session.push(audio[i: i + n])
-        i += n
-    events += session.flush()
-    assert [(e.frame, e.class_index) for e in events] == [(e.frame, e.class_index) for e in offline]
-    np.testing.assert_allclose([(e.azimuth, e.elevation) for e in events],
-                               [(e.azimuth, e.elevation) for e in offline], atol=1e-2)  # degrees
-    np.testing.assert_allclose([e.confidence for e in events], [e.confidence for e in offline], atol=1e-4)
+    same_events(streamed_events(det, audio, np.random.default_rng(4), 5000), offline)
 
 
 def test_one_view_is_the_network_once(tmp_path):
