@@ -13,8 +13,8 @@ same stateful decoder (the stream carries its hysteresis state; a new stream sta
 Rotated views (``DecodeConfig.views`` > 1, a class-wise output kind): the network also hears the input turned by
 rotations that send the array onto itself (``seld_live.symmetry.rotation_views``), all in one batch; each view's
 class-wise vectors are turned back, and their mean is decoded as ``accdoa`` outputs. The views disagree most where
-the network is unsure, so the mean localises better and its ranking of detections is steadier; it costs about
-``views`` times the network's compute per hop.
+the network is unsure, so the mean localises better and its ranking of detections is steadier. One batch of K
+views costs far less than K runs (12 views: about twice one; bench/RESULTS.md).
 
 A model of a planar array reports every event above the array's plane: such an array hears a source and its
 mirror image below alike, so its models are trained on directions folded up (``training.data``) and the
@@ -64,8 +64,8 @@ class Detector:
         self.features = FeatureExtractor(meta.features)
         self.decode_config = meta.decode
         self.path: Path | None = None
-        self._views: list[Symmetry] = []
-        self.views = meta.decode.views  # checked against the array and the output kind
+        self._rotations: dict[int, list[Symmetry]] = {}  # by view count
+        self._rotations_for(meta.decode.views)  # an impossible count fails at load, with the reason
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "auto", threshold: float | None = None) -> Detector:
@@ -119,17 +119,22 @@ class Detector:
 
     @views.setter
     def views(self, count: int) -> None:
-        count = int(count)
-        if count > 1 and self.output_kind not in CLASSWISE_KINDS:
-            raise SeldError(f"views {count}: only models with class-wise outputs ({', '.join(CLASSWISE_KINDS)}) "
-                            f"average rotated views; this one's are {self.output_kind}")
-        self._views = rotation_views(self.array, count) if count > 1 else []
-        self.decode_config = dataclasses.replace(self.decode_config, views=count)
+        self._rotations_for(int(count))
+        self.decode_config = dataclasses.replace(self.decode_config, views=int(count))
+
+    def _rotations_for(self, count: int) -> list[Symmetry]:
+        """The rotations ``count`` views run ([] for one), or a one-line SeldError where there cannot be as many."""
+        if count not in self._rotations:
+            if count > 1 and self.output_kind not in CLASSWISE_KINDS:
+                raise SeldError(f"views {count}: only models with class-wise outputs ({', '.join(CLASSWISE_KINDS)}) "
+                                f"average rotated views; this one's are {self.output_kind}")
+            self._rotations[count] = rotation_views(self.array, count) if count > 1 else []
+        return self._rotations[count]
 
     @property
     def decoded_kind(self) -> str:
         """The kind of the outputs ``infer`` returns: the network's, or ``accdoa`` for averaged views."""
-        return "accdoa" if self._views else self.output_kind
+        return "accdoa" if self.views > 1 else self.output_kind
 
     @property
     def latency_s(self) -> float:
@@ -183,7 +188,8 @@ class Detector:
 
     def _run_network(self, feats: np.ndarray, state: dict, chunk: int) -> dict[str, np.ndarray]:
         """Outputs [T, ...] of features [channels, 10 T, n_mels], the stream's layer caches in ``state``."""
-        views = self._views or [None]
+        rotations = self._rotations_for(self.views)  # read per call: decode_config may be replaced whole
+        views = rotations or [None]
         x = torch.from_numpy(np.stack([feats if v is None else rotate_features(feats, v, self.meta.features)
                                        for v in views]))
         outs: list[dict[str, torch.Tensor]] = []
@@ -194,17 +200,17 @@ class Detector:
             out = {k: v[:, :0].cpu().numpy() for k, v in self._empty_outputs(len(views)).items()}
         else:
             out = {k: torch.cat([o[k] for o in outs], dim=1).float().cpu().numpy() for k in outs[0]}
-        if not self._views:
+        if not rotations:
             return {k: v[0] for k, v in out.items()}
-        return {"accdoa": self._mean_view(out)}
+        return {"accdoa": self._mean_view(out, rotations)}
 
-    def _mean_view(self, out: dict[str, np.ndarray]) -> np.ndarray:
+    def _mean_view(self, out: dict[str, np.ndarray], rotations: list[Symmetry]) -> np.ndarray:
         """The views' class-wise vectors [T, C, 3], each turned back to the array's frame, averaged."""
         total = 0.0
-        for i, view in enumerate(self._views):
+        for i, view in enumerate(rotations):
             _, vec = slot_activity(self.output_kind, {k: v[i] for k, v in out.items()})  # [T, 1, C, 3]
             total = total + vec[:, 0] @ view.R  # R^T v, row-wise
-        return (total / len(self._views)).astype(np.float32)
+        return (total / len(rotations)).astype(np.float32)
 
     def _empty_outputs(self, batch: int = 1) -> dict[str, torch.Tensor]:
         x = torch.zeros(batch, self.meta.model.in_channels, self.meta.model.frames_per_output, self.meta.model.n_mels)

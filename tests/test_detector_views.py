@@ -6,6 +6,8 @@ over a group of rotations turns with the scene), and for the stream giving the e
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from helpers import make_checkpoint, same_events, streamed_events
@@ -76,6 +78,12 @@ def test_stream_with_views_gives_the_events_of_process(model):
 def test_one_view_is_the_network_once(tmp_path):
     det = _detector(tmp_path, views=1)
     assert det.decoded_kind == "agg2" and set(det.infer(_audio(0.5, 24000))) == {"sed", "doa"}
+
+
+def test_views_follow_a_decode_config_replaced_whole(tmp_path):
+    det = _detector(tmp_path, views=1)
+    det.decode_config = replace(det.decode_config, views=4)  # as the threshold tuning does
+    assert det.views == 4 and det.decoded_kind == "accdoa" and set(det.infer(_audio(0.5, 24000))) == {"accdoa"}
 
 
 def test_views_that_cannot_be_are_refused(tmp_path):
