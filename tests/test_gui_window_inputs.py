@@ -287,6 +287,7 @@ def test_the_model_menu_offers_the_shipped_models_and_runs_one(files, qtbot, tmp
     wait_for(qtbot, lambda: win.detector.path == DEFAULT_MODEL and win.running, timeout=60)
     assert len(win.classes) == len(win.detector.classes) > 5 and win.engine.source.path == files["scene"]
     assert win.source_bar.array_label.text() == win.detector.array.name
+    assert win.status.labels["model"].text() == f"{DEFAULT_MODEL.name} · agg2 · 12 views"  # what its compute buys
     win.close()
 
 

@@ -231,8 +231,10 @@ class Sessions(QtCore.QObject):
         arr = det.array
         channels = ",".join(map(str, arr.channels))
         win.setWindowTitle(f"seld-live — {name} — {engine.source.description}")
-        win.status.set_model(det.sample_rate, f"{name} · {det.output_kind}", str(det.device))
-        win.source_bar.set_model(name, f"{det.path}\n{det.output_kind}, {len(det.classes)} classes, trained for "
+        views = getattr(det, "views", 1)  # rotated views averaged per hop: the compute it costs
+        kind = det.output_kind + (f" · {views} views" if views > 1 else "")
+        win.status.set_model(det.sample_rate, f"{name} · {kind}", str(det.device))
+        win.source_bar.set_model(name, f"{det.path}\n{kind}, {len(det.classes)} classes, trained for "
                                        f"the {arr.name} ({arr.num_channels} channels: {channels})",
                                  model_groups(self.known_models()))
         win.source_bar.set_array(arr.name + (" (planar: no up/down)" if arr.is_planar else ""),
