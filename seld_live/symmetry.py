@@ -150,10 +150,10 @@ def rotation_count(geometry: ArrayGeometry) -> int:
 def rotation_views(geometry: ArrayGeometry, count: int) -> list[Symmetry]:
     """``count`` rotations (reflections left out) of the array onto itself, the identity first.
 
-    The order makes small counts a group, so the average of the views is the same whatever rotation of
-    the group the scene itself had: the identity, the half turns about the x, y and z axes that the array
-    admits (4 for the tetrahedron and FOA: the Klein four-group), then the rest by angle (a square planar
-    array: the identity, the half turn about z, then the quarter turns).
+    The order makes the counts 1, 2 and 4 (and all of them) a group, under whose rotations the mean of the
+    views turns with the scene: the identity, the half turns about the x, y and z axes that the array admits
+    (4 for the tetrahedron and FOA: the Klein four-group), then the rest by angle (a square planar array: the
+    identity, the half turn about z, then the quarter turns).
     """
     rotations = [s for s in array_symmetries(geometry) if np.linalg.det(s.R) > 0]
     if not 1 <= count <= len(rotations):
