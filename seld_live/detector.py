@@ -190,12 +190,13 @@ class Detector:
         """Outputs [T, ...] of features [channels, 10 T, n_mels], the stream's layer caches in ``state``."""
         rotations = self._rotations_for(self.views)  # read per call: decode_config may be replaced whole
         views = rotations or [None]
-        x = torch.from_numpy(np.stack([feats if v is None else rotate_features(feats, v, self.meta.features)
-                                       for v in views]))
         outs: list[dict[str, torch.Tensor]] = []
         with torch.inference_mode():
             for s in range(0, feats.shape[1], chunk):
-                outs.append(self.model(x[:, :, s : s + chunk].to(self.device, non_blocking=True), state))
+                part = feats[:, s : s + chunk]  # turned per chunk: a long clip's views never all sit in memory
+                x = torch.from_numpy(np.stack([part if v is None else rotate_features(part, v, self.meta.features)
+                                               for v in views]))
+                outs.append(self.model(x.to(self.device, non_blocking=True), state))
         if not outs:
             out = {k: v[:, :0].cpu().numpy() for k, v in self._empty_outputs(len(views)).items()}
         else:
