@@ -142,9 +142,14 @@ def _half_turn_about_axis(R: np.ndarray) -> bool:
     return bool(np.allclose(R, np.diag(np.diag(R))) and np.isclose(np.trace(R), -1.0))
 
 
+def _rotations(geometry: ArrayGeometry) -> list[Symmetry]:
+    """The symmetries that are rotations (reflections left out)."""
+    return [s for s in array_symmetries(geometry) if np.linalg.det(s.R) > 0]
+
+
 def rotation_count(geometry: ArrayGeometry) -> int:
     """How many rotations send the array onto itself (the identity counted): the most views it can average."""
-    return sum(np.linalg.det(s.R) > 0 for s in array_symmetries(geometry))
+    return len(_rotations(geometry))
 
 
 def rotation_views(geometry: ArrayGeometry, count: int) -> list[Symmetry]:
@@ -155,7 +160,7 @@ def rotation_views(geometry: ArrayGeometry, count: int) -> list[Symmetry]:
     (4 for the tetrahedron and FOA: the Klein four-group), then the rest by angle (a square planar array: the
     identity, the half turn about z, then the quarter turns).
     """
-    rotations = [s for s in array_symmetries(geometry) if np.linalg.det(s.R) > 0]
+    rotations = _rotations(geometry)
     if not 1 <= count <= len(rotations):
         raise SeldError(f"views {count}: the {geometry.name} array has {len(rotations)} rotations onto itself "
                         f"(1 to {len(rotations)} views)")
