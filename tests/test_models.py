@@ -94,3 +94,16 @@ def test_normalisation_is_part_of_the_model():
     with torch.no_grad():
         assert torch.allclose(model(x)["sed"], ref((x - mean[:, None]) / std[:, None])["sed"], atol=1e-5)
     assert "feat_mean" in model.state_dict()
+
+
+@pytest.mark.parametrize("arch", ["accdoa", "maccdoa"])
+def test_classwise_vectors_start_silent_but_trainable(arch):
+    """Class-wise heads start at (almost) zero output, where the default init made training rest at the
+    all-zero output; the backbone must still receive a gradient through them."""
+    model = build_model(sized_config("tiny", arch=arch, num_classes=7)).train()
+    x = torch.randn(2, model.cfg.in_channels, 50, model.cfg.n_mels) * 5
+    out = model(x)[arch]
+    assert out.abs().max() < 0.05
+    out.sum().backward()
+    grads = [p.grad for p in model.branch.parameters() if p.grad is not None]
+    assert grads and max(g.abs().max() for g in grads) > 0
