@@ -195,6 +195,42 @@ def test_a_run_for_another_array_starts_from_the_layers_that_fit(tmp_path):
         init_from(build_model(foa.model), foa.model, ["x", "y", "z"], str(tetra))
 
 
+def test_an_einv2_run_starts_from_a_seddoa_checkpoint_in_both_branches(tmp_path):
+    """Both EINV2 branches start as the SEDDOA backbone (the SED branch with its log-mel input channels), the
+    heads as SEDDOA's; with the cross-stitch units made the identity, the DOA branch computes SEDDOA's DOA and
+    the SED branch SEDDOA's SED where the GCC-PHAT input is zero. Other pairs of networks are still refused."""
+    import dataclasses
+
+    from helpers import make_checkpoint
+
+    from seld_live.checkpoint import load_model
+    from seld_live.models import build_model
+    from training.train import init_from
+
+    path = make_checkpoint(tmp_path / "seddoa.pt", size="tiny", num_classes=3, seed=3)
+    seddoa, meta = load_model(path)
+    cfg = dataclasses.replace(meta.model, arch="einv2")
+    einv2 = build_model(cfg)
+    note = init_from(einv2, cfg, meta.classes, str(path))
+    assert "fresh: stitch_conv.0.weight" in note and "sed_branch" not in note and "doa_branch" not in note
+    with torch.no_grad():
+        for m in [*einv2.stitch_conv, *einv2.stitch_tcn]:
+            m.weight.copy_(torch.eye(2).repeat(m.weight.shape[0], 1, 1))
+    seddoa.eval(), einv2.eval()
+    x = torch.randn(2, cfg.in_channels, 50, cfg.n_mels) * 10 - 40
+    with torch.no_grad():
+        assert torch.allclose(einv2(x)["doa"], seddoa(x)["doa"], atol=1e-5)
+        spectral = x.clone()
+        spectral[:, cfg.spectral_channels:] = einv2.feat_mean[cfg.spectral_channels:, None, :]  # GCC at zero
+        assert torch.allclose(einv2(spectral)["sed"], seddoa(spectral)["sed"], atol=1e-5)
+    accdoa = dataclasses.replace(meta.model, arch="accdoa")
+    with pytest.raises(SeldError, match="another network"):
+        init_from(build_model(accdoa), accdoa, meta.classes, str(path))
+    einv2_ckpt = make_checkpoint(tmp_path / "einv2.pt", arch="einv2", size="tiny", num_classes=3)
+    with pytest.raises(SeldError, match="another network"):  # only SEDDOA -> EINV2 grows a branch
+        init_from(build_model(meta.model), meta.model, meta.classes, str(einv2_ckpt))
+
+
 def test_two_process_data_parallel_training(tiny_data, tmp_path):
     out = tmp_path / "ddp"
     out.mkdir()
