@@ -27,19 +27,20 @@ def _audio(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
     return (rng.standard_normal((n, 4)) * 0.05 * env).astype(np.float32)
 
 
-def _detector(tmp_path, array: str = "dcase_mic", kind: str = "agg2", views: int = 4) -> Detector:
-    arch = "accdoa" if kind == "accdoa" else "seddoa"
-    det = Detector.load(make_checkpoint(tmp_path / f"{array}_{kind}.pt", arch=arch, kind=kind, size="tiny",
+def _detector(tmp_path, array: str = "dcase_mic", kind: str = "agg2", views: int = 4, arch: str = "") -> Detector:
+    arch = arch or ("accdoa" if kind == "accdoa" else "seddoa")
+    det = Detector.load(make_checkpoint(tmp_path / f"{array}_{kind}_{arch}.pt", arch=arch, kind=kind, size="tiny",
                                         array=array, sample_rate=RATES[array]), "cpu")
     det.views = views
     return det
 
 
-@pytest.mark.parametrize("array, kind", [("dcase_mic", "agg2"), ("dcase_mic", "accdoa"), ("foa", "agg2"),
-                                         ("respeaker_v2", "agg2")])
-def test_views_are_the_mean_of_one_run_per_rotated_input(tmp_path, array, kind):
-    det = _detector(tmp_path, array, kind, views=4)
-    plain = _detector(tmp_path, array, kind, views=1)
+@pytest.mark.parametrize("array, kind, arch", [("dcase_mic", "agg2", ""), ("dcase_mic", "accdoa", ""),
+                                               ("foa", "agg2", ""), ("respeaker_v2", "agg2", ""),
+                                               ("dcase_mic", "agg2", "einv2")])
+def test_views_are_the_mean_of_one_run_per_rotated_input(tmp_path, array, kind, arch):
+    det = _detector(tmp_path, array, kind, views=4, arch=arch)
+    plain = _detector(tmp_path, array, kind, views=1, arch=arch)
     feats = det.features.process(_audio(2.0, det.sample_rate))
     views = rotation_views(det.array, 4)
     assert views[0].is_identity and len({v.perm + tuple(v.R.ravel()) for v in views}) == 4
@@ -52,9 +53,10 @@ def test_views_are_the_mean_of_one_run_per_rotated_input(tmp_path, array, kind):
     np.testing.assert_allclose(got["accdoa"], expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("array, count", [("dcase_mic", 4), ("dcase_mic", 12), ("foa", 4), ("respeaker_v2", 4)])
-def test_the_mean_over_a_group_turns_with_the_scene(tmp_path, array, count):
-    det = _detector(tmp_path, array, views=count)
+@pytest.mark.parametrize("array, count, arch", [("dcase_mic", 4, ""), ("dcase_mic", 12, ""), ("foa", 4, ""),
+                                                ("respeaker_v2", 4, ""), ("dcase_mic", 12, "einv2")])
+def test_the_mean_over_a_group_turns_with_the_scene(tmp_path, array, count, arch):
+    det = _detector(tmp_path, array, views=count, arch=arch)
     feats = det.features.process(_audio(1.5, det.sample_rate, seed=3))
     base = det.infer_features(feats)["accdoa"]
     for g in rotation_views(det.array, count)[1:]:
