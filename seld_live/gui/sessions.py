@@ -231,8 +231,8 @@ class Sessions(QtCore.QObject):
         arr = det.array
         channels = ",".join(map(str, arr.channels))
         win.setWindowTitle(f"seld-live — {name} — {engine.source.description}")
-        views = getattr(det, "views", 1)  # rotated views averaged per hop: the compute it costs
-        kind = det.output_kind + (f" · {views} views" if views > 1 else "")
+        # rotated views averaged per hop: the compute it costs
+        kind = det.output_kind + (f" · {det.views} views" if det.views > 1 else "")
         win.status.set_model(det.sample_rate, f"{name} · {kind}", str(det.device))
         win.source_bar.set_model(name, f"{det.path}\n{kind}, {len(det.classes)} classes, trained for "
                                        f"the {arr.name} ({arr.num_channels} channels: {channels})",
