@@ -3,6 +3,7 @@ resume after a kill (between runs and mid-training), and the report."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -104,6 +105,27 @@ def test_toy_grid_end_to_end_resumes_after_kills(tmp_path, capsys):
     state = torch.load(folder / "last.pt", weights_only=True)
     assert state["scheduler"]["last_epoch"] == GRIDS["toy"].steps  # and trained exactly the budget
     assert len(json.loads(results.read_text())) == len(runs)
+
+    # a new machine: the results file kept, runs/ gone. SEDDOA-AGG2 is asked again; SEDDOA, done, is not
+    # retrained, but its state at the branch point is, the same as before
+    branch = torch.load(folder / "epoch1.pt", weights_only=True)["model"]
+    kept = next(r for r in json.loads(results.read_text()) if r["system"] == "SEDDOA" and r["classes"] == "home13")
+    shutil.rmtree(folder)
+    agg_home = next(r for r in runs if r["system"] == "SEDDOA-AGG2" and r["classes"] == "home13")
+    agg_folder = run_dir(tmp_path / "ld", _key(agg_home))
+    shutil.rmtree(agg_folder)
+    results.write_text(json.dumps([r for r in json.loads(results.read_text()) if r["system"] != "SEDDOA-AGG2"
+                                   or r["classes"] != "home13"]))
+    assert main(_toy(tmp_path)) == 0
+    again = json.loads(results.read_text())
+    assert len(again) == len(runs) and not (folder / "result.json").exists()
+    assert next(r for r in again if r["system"] == "SEDDOA" and r["classes"] == "home13") == kept
+    rebuilt = torch.load(folder / "epoch1.pt", weights_only=True)
+    assert torch.load(folder / "last.pt", weights_only=True)["epoch"] == rebuilt["epoch"]  # cut at the branch
+    rebuilt = rebuilt["model"]
+    for name, w in branch.items():
+        torch.testing.assert_close(rebuilt[name], w, msg=name)
+    assert (agg_folder / "result.json").exists()
 
     # the report: tables beside the paper's, the sweep, and the plot
     md = tmp_path / "report" / "loss_design.md"

@@ -3,6 +3,7 @@
     python -m training.experiments.loss_design --grid main                 # 7 systems x {home13, gm177} x 2 seeds
     python -m training.experiments.loss_design --grid sweep                # SEDDOA, SEDDOA-AGG2, mACCDOA x 13/45/177
     python -m training.experiments.loss_design --grid main,sweep --steps 8000 --scale gpu --device cuda
+    python -m training.experiments.loss_design --grid main,sweep --classes gm177 --seeds 1   # part of a grid
     python -m training.experiments.loss_design --report --md docs/results/loss_design.md
 """
 
@@ -33,6 +34,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--json", default=DEFAULT_JSON, help="the results file (a JSON list of runs)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--workers", type=int, default=default_workers(), help="synthesis processes")
+    ap.add_argument("--classes", default="", help="comma-separated vocabularies: only their runs (default: all)")
+    ap.add_argument("--seeds", default="", help="comma-separated seeds: only their runs (default: all)")
     ap.add_argument("--shard", default="0/1", help="K/N: run only the K-th of N balanced parts (N processes side by "
                     "side; chains of an AGG system and its multi-task base stay in one part)")
     ap.add_argument("--loads", action="store_true", help="print each shard's compute in full compact-SEDDOA runs")
@@ -55,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     steps, scale = args.steps or grids[0].steps, args.scale or grids[0].scale
     k, n = (int(v) for v in args.shard.split("/"))
-    every = chains(grids, steps, scale)
+    every = [c for c in chains(grids, steps, scale) if _wanted(c[0], args)]  # a chain shares classes and seed
     todo = shard(every, k, n)
     root = Path(args.out)
     if args.loads:
@@ -83,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{_name(key)}: F20 {rec['F20']:.1%} SELD {rec['SELD']:.3f} MAR {rec['MAR'] or 0:.1%} "
                   f"empty {rec['empty_frames']:.1%} ({rec['train_seconds']:.0f} s)", flush=True)
     return 0
+
+
+def _wanted(key: RunKey, args: argparse.Namespace) -> bool:
+    return ((not args.classes or key.classes in args.classes.split(","))
+            and (not args.seeds or str(key.seed) in args.seeds.split(",")))
 
 
 def _name(key: RunKey) -> str:
