@@ -45,6 +45,9 @@ class Branch(nn.Module):
 
 
 class SeldNet(nn.Module):
+    # the modules with one output per class: what a network of another class list cannot give this one
+    CLASS_OUTPUTS = ("sed_head", "head")
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
