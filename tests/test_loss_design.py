@@ -41,6 +41,15 @@ def test_main_and_sweep_grids():
     assert GRIDS["main"].steps >= 5000
 
 
+def test_part_of_a_grid(tmp_path, capsys):
+    args = ["--grid", "main,sweep", "--json", str(tmp_path / "none.json"), "--list"]
+    assert main([*args, "--classes", "gm177,gm45", "--seeds", "2", "--systems", "SEDDOA-AGG2,mACCDOA"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert sorted(listed) == sorted(f"todo {s} {v} seed 2 5000 steps (cpu)" for s in ("SEDDOA-AGG2", "mACCDOA")
+                                    for v in ("gm177", "gm45"))
+    assert main(args) == 0 and len(capsys.readouterr().out.splitlines()) == 7 * 2 * 2 + 3 * 2
+
+
 def test_gm45_is_every_fourth_gm177_class():
     path = HERE / "gm45.toml"
     assert path.read_text() == gm45()  # the file is what vocab.py writes

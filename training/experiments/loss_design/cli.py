@@ -3,7 +3,7 @@
     python -m training.experiments.loss_design --grid main                 # 7 systems x {home13, gm177} x 2 seeds
     python -m training.experiments.loss_design --grid sweep                # SEDDOA, SEDDOA-AGG2, mACCDOA x 13/45/177
     python -m training.experiments.loss_design --grid main,sweep --steps 8000 --scale gpu --device cuda
-    python -m training.experiments.loss_design --grid main,sweep --classes gm177 --seeds 1   # part of a grid
+    python -m training.experiments.loss_design --grid main,sweep --classes gm177 --seeds 1 --systems SEDDOA
     python -m training.experiments.loss_design --report --md docs/results/loss_design.md
 """
 
@@ -36,6 +36,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--workers", type=int, default=default_workers(), help="synthesis processes")
     ap.add_argument("--classes", default="", help="comma-separated vocabularies: only their runs (default: all)")
     ap.add_argument("--seeds", default="", help="comma-separated seeds: only their runs (default: all)")
+    ap.add_argument("--systems", default="", help="comma-separated systems: only their runs (default: all; an AGG "
+                    "run whose multi-task base is not done trains the base to the branch point)")
     ap.add_argument("--shard", default="0/1", help="K/N: run only the K-th of N balanced parts (N processes side by "
                     "side; chains of an AGG system and its multi-task base stay in one part)")
     ap.add_argument("--loads", action="store_true", help="print each shard's compute in full compact-SEDDOA runs")
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     steps, scale = args.steps or grids[0].steps, args.scale or grids[0].scale
     k, n = (int(v) for v in args.shard.split("/"))
-    every = [c for c in chains(grids, steps, scale) if _wanted(c[0], args)]  # a chain shares classes and seed
+    every = [c for c in ([k for k in c if _wanted(k, args)] for c in chains(grids, steps, scale)) if c]
     todo = shard(every, k, n)
     root = Path(args.out)
     if args.loads:
@@ -89,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _wanted(key: RunKey, args: argparse.Namespace) -> bool:
-    return ((not args.classes or key.classes in args.classes.split(","))
-            and (not args.seeds or str(key.seed) in args.seeds.split(",")))
+    return all(not wanted or value in wanted.split(",") for value, wanted in
+               ((key.classes, args.classes), (str(key.seed), args.seeds), (key.system, args.systems)))
 
 
 def _name(key: RunKey) -> str:
