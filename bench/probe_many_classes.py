@@ -1,0 +1,115 @@
+"""Why the loss-design grid learns nothing at 177 classes: short runs of its recipe with one thing changed, and
+how well their SED outputs rank the true classes (issue 18; docs/RESULTS.md, "177 classes").
+
+    python bench/probe_many_classes.py train NAME SYSTEM [--beta B] [--init CKPT] [--sed-bias X] [--steps N]
+    python bench/probe_many_classes.py rank --model BEST.pt [--weights last.pt] --data DIR [--clips 8] [--json F]
+
+``train``: the grid's run (``--grid main``, cpu scale, seed 1) of SYSTEM on gm177, cut at ``--steps``, with no
+warm-up, into ``runs/gm177_probe/NAME`` (its ``log.csv`` has the SED and DOA loss terms per epoch). ``rank``: on
+the first clips of a split, per frame, where the true classes rank among the track-wise SED outputs (max over
+tracks): the frame AUC over (frame, class) pairs, and how often the best-ranked true class is first or in the
+top 5. Chance: AUC 0.5, top-1 about 1/177.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def train_probe(args: argparse.Namespace) -> None:
+    from seld_live.models import networks
+    from training.config import config_from_dict
+    from training.experiments.loss_design.grid import RunKey
+    from training.experiments.loss_design.runner import prepare_data, train_config
+    from training.train import train
+
+    if not math.isnan(args.sed_bias):  # every SED logit starts at this bias (e.g. the class prior's logit)
+        start = networks.SeldNet._init_track_directions
+
+        def biased(self):
+            start(self)
+            with torch.no_grad():
+                self.sed_head.bias.fill_(args.sed_bias)
+
+        networks.SeldNet._init_track_directions = biased
+    data = prepare_data(Path("runs/loss_design"), "cpu", "gm177")
+    cfg = train_config(RunKey(args.system, "gm177", 1, 5000, "cpu"), data, Path("runs/gm177_probe") / args.name,
+                       "auto")
+    cfg["optim"]["max_steps"] = args.steps
+    cfg["loss"].update(beta=args.beta, warmup_epochs=0)
+    cfg["keep_epochs"] = []
+    if args.init:
+        cfg["model"]["init"] = args.init
+    train(config_from_dict(cfg), resume=True, progress=False)
+
+
+def rank(args: argparse.Namespace) -> dict:
+    from seld_live.detector import Detector
+    from training.data import SeldDataset
+
+    torch.set_num_threads(1)
+    det = Detector.load(args.model, device="cpu")
+    if args.weights:
+        det.model.load_state_dict(torch.load(args.weights, weights_only=True)["model"])
+    ds = SeldDataset(args.data, feature_config=det.meta.features)
+    C = len(det.classes)
+    pos, neg, ranks = [], [], []
+    for i in range(min(args.clips, len(ds.clips))):
+        clip = ds.clip(i)
+        act = det.infer_features(clip.features)["sed"].max(axis=1)  # [T, C] logits, max over tracks
+        ref = np.zeros(act.shape, bool)
+        for row in clip.table:
+            if int(row[0]) < len(act):
+                ref[int(row[0]), int(row[1])] = True
+        pos.append(act[ref])
+        neg.append(act[~ref])
+        for f in np.nonzero(ref.any(1))[0]:
+            ranks.append(int(np.nonzero(ref[f][np.argsort(-act[f])])[0][0]))
+    pos, neg, ranks = np.concatenate(pos), np.concatenate(neg), np.array(ranks)
+    both = np.concatenate([pos, neg])
+    r = np.empty(len(both))
+    r[np.argsort(both, kind="stable")] = np.arange(1, len(both) + 1)
+    auc = (r[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
+    out = {"model": str(args.weights or args.model), "data": str(args.data), "clips": args.clips, "classes": C,
+           "frame_auc": round(float(auc), 4), "top1": round(float(np.mean(ranks == 0)), 4),
+           "top5": round(float(np.mean(ranks < 5)), 4), "median_rank": float(np.median(ranks))}
+    print(f"{'data':<50} {'AUC':>6} {'top-1':>6} {'top-5':>6} {'median rank':>11}")
+    print(f"{out['data']:<50} {out['frame_auc']:>6.3f} {out['top1']:>6.3f} {out['top5']:>6.3f} "
+          f"{out['median_rank']:>11.0f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("name")
+    t.add_argument("system")
+    t.add_argument("--beta", type=float, default=0.5, help="multitask: weight of the SED term")
+    t.add_argument("--init", default="", help="start from this checkpoint (other classes: fresh class outputs)")
+    t.add_argument("--sed-bias", type=float, default=math.nan)
+    t.add_argument("--steps", type=int, default=1242, help="9 epochs of the cpu scale: the AGG branch point")
+    r = sub.add_parser("rank")
+    r.add_argument("--model", required=True, help="a checkpoint of the run (its network and features)")
+    r.add_argument("--weights", default="", help="a training state (last.pt, epochN.pt) to score instead")
+    r.add_argument("--data", required=True)
+    r.add_argument("--clips", type=int, default=8)
+    r.add_argument("--json", default="")
+    args = ap.parse_args()
+    train_probe(args) if args.cmd == "train" else rank(args)
+
+
+if __name__ == "__main__":
+    main()
