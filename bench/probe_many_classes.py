@@ -2,12 +2,15 @@
 how well their SED outputs rank the true classes (issue 18; docs/RESULTS.md, "177 classes").
 
     python bench/probe_many_classes.py train NAME SYSTEM [--beta B] [--init CKPT] [--sed-bias X] [--steps N]
+                                             [--max-overlap K] [--size S]
     python bench/probe_many_classes.py rank --model BEST.pt [--weights last.pt] --data DIR [--clips 8] [--json F]
 
 ``train``: the grid's run (``--grid main``, cpu scale, seed 1) of SYSTEM on gm177, cut at ``--steps``, with no
-warm-up, into ``runs/gm177_probe/NAME`` (its ``log.csv`` has the SED and DOA loss terms per epoch). ``rank``: on
-the first clips of a split, per frame, where the true classes rank among the track-wise SED outputs (max over
-tracks): the frame AUC over (frame, class) pairs, and how often the best-ranked true class is first or in the
+warm-up, into ``runs/gm177_probe/NAME``; its ``log.csv`` has the SED and DOA loss terms per epoch. With
+``--max-overlap K``, on scenes of the same recipe with at most K events at once (synthesised under
+``runs/loss_design/data/cpu_overlapK``). ``rank``: on the first clips of a split, per frame, where the true
+classes rank among the track-wise SED outputs (max over tracks): the frame AUC over (frame, class) pairs, and
+how often the best-ranked true class is first or in the
 top 5. Chance: AUC 0.5, top-1 about 1/177.
 """
 
@@ -27,9 +30,11 @@ sys.path.insert(0, str(ROOT))
 
 
 def train_probe(args: argparse.Namespace) -> None:
+    import dataclasses
+
     from seld_live.models import networks
     from training.config import config_from_dict
-    from training.experiments.loss_design.grid import RunKey
+    from training.experiments.loss_design.grid import SCALES, RunKey
     from training.experiments.loss_design.runner import prepare_data, train_config
     from training.train import train
 
@@ -42,14 +47,20 @@ def train_probe(args: argparse.Namespace) -> None:
                 self.sed_head.bias.fill_(args.sed_bias)
 
         networks.SeldNet._init_track_directions = biased
-    data = prepare_data(Path("runs/loss_design"), "cpu", "gm177")
-    cfg = train_config(RunKey(args.system, "gm177", 1, 5000, "cpu"), data, Path("runs/gm177_probe") / args.name,
+    scale = "cpu"
+    if args.max_overlap:
+        scale = f"cpu_overlap{args.max_overlap}"
+        SCALES[scale] = dataclasses.replace(SCALES["cpu"], max_overlap=args.max_overlap)
+    data = prepare_data(Path("runs/loss_design"), scale, "gm177", workers=2)
+    cfg = train_config(RunKey(args.system, "gm177", 1, 5000, scale), data, Path("runs/gm177_probe") / args.name,
                        "auto")
     cfg["optim"]["max_steps"] = args.steps
     cfg["loss"].update(beta=args.beta, warmup_epochs=0)
     cfg["keep_epochs"] = []
     if args.init:
         cfg["model"]["init"] = args.init
+    if args.size:  # another network width (seld_live.models.config.SIZES) than the grid's compact
+        cfg["model"]["size"] = args.size
     train(config_from_dict(cfg), resume=True, progress=False)
 
 
@@ -101,6 +112,8 @@ def main() -> None:
     t.add_argument("--init", default="", help="start from this checkpoint (other classes: fresh class outputs)")
     t.add_argument("--sed-bias", type=float, default=math.nan)
     t.add_argument("--steps", type=int, default=1242, help="9 epochs of the cpu scale: the AGG branch point")
+    t.add_argument("--max-overlap", type=int, default=0, help="scenes with at most this many events at once")
+    t.add_argument("--size", default="", help="network size instead of the grid's (compact)")
     r = sub.add_parser("rank")
     r.add_argument("--model", required=True, help="a checkpoint of the run (its network and features)")
     r.add_argument("--weights", default="", help="a training state (last.pt, epochN.pt) to score instead")
