@@ -2,13 +2,14 @@
 how well their SED outputs rank the true classes (issue 18; docs/RESULTS.md, "177 classes").
 
     python bench/probe_many_classes.py train NAME SYSTEM [--beta B] [--init CKPT] [--sed-bias X] [--steps N]
-                                             [--max-overlap K] [--size S]
+                                             [--max-overlap K] [--size S] [--classes V] [--train-clips N]
     python bench/probe_many_classes.py rank --model BEST.pt [--weights last.pt] --data DIR [--clips 8] [--json F]
 
 ``train``: the grid's run (``--grid main``, cpu scale, seed 1) of SYSTEM on gm177, cut at ``--steps``, with no
 warm-up, into ``runs/gm177_probe/NAME``; its ``log.csv`` has the SED and DOA loss terms per epoch. With
-``--max-overlap K``, on scenes of the same recipe with at most K events at once (synthesised under
-``runs/loss_design/data/cpu_overlapK``). ``rank``: on the first clips of a split, per frame, where the true
+``--max-overlap K``, on scenes of the same recipe with at most K events at once; with ``--train-clips N``, on N
+training scenes instead of 96 (more events per class); both synthesised under ``runs/loss_design/data/<scale>``.
+``--classes gm45``: the 45-class vocabulary instead. ``rank``: on the first clips of a split, per frame, where the true
 classes rank among the track-wise SED outputs (max over tracks): the frame AUC over (frame, class) pairs, and
 how often the best-ranked true class is first or in the
 top 5. Chance: AUC 0.5, top-1 about 1/177.
@@ -47,12 +48,15 @@ def train_probe(args: argparse.Namespace) -> None:
                 self.sed_head.bias.fill_(args.sed_bias)
 
         networks.SeldNet._init_track_directions = biased
-    scale = "cpu"
+    scale, base = "cpu", SCALES["cpu"]
     if args.max_overlap:
         scale = f"cpu_overlap{args.max_overlap}"
-        SCALES[scale] = dataclasses.replace(SCALES["cpu"], max_overlap=args.max_overlap)
-    data = prepare_data(Path("runs/loss_design"), scale, "gm177", workers=2)
-    cfg = train_config(RunKey(args.system, "gm177", 1, 5000, scale), data, Path("runs/gm177_probe") / args.name,
+        SCALES[scale] = dataclasses.replace(base, max_overlap=args.max_overlap)
+    if args.train_clips:
+        scale = f"cpu_train{args.train_clips}"
+        SCALES[scale] = dataclasses.replace(base, train=dataclasses.replace(base.train, clips=args.train_clips))
+    data = prepare_data(Path("runs/loss_design"), scale, args.classes, workers=2)
+    cfg = train_config(RunKey(args.system, args.classes, 1, 5000, scale), data, Path("runs/gm177_probe") / args.name,
                        "auto")
     cfg["optim"]["max_steps"] = args.steps
     cfg["loss"].update(beta=args.beta, warmup_epochs=0)
@@ -114,6 +118,8 @@ def main() -> None:
     t.add_argument("--steps", type=int, default=1242, help="9 epochs of the cpu scale: the AGG branch point")
     t.add_argument("--max-overlap", type=int, default=0, help="scenes with at most this many events at once")
     t.add_argument("--size", default="", help="network size instead of the grid's (compact)")
+    t.add_argument("--classes", default="gm177", help="the vocabulary (gm177, gm45, home13)")
+    t.add_argument("--train-clips", type=int, default=0, help="training scenes instead of the grid's 96")
     r = sub.add_parser("rank")
     r.add_argument("--model", required=True, help="a checkpoint of the run (its network and features)")
     r.add_argument("--weights", default="", help="a training state (last.pt, epochN.pt) to score instead")
