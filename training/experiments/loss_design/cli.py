@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     steps, scale = args.steps or grids[0].steps, args.scale or grids[0].scale
     k, n = (int(v) for v in args.shard.split("/"))
-    every = [c for c in ([k for k in c if _wanted(k, args)] for c in chains(grids, steps, scale)) if c]
+    every = [c for c in ([key for key in c if _wanted(key, args)] for c in chains(grids, steps, scale)) if c]
     todo = shard(every, k, n)
     root = Path(args.out)
     if args.loads:

@@ -83,7 +83,6 @@ class Schedule:
     epochs: int
     warmup_epochs: int  # AGG systems branch from their multi-task run after these
     decay_epochs: tuple[int, ...]
-    steps_per_epoch: int
 
 
 def schedule(scale: Scale, train_dir: Path, steps: int) -> Schedule:
@@ -92,7 +91,7 @@ def schedule(scale: Scale, train_dir: Path, steps: int) -> Schedule:
     epochs = len(epoch_plan(1, steps, per_epoch))
     warm = min(max(1, round(epochs * scale.warmup_share)), max(1, epochs - 1))
     decay = tuple(sorted({e for e in (int(epochs * 0.7), int(epochs * 0.9)) if 0 < e < epochs}))
-    return Schedule(epochs, warm, decay, per_epoch)
+    return Schedule(epochs, warm, decay)
 
 
 def train_config(key: RunKey, data: dict[str, Path], out: Path, device: str) -> dict:
@@ -155,16 +154,17 @@ def run_one(key: RunKey, data: dict[str, Path], root: Path, device: str = "auto"
 def train_branch_point(key: RunKey, data: dict[str, Path], root: Path, device: str = "auto") -> Path:
     """A multi-task run's state at the AGG systems' branch point, where its folder lacks it (a new machine keeps
     the results file, not ``runs/``): the run's own config cut after the branch epoch, so the same seed, data,
-    schedule and learning rates up to there (``lr_lambda`` reads only the step). The run's result, if it has
-    one, is left as it was; an unfinished run later goes on from this state."""
+    schedule and learning rates up to there (``lr_lambda`` reads only the step and the epoch, and the branch
+    epoch is a full one). The run's result, if it has one, is left as it was; an unfinished run later goes on
+    from this state."""
     from training.train import train
 
     out = run_dir(root, key)
-    sched = schedule(SCALES[key.scale], data["train"], key.steps)
     cfg_dict = train_config(key, data, out, device)
-    cfg_dict["optim"]["max_steps"] = sched.warmup_epochs * sched.steps_per_epoch
+    warm = cfg_dict["loss"]["warmup_epochs"]
+    cfg_dict["optim"].update(epochs=warm, max_steps=0)
     train(config_from_dict(cfg_dict), resume=True, progress=False)
-    snapshot = out / f"epoch{sched.warmup_epochs}.pt"
+    snapshot = out / f"epoch{warm}.pt"
     if not snapshot.exists():
         raise FileNotFoundError(f"{snapshot}: the branch point was not kept (is {out / 'last.pt'} past it?)")
     return snapshot
