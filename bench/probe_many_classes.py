@@ -9,36 +9,34 @@ how well their SED outputs rank the true classes (issue 18; docs/RESULTS.md, "17
 warm-up, into ``runs/gm177_probe/NAME``; its ``log.csv`` has the SED and DOA loss terms per epoch. With
 ``--max-overlap K``, on scenes of the same recipe with at most K events at once; with ``--train-clips N``, on N
 training scenes instead of 96 (more events per class); both synthesised under ``runs/loss_design/data/<scale>``.
-``--classes gm45``: the 45-class vocabulary instead. ``rank``: on the first clips of a split, per frame, where the true
-classes rank among the track-wise SED outputs (max over tracks): the frame AUC over (frame, class) pairs, and
-how often the best-ranked true class is first or in the
-top 5. Chance: AUC 0.5, top-1 about 1/177.
+``--classes gm45``: the 45-class vocabulary instead.
+
+``rank``: on the first clips of a split, per frame, where the true classes rank among the track-wise SED
+outputs (max over tracks): the frame AUC over (frame, class) pairs, and how often the best-ranked true class is
+first or in the top 5. Chance: AUC 0.5, top-5 about 5/C for a frame with one event.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from seld_live.detector import Detector
+from seld_live.models import networks
+from training.config import config_from_dict
+from training.data import SeldDataset
+from training.experiments.loss_design.grid import SCALES, RunKey
+from training.experiments.loss_design.runner import prepare_data, train_config
+from training.train import train
 
 
 def train_probe(args: argparse.Namespace) -> None:
-    import dataclasses
-
-    from seld_live.models import networks
-    from training.config import config_from_dict
-    from training.experiments.loss_design.grid import SCALES, RunKey
-    from training.experiments.loss_design.runner import prepare_data, train_config
-    from training.train import train
-
     if not math.isnan(args.sed_bias):  # every SED logit starts at this bias (e.g. the class prior's logit)
         start = networks.SeldNet._init_track_directions
 
@@ -69,9 +67,6 @@ def train_probe(args: argparse.Namespace) -> None:
 
 
 def rank(args: argparse.Namespace) -> dict:
-    from seld_live.detector import Detector
-    from training.data import SeldDataset
-
     torch.set_num_threads(1)
     det = Detector.load(args.model, device="cpu")
     if args.weights:
