@@ -1,8 +1,9 @@
 """Why the loss-design grid learns nothing at 177 classes: short runs of its recipe with one thing changed, and
 how well their SED outputs rank the true classes (issue 18; docs/RESULTS.md, "177 classes").
 
-    python bench/probe_many_classes.py train NAME SYSTEM [--beta B] [--init CKPT] [--sed-bias X] [--steps N]
-                                             [--max-overlap K] [--size S] [--classes V] [--train-clips N]
+    python bench/probe_many_classes.py train NAME SYSTEM [--beta B] [--pit-beta P] [--init CKPT] [--sed-bias X]
+                                             [--steps N] [--max-overlap K] [--size S] [--classes V]
+                                             [--train-clips N]
     python bench/probe_many_classes.py rank --model BEST.pt [--weights last.pt] --data DIR [--clips 8] [--json F]
 
 ``train``: the grid's run (``--grid main``, cpu scale, seed 1) of SYSTEM on gm177, cut at ``--steps``, with no
@@ -58,6 +59,8 @@ def train_probe(args: argparse.Namespace) -> None:
                        "auto")
     cfg["optim"]["max_steps"] = args.steps
     cfg["loss"].update(beta=args.beta, warmup_epochs=0)
+    if not math.isnan(args.pit_beta):  # the SED term's weight in choosing the track permutation
+        cfg["loss"]["pit_beta"] = args.pit_beta
     cfg["keep_epochs"] = []
     if args.init:
         cfg["model"]["init"] = args.init
@@ -109,6 +112,8 @@ def main() -> None:
     t.add_argument("system")
     t.add_argument("--beta", type=float, default=0.5, help="multitask: weight of the SED term")
     t.add_argument("--init", default="", help="start from this checkpoint (other classes: fresh class outputs)")
+    t.add_argument("--pit-beta", type=float, default=math.nan,
+                   help="multitask: the SED term's weight in choosing the track permutation (default: --beta)")
     t.add_argument("--sed-bias", type=float, default=math.nan)
     t.add_argument("--steps", type=int, default=1242, help="9 epochs of the cpu scale: the AGG branch point")
     t.add_argument("--max-overlap", type=int, default=0, help="scenes with at most this many events at once")

@@ -22,7 +22,9 @@ def bce(x, t):
     return max(x, 0.0) - x * t + math.log1p(math.exp(-abs(x)))
 
 
-def ref_multitask(out, tgt, beta):
+def ref_multitask(out, tgt, beta, pit_beta=None):
+    """The permutation minimising pit_beta * SED + (1 - pit_beta) * DOA (default beta), scored with beta."""
+    pit_beta = beta if pit_beta is None else pit_beta
     sed, doa = out["sed"].numpy(), out["doa"].numpy()
     t_sed, t_doa = tgt["sed"].numpy(), tgt["doa"].numpy()
     totals, seds, doas = [], [], []
@@ -36,10 +38,10 @@ def ref_multitask(out, tgt, beta):
                     if t_sed[b, t, perm[i]].max() > 0:
                         d += sum((doa[b, t, i, k] - t_doa[b, t, perm[i], k]) ** 2 for k in range(3))
                 d /= 9
-                total = beta * s + (1 - beta) * d
-                if best is None or total < best[0]:
-                    best = (total, s, d)
-            totals.append(best[0])
+                choice = pit_beta * s + (1 - pit_beta) * d
+                if best is None or choice < best[0]:
+                    best = (choice, s, d)
+            totals.append(beta * best[1] + (1 - beta) * best[2])
             seds.append(best[1])
             doas.append(best[2])
     return np.mean(totals), np.mean(seds), np.mean(doas)
@@ -172,6 +174,30 @@ def test_multitask_matches_slow_reference(seed, beta):
     assert r.total.item() == pytest.approx(total, abs=TOL)
     assert r.parts["sed"].item() == pytest.approx(sed, abs=TOL)
     assert r.parts["doa"].item() == pytest.approx(doa, abs=TOL)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(("beta", "pit_beta"), [(0.5, 1.0), (0.5, 0.0), (0.2, 0.9)])
+def test_multitask_permutation_chosen_by_pit_beta_matches_slow_reference(seed, beta, pit_beta):
+    out, tg = random_outputs(seed), random_targets(seed)
+    r = make_loss("multitask", beta=beta, pit_beta=pit_beta)(out, tg)
+    total, sed, doa = ref_multitask(out, tg, beta, pit_beta)
+    assert r.total.item() == pytest.approx(total, abs=TOL)
+    assert r.parts["sed"].item() == pytest.approx(sed, abs=TOL)
+    assert r.parts["doa"].item() == pytest.approx(doa, abs=TOL)
+
+
+def test_choosing_the_permutation_by_sed_alone_never_lowers_the_sed_term_below_the_joint_choice():
+    out, tg = random_outputs(4), random_targets(4)
+    by_sed = make_loss("multitask", beta=0.5, pit_beta=1.0)(out, tg)
+    joint = make_loss("multitask", beta=0.5)(out, tg)
+    assert by_sed.parts["sed"].item() <= joint.parts["sed"].item() + TOL
+    assert by_sed.total.item() >= joint.total.item() - TOL  # the joint choice minimises the total itself
+
+
+def test_pit_beta_outside_the_unit_interval_is_refused():
+    with pytest.raises(ValueError, match="pit_beta"):
+        make_loss("multitask", pit_beta=1.5)
 
 
 @pytest.mark.parametrize("seed", range(3))

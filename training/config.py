@@ -62,6 +62,7 @@ class ModelSection:
 class LossSection:
     name: str = "agg2"
     beta: float = 0.5  # multitask: weight of the SED term
+    pit_beta: float | None = None  # multitask: the SED term's weight in choosing the track permutation (None: beta)
     # agg1/agg2 only: first epochs with the multi-task PIT loss. With identical initial tracks the aggregated
     # losses drove every sigmoid to zero before the DOA outputs pointed anywhere useful (the gradient reaching
     # the DOA is scaled by the activity), and training stalled on "no events"; since the tracks start at
@@ -76,7 +77,7 @@ class LossSection:
     def params(self) -> dict:
         """The parameters of this loss that make_loss takes (it refuses the others)."""
         if self.name == "multitask":
-            return {"beta": self.beta}
+            return {"beta": self.beta, "pit_beta": self.pit_beta}
         if self.name in ("agg2", "accdoa"):
             return {"onset_weight": self.onset_weight, "onset_frames": self.onset_frames}
         return {}

@@ -148,14 +148,21 @@ def _softplus(x: torch.Tensor) -> torch.Tensor:
 
 
 class MultiTaskPITLoss:
-    """beta * BCE(SED) + (1 - beta) * masked MSE(DOA), frame-level PIT over the 3! track permutations."""
+    """beta * BCE(SED) + (1 - beta) * masked MSE(DOA), frame-level PIT over the 3! track permutations.
+
+    The permutation minimises ``pit_beta * SED + (1 - pit_beta) * DOA`` (default: the loss's own ``beta``);
+    ``pit_beta`` 1 lets the SED term alone choose which output track answers for which event, so a class
+    need not fire on the track whose direction matches its event (a probe lever at many classes).
+    """
 
     name = "multitask"
 
-    def __init__(self, beta: float = 0.5):
-        if not 0.0 <= beta <= 1.0:
-            raise ValueError(f"beta must be in [0, 1], got {beta}")
+    def __init__(self, beta: float = 0.5, pit_beta: float | None = None):
+        for what, value in (("beta", beta), ("pit_beta", beta if pit_beta is None else pit_beta)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{what} must be in [0, 1], got {value}")
         self.beta = float(beta)
+        self.pit_beta = self.beta if pit_beta is None else float(pit_beta)
 
     @_full_precision
     def __call__(self, outputs: Mapping[str, torch.Tensor], targets: Mapping) -> LossResult:
@@ -168,7 +175,7 @@ class MultiTaskPITLoss:
         doa_pair = sq * active.unsqueeze(-2)
         sed_p = _perm_costs(bce_pair) / NUM_TRACKS  # [B,T,6]
         doa_p = _perm_costs(doa_pair) / (NUM_TRACKS * 3)
-        best = torch.argmin(self.beta * sed_p + (1 - self.beta) * doa_p, dim=-1, keepdim=True)
+        best = torch.argmin(self.pit_beta * sed_p + (1 - self.pit_beta) * doa_p, dim=-1, keepdim=True)
         sed = sed_p.gather(-1, best).mean()
         doa_loss = doa_p.gather(-1, best).mean()
         total = self.beta * sed + (1 - self.beta) * doa_loss
@@ -313,7 +320,7 @@ LOSS_NAMES = tuple(_LOSSES)
 
 
 def make_loss(name: str, **params) -> Callable[[Mapping[str, torch.Tensor], Mapping], LossResult]:
-    """The loss called ``name`` (one of LOSS_NAMES) with its parameters (multitask: beta; agg1/agg2: eps;
+    """The loss called ``name`` (one of LOSS_NAMES) with its parameters (multitask: beta, pit_beta; agg1/agg2: eps;
     agg2/accdoa: onset_weight, onset_frames)."""
     if name not in _LOSSES:
         raise ValueError(f"unknown loss '{name}' (choose from {', '.join(LOSS_NAMES)})")
