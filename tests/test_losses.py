@@ -384,7 +384,10 @@ def test_onset_weighting_options_are_checked():
 def test_config_loss_section_gives_each_loss_the_parameters_it_takes(name):
     from training.config import LossSection
 
-    section = LossSection(name=name, onset_weight=3.0, onset_frames=2)
+    section = LossSection(name=name, onset_weight=3.0, onset_frames=2, beta=0.7, pit_beta=1.0)
     loss = make_loss(name, **section.params())  # make_loss refuses parameters a loss does not take
     if name in ("agg2", "accdoa"):
         assert (loss.onset_weight, loss.onset_frames) == (3.0, 2)
+    if name == "multitask":
+        assert (loss.beta, loss.pit_beta) == (0.7, 1.0)
+        assert make_loss(name, **LossSection(name=name, beta=0.7).params()).pit_beta == 0.7  # unset: beta
