@@ -50,6 +50,23 @@ def test_part_of_a_grid(tmp_path, capsys):
     assert main(args) == 0 and len(capsys.readouterr().out.splitlines()) == 7 * 2 * 2 + 3 * 2
 
 
+def test_the_wide_scale_widens_seddoa_to_einv2s_size_on_the_cpu_scenes(tmp_path, monkeypatch):
+    from seld_live.models import build_model, count_parameters, sized_config
+    from training.config import config_from_dict
+    from training.experiments.loss_design import runner
+
+    monkeypatch.setattr(runner, "schedule", lambda scale, train_dir, steps: runner.Schedule(37, 9, (25, 33)))
+    data = {s: tmp_path / "data" / "cpu" / "home13" / s for s in ("train", "val", "test")}
+    sizes = {}
+    for system, scale in (("SEDDOA-AGG2", "cpu_wide"), ("SEDDOA-AGG2", "cpu"), ("EINV2", "cpu")):
+        cfg = config_from_dict(runner.train_config(RunKey(system, "home13", 1, 5000, scale), data, tmp_path, "cpu"))
+        sizes[(system, scale)] = count_parameters(build_model(sized_config(
+            cfg.model.size, arch=cfg.model.arch, num_classes=13, **cfg.model.overrides)))  # the tetrahedron's features
+    wide, compact, einv2 = sizes.values()
+    assert compact < 0.55 * einv2 and abs(wide - einv2) < 0.02 * einv2  # the control has EINV2's capacity
+    assert runner.SCALES["cpu_wide"].data_of == "cpu"  # and trains and tests on the very scenes of the grid
+
+
 def test_gm45_is_every_fourth_gm177_class():
     path = HERE / "gm45.toml"
     assert path.read_text() == gm45()  # the file is what vocab.py writes

@@ -52,7 +52,7 @@ def prepare_data(root: Path, scale_name: str, vocab: str, workers: int = 1, cach
     out = {}
     for k, split in enumerate(SPLITS):
         part = getattr(scale, split)
-        path = root / "data" / scale_name / vocab / split
+        path = root / "data" / (scale.data_of or scale_name) / vocab / split
         spec = DatasetSpec(SceneConfig(duration=part.seconds, max_overlap=scale.max_overlap), classes, array,
                            split=split, seed=v.base_seed + k)
         if not _complete(path, spec, part.clips):  # a complete split is only read: shards share it
@@ -102,7 +102,7 @@ def train_config(key: RunKey, data: dict[str, Path], out: Path, device: str) -> 
         "out": str(out), "seed": key.seed, "device": device,
         "data": {"train": [str(data["train"])], "val": [str(data["val"])], "chunk_seconds": scale.chunk_seconds,
                  "hop_seconds": scale.hop_seconds, "workers": scale.loader_workers},
-        "model": {"arch": system.arch, "size": scale.model_size},
+        "model": {"arch": system.arch, "size": scale.model_size, "overrides": dict(scale.model_overrides)},
         "loss": {"name": system.loss, "warmup_epochs": sched.warmup_epochs},
         # the multi-task run keeps its state at the branch point for the AGG systems
         "keep_epochs": [sched.warmup_epochs] if system.loss == "multitask" else [],
