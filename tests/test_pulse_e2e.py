@@ -201,14 +201,16 @@ def test_capture_from_pulseaudio_matches_replay(pulse, material, tmp_path):
         return seld_metrics([gt], [tab], n_classes, num_frames=[n_frames])["micro"]["F20"]
 
     f_live, f_replay, f_aligned = f20(live_tab), f20(replay_tab), f20(aligned_tab)
-    agree = seld_metrics([replay_tab], [live_tab], n_classes, num_frames=[n_frames])["micro"]["F20"]
+    # agreement at the same framing (1.000 measured): against the unaligned replay it moved with the capture's
+    # random offset (0.79 in one run under load), which tests the framing, not the live path
+    agree = seld_metrics([aligned_tab], [live_tab], n_classes, num_frames=[n_frames])["micro"]["F20"]
     print(f"offset {off / 24000:.3f} s, F20 live {f_live:.3f}, replay {f_replay:.3f}, replay at the capture's "
-          f"framing {f_aligned:.3f}, live vs replay {agree:.3f}")
+          f"framing {f_aligned:.3f}, live vs that replay {agree:.3f}")
     # the live path is the offline path on what it captured; the file replay starts on another 100 ms frame
     # grid, which alone moves this clip's F20 by up to ~0.06 (measured), hence the wider bound
     assert abs(f_live - f_aligned) <= 0.05
     assert abs(f_live - f_replay) <= 0.1
-    assert len(replay_tab) > 20 and agree >= 0.8
+    assert len(replay_tab) > 20 and len(aligned_tab) > 20 and agree >= 0.95  # 1.000 measured
     if shipped:
         assert f_replay > 0.1  # the shipped model must find something in its own demo scene
 
