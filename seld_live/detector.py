@@ -183,8 +183,18 @@ class Detector:
         self.check_audio(audio, sample_rate)
         return self.decode(self.infer(audio))
 
-    def process_file(self, path: str | os.PathLike) -> list[Event]:
-        return self.process(*read_audio(path))
+    def process_file(self, path: str | os.PathLike, block_seconds: float = 60.0) -> list[Event]:
+        """Events of an audio file, read and run ``block_seconds`` at a time through a stream (which equals
+        ``process`` of the whole clip): memory stays bounded however long the recording."""
+        with open_audio(path) as f:
+            if f.samplerate != self.sample_rate:
+                raise AudioInputError(f"{path}: audio is at {f.samplerate} Hz; the model expects {self.sample_rate} Hz")
+            stream = self.stream()
+            events: list[Event] = []
+            for block in f.blocks(blocksize=max(1, round(block_seconds * self.sample_rate)), dtype="float32",
+                                  always_2d=True):
+                events += stream.push(self.check_audio(block))
+            return events + stream.flush()
 
     def _run_network(self, feats: np.ndarray, state: dict, chunk: int) -> dict[str, np.ndarray]:
         """Outputs [T, ...] of features [channels, 10 T, n_mels], the stream's layer caches in ``state``."""
@@ -281,13 +291,21 @@ def fold_up(events: list[Event]) -> list[Event]:
     return [e if e.elevation >= 0 else dataclasses.replace(e, elevation=-e.elevation) for e in events]
 
 
-def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    """(samples, channels) float32 and the sample rate, or a clear AudioInputError."""
+def open_audio(path: str | os.PathLike) -> sf.SoundFile:
+    """An audio file open for reading, or a clear AudioInputError."""
     path = Path(path)
     if not path.is_file():
         raise AudioInputError(f"audio file not found: {path}")
     try:
-        audio, rate = sf.read(path, dtype="float32", always_2d=True)
+        return sf.SoundFile(path)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
         raise AudioInputError(f"{path}: cannot read audio ({str(e).strip()[:120]})") from None
-    return audio, rate
+
+
+def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """(samples, channels) float32 and the sample rate, or a clear AudioInputError."""
+    with open_audio(path) as f:
+        try:
+            return f.read(dtype="float32", always_2d=True), f.samplerate
+        except (sf.LibsndfileError, RuntimeError, ValueError) as e:
+            raise AudioInputError(f"{path}: cannot read audio ({str(e).strip()[:120]})") from None

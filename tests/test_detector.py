@@ -103,6 +103,18 @@ def test_process_file_and_short_audio(tmp_path):
         det.process_file(tmp_path / "c.wav")
 
 
+def test_process_file_streams_blocks_and_equals_process(tmp_path):
+    """A file is run a block at a time (bounded memory) and gives the whole clip's events."""
+    det = Detector.load(make_checkpoint(tmp_path / "m.pt"), "cpu")
+    audio = _audio(3.05)  # not whole frames: the stream's flush pads as process() does
+    sf.write(tmp_path / "a.wav", audio, 24000, subtype="FLOAT")
+    det.threshold = _fair_threshold(det, audio)
+    whole = det.process(audio)
+    assert whole
+    same_events(det.process_file(tmp_path / "a.wav", block_seconds=0.37), whole)
+    same_events(det.process_file(tmp_path / "a.wav"), whole)
+
+
 def test_bare_model_names_resolve_to_assets(tmp_path):
     assert resolve_model("seddoa_agg2.pt") == MODELS / "seddoa_agg2.pt"
     assert resolve_model(tmp_path / "x.pt") == tmp_path / "x.pt"
