@@ -36,6 +36,7 @@ class ModelInfo:
     size_bytes: int
     output_kind: str
     test_f20: float | None  # from the checkpoint's training summary; None where none was recorded
+    test_scenes: str = ""  # which test scenes gave it, e.g. "test_real, seed 4301"
     geometry: ArrayGeometry | None = field(default=None, compare=False, repr=False)  # the recorded array
 
     @property
@@ -73,13 +74,26 @@ def recorded_test_f20(training: dict) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def recorded_test_scenes(training: dict) -> str:
+    """The test scenes a recorded F20 comes from: the folder and, where recorded, the synthesis seed. One seed
+    renders the same scenes for every array (the recipe's file-only test scenes are the same for banks that
+    differ in SoundFont renders only), so only scores on the same seed compare between models."""
+    test = training.get("test")
+    if not isinstance(test, dict) or not test.get("data"):
+        return ""
+    seed = (test.get("scenes") or {}).get("seed")
+    name = Path(str(test["data"])).name
+    return f"{name}, seed {seed}" if seed is not None else name
+
+
 def model_info(path: str | os.PathLike) -> ModelInfo:
     """The catalog entry of one checkpoint (raises CheckpointError for a file that is not one)."""
     path = Path(path)
     _state, meta = read_checkpoint(path)
     return ModelInfo(path=path, name=path.name, array=array_label(meta.array), classes=tuple(meta.classes),
                      size_bytes=path.stat().st_size, output_kind=meta.output_kind,
-                     test_f20=recorded_test_f20(meta.training), geometry=meta.array)
+                     test_f20=recorded_test_f20(meta.training), test_scenes=recorded_test_scenes(meta.training),
+                     geometry=meta.array)
 
 
 def _preference(info: ModelInfo) -> tuple[bool, str]:
@@ -145,12 +159,15 @@ def format_model_table(models: list[ModelInfo]) -> str:
     if not models:
         return f"no shipped models in {paths.MODELS}; train one with {RECIPE} ARRAY.toml"
     cells = [(m.name, m.array, str(len(m.classes)), f"{m.size_mb:.1f}",
-              "—" if m.test_f20 is None else f"{m.test_f20 * 100:.1f}%") for m in models]
-    head = ("model", "array", "classes", "size (MB)", "test F20")
+              "—" if m.test_f20 is None else f"{m.test_f20 * 100:.1f}%", m.test_scenes) for m in models]
+    head = ("model", "array", "classes", "size (MB)", "test F20", "test scenes")
     widths = [max(len(r[i]) for r in [head, *cells]) for i in range(len(head))]
-    right = (False, False, True, True, True)  # numbers line up on the right
+    right = (False, False, True, True, True, False)  # numbers line up on the right
     rows = ["  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=True)).rstrip()
             for row in [head, *cells]]
+    scored = {m.test_scenes for m in models if m.test_f20 is not None}
+    if len(scored) > 1:
+        rows.append("\ntest F20 compares between models only on the same test scenes")
     covered = [p for p in list_presets() if any(_fits(m, p) for m in models)]
     missing = [p for p in list_presets() if p not in covered]
     if missing:

@@ -174,7 +174,7 @@ def shipped(models_dir):
 def test_list_models(shipped, capsys):
     assert main(["--list-models"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["model", "array", "classes", "size", "(MB)", "test", "F20"]
+    assert out[0].split() == ["model", "array", "classes", "size", "(MB)", "test", "F20", "test", "scenes"]
     assert out[1].split()[:3] == ["seddoa_agg2.pt", "dcase_mic", "5"] and out[1].split()[-1] == "—"
     assert out[2].split()[:3] == ["foa_home.pt", "foa", "3"]
     assert "no model yet for: respeaker_v2" in out[-1] and "training/recipes/array.sh" in out[-1]

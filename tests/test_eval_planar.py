@@ -92,7 +92,10 @@ def test_recorded_test_scores_keep_the_official_keys(evaluated, tmp_path):
     _run(["model", "--model", str(root / "dcase_mic.pt"), "--data", str(root / "dcase_mic"), "--cpu", "--quiet",
           "--record-test", str(out)])
     test = read_checkpoint(out)[1].training["test"]
-    assert set(test) == {"data", *SELD_KEYS}
+    assert set(test) == {"data", "scenes", *SELD_KEYS}
+    assert test["data"] == f"{root.name}/dcase_mic"  # the folder and its parent: which array's scenes
+    manifest = json.loads((root / "dcase_mic" / "manifest.json").read_text())
+    assert test["scenes"]["seed"] == manifest["seed"] and test["scenes"]["split"] == manifest["split"]
 
 
 def _root(evaluated) -> Path:

@@ -20,10 +20,12 @@ from seld_live.model_catalog import (
 from seld_live.models import build_model
 
 
-def with_test_f20(path, f20):
+def with_test_f20(path, f20, seed=4301):
     """The checkpoint rewritten with a test score in its training summary, as a finished recipe records it."""
     state, meta = read_checkpoint(path)
-    meta.training = {**meta.training, "test": {"F20": f20, "LE_CD": 15.0}}
+    scenes = {"seed": seed, "split": "test"}
+    test = {"data": "array_x/test_real", "scenes": scenes, "F20": f20, "LE_CD": 15.0}
+    meta.training = {**meta.training, "test": test}
     model = build_model(meta.model)
     model.load_state_dict(state)
     save_checkpoint(path, model, meta)
@@ -42,10 +44,23 @@ def test_shipped_models_are_read_from_their_checkpoints(models_dir):
     assert default.output_kind == "agg2" and default.test_f20 is None
     assert default.size_bytes == (models_dir / "seddoa_agg2.pt").stat().st_size > 0
     assert foa.array == "foa" and foa.test_f20 == pytest.approx(0.31) and len(foa.classes) == 4
+    assert foa.test_scenes == "test_real, seed 4301" and default.test_scenes == ""
     assert foa.geometry.format == "foa"
     groups = models_by_array()
     assert list(groups) == ["dcase_mic", "foa"]
     assert [m.name for m in groups["dcase_mic"]] == ["seddoa_agg2.pt", "zeta.pt"]
+
+
+def test_the_table_says_which_test_scenes_each_f20_comes_from(models_dir):
+    """F20s from different scene draws are not comparable: the table names each model's and says so."""
+    with_test_f20(make_checkpoint(models_dir / "seddoa_agg2.pt"), 0.36)
+    with_test_f20(make_checkpoint(models_dir / "foa.pt", array="foa"), 0.37)
+    table = model_catalog.format_model_table(shipped_models())
+    assert table.splitlines()[1].endswith("36.0%  test_real, seed 4301")
+    assert "only on the same test scenes" not in table
+    with_test_f20(models_dir / "foa.pt", 0.37, seed=1301)  # another draw
+    table = model_catalog.format_model_table(shipped_models())
+    assert "test_real, seed 1301" in table and "only on the same test scenes" in table
 
 
 def test_a_damaged_file_is_left_out_and_named(models_dir, caplog):

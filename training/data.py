@@ -93,6 +93,17 @@ def detect_layout(root: Path) -> str:
                        "(mic_dev|foa_dev/, metadata_dev/)")
 
 
+def scenes_identity(root: Path) -> dict:
+    """Which scenes a seld-synth folder holds, from its manifest: class list, split, seed, bank (its manifest
+    hash) and sources. One seed gives the same scenes rendered for every array; empty for other layouts."""
+    manifest = Path(root) / "manifest.json"
+    if not manifest.exists():
+        return {}
+    m = json.loads(manifest.read_text())
+    return {"classes": m.get("classes", {}).get("name"), "split": m.get("split"), "seed": m.get("seed"),
+            "bank": m.get("bank"), "sources": m.get("sources")}
+
+
 def _audio_info(path: Path) -> sf._SoundFileInfo:
     try:
         return sf.info(str(path))

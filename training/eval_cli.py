@@ -122,10 +122,14 @@ def _record_test(model_path: str, out: str, data: str, result: dict) -> None:
 
     from seld_live.checkpoint import load_model, save_checkpoint
     from seld_live.paths import resolve_model
+    from training.data import scenes_identity
     from training.metrics import SELD_KEYS
 
     model, meta = load_model(resolve_model(model_path))
-    meta.training = {**meta.training, "test": {"data": Path(data).name, **{k: result[k] for k in SELD_KEYS}}}
+    folder = Path(data).resolve()
+    meta.training = {**meta.training, "test": {"data": f"{folder.parent.name}/{folder.name}",
+                                               "scenes": scenes_identity(folder),
+                                               **{k: result[k] for k in SELD_KEYS}}}
     save_checkpoint(out, model, meta)
     print(f"model with its test scores written to {out}")
 

@@ -44,7 +44,7 @@ from seld_live.events import FRAME_SECONDS
 from seld_live.models import SeldNet, build_model, count_parameters, sized_config
 from seld_live.paths import resolve_model
 from training.config import TrainConfig
-from training.data import Prefetcher
+from training.data import Prefetcher, scenes_identity
 from training.evaluate import predict_dataset, score_predictions
 from training.losses import make_loss
 from training.metrics import SELD_KEYS
@@ -859,14 +859,9 @@ def describe_data(train_parts, val_sets) -> dict:
     """What a checkpoint was trained on: folders, clips, hours, and the synthesis manifest's class list and
     bank of real recordings (its manifest hash)."""
     def one(ds) -> dict:
-        d = {"folder": ds.root.name, "clips": len(ds.clips),
-             "hours": round(sum(c.num_frames for c in ds.clips) * FRAME_SECONDS / 3600, 3)}
-        manifest = ds.root / "manifest.json"
-        if manifest.exists():
-            m = json.loads(manifest.read_text())
-            d.update({"classes": m.get("classes", {}).get("name"), "split": m.get("split"), "seed": m.get("seed"),
-                      "bank": m.get("bank"), "sources": m.get("sources")})
-        return d
+        return {"folder": ds.root.name, "clips": len(ds.clips),
+                "hours": round(sum(c.num_frames for c in ds.clips) * FRAME_SECONDS / 3600, 3),
+                **scenes_identity(ds.root)}
     train = [one(ds) for ds in train_parts]
     return {"train": train, "val": [one(ds) for ds in val_sets],
             "train_hours": round(sum(t["hours"] for t in train), 3)}
