@@ -16,6 +16,7 @@ import torch
 
 from training.experiments.loss_design import main
 from training.experiments.loss_design.grid import BY_NAME, GRIDS, HERE, RunKey, base_of, chains, grid_names, shard
+from training.experiments.loss_design.report import markdown
 from training.experiments.loss_design.runner import run_dir
 from training.experiments.loss_design.vocab import gm45
 from training.synth.classes import load_class_list
@@ -39,6 +40,20 @@ def test_main_and_sweep_grids():
         parts = [c for k in range(n) for c in shard(both, k, n)]
         assert sorted(map(str, parts)) == sorted(map(str, both))
     assert GRIDS["main"].steps >= 5000
+
+
+def test_the_live_grid_adds_einv2_agg2_on_the_main_grids_einv2_runs():
+    """EINV2-AGG2 (beyond the paper's seven) branches from the very EINV2 runs of the main grid (trained once)."""
+    live = chains(grid_names("live"), 5000, "cpu")
+    assert [[k.system for k in c] for c in live] == [["EINV2", "EINV2-AGG2"]] * 2
+    main_runs = {k for c in chains(grid_names("main"), 5000, "cpu") for k in c}
+    assert {c[0] for c in live} <= main_runs and not {c[1] for c in live} & main_runs
+    record = {"classes": "home13", "num_classes": 13, "steps": 5000, "scale": "cpu", "F20": 0.5, "ER20": 0.5,
+              "LE_CD": 20.0, "LR_CD": 0.6, "SELD": 0.4, "MAR": 0.5, "empty_frames": 0.2}
+    runs = [{**record, "system": s, "seed": 1} for s in ("EINV2", "EINV2-AGG2")]
+    table = markdown(runs, "cpu", 5000)
+    assert "| EINV2-AGG2 | 50.0% |" in table and table.index("| EINV2 |") < table.index("| EINV2-AGG2 |")
+    assert table.split("| EINV2-AGG2 |")[1].split("\n")[0].endswith("| 1 | – | – |")  # no paper columns
 
 
 def test_part_of_a_grid(tmp_path, capsys):

@@ -2,6 +2,7 @@
 
     python -m training.experiments.loss_design --grid main                 # 7 systems x {home13, gm177} x 2 seeds
     python -m training.experiments.loss_design --grid sweep                # SEDDOA, SEDDOA-AGG2, mACCDOA x 13/45/177
+    python -m training.experiments.loss_design --grid live                 # EINV2-AGG2, the live model's candidate
     python -m training.experiments.loss_design --grid main,sweep --steps 8000 --scale gpu --device cuda
     python -m training.experiments.loss_design --grid main,sweep --classes gm177 --seeds 1 --systems SEDDOA
     python -m training.experiments.loss_design --report --md docs/results/loss_design.md

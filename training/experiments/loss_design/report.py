@@ -7,7 +7,7 @@ import math
 import statistics
 from collections import Counter, defaultdict
 
-from .grid import SWEEP, SYSTEMS
+from .grid import EXTRA_SYSTEMS, SWEEP, SYSTEMS
 
 # The paper's table (170-class synthetic test set, DCASE 2022 macro metrics; no MAR): ER20, F20, LE_CD, LR_CD, SELD
 PAPER = {
@@ -74,7 +74,7 @@ def markdown(runs: list[dict], scale: str, steps: int, svg_name: str = "loss_des
              "threshold tuned on val; macro means over all classes (a class without a true positive counts, "
              "with F = 0 and LE = 180°). `empty` is the share of test frames with no active output (the "
              "paper's sparse outputs). The paper's columns are its 170-class values, whatever the vocabulary.", ""]
-    names = [s.name for s in SYSTEMS]
+    names = [s.name for s in SYSTEMS + EXTRA_SYSTEMS]  # the paper's seven, then the extra ones
     head = ("| system | " + " | ".join("empty" if k == "empty_frames" else k for k in COLUMNS)
             + " | n | paper F20 | paper SELD |")
     for vocab, n_classes in _vocabs(runs):
