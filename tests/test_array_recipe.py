@@ -45,7 +45,9 @@ def test_the_recipe_makes_a_model_for_a_custom_array(tmp_path, capsys):
     assert meta.array.name == "Test pyramid" and meta.array.same_layout(load_array(tmp_path / "pyramid.toml"))
     assert meta.model.arch == "seddoa" and meta.output_kind == "agg2" and len(meta.classes) == 13
     assert meta.decode.views == 3  # the pyramid's rotations about its axis, averaged per hop
-    assert meta.training["threshold_tuned_on"] == ["val_sf"] and meta.training["test"]["data"] == "test_sf"
+    test = meta.training["test"]
+    assert meta.training["threshold_tuned_on"] == ["val_sf"] and test["data"] == "array_pyramid/test_sf"
+    assert test["scenes"]["split"] == "test" and model_info(run / "model.pt").test_scenes.startswith("test_sf, seed ")
     scores = json.loads((run / "test_sf.json").read_text())
     assert meta.training["test"]["F20"] == pytest.approx(scores["F20"])
     assert model_info(run / "model.pt").test_f20 == pytest.approx(scores["F20"])
