@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from types import SimpleNamespace
@@ -165,6 +166,9 @@ def test_a_respeaker_with_too_few_channels_is_told_which_firmware(monkeypatch):
 
 def test_stop_does_not_hang_on_a_device_whose_stop_never_returns(fake, monkeypatch, caplog):
     sd = fake(FakeSD(_signal(48000)))
+    sd._exit_handler = lambda: None  # sounddevice's: stops the last stream and terminates PortAudio at exit
+    forgotten = []
+    monkeypatch.setattr(atexit, "unregister", forgotten.append)
     src = device_mod.DeviceSource(7, 24000, 4, channels=(1, 2, 3, 4))
     src.start()
     assert src.read(2400, timeout=5) is not None
@@ -175,5 +179,6 @@ def test_stop_does_not_hang_on_a_device_whose_stop_never_returns(fake, monkeypat
     src.stop()
     assert time.monotonic() - t0 < 5
     assert any("did not stop" in r.getMessage() for r in caplog.records)
+    assert forgotten == [sd._exit_handler]  # so that the process can still exit
     stuck.set()
     assert sd.opened

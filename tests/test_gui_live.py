@@ -18,6 +18,7 @@ import torch
 from helpers import make_checkpoint
 from PySide6 import QtCore
 
+from seld_live.audio.devices import portaudio_stuck
 from seld_live.cli import build_parser
 from seld_live.gui.window import MainWindow
 from seld_live.launch import EngineFactory, RunOptions, build_engine
@@ -53,8 +54,9 @@ def pulse(tmp_path, monkeypatch):
             server.wait(5)
 
 
-# Runs before the lost-device test: a stream of a sound server that died can stay stuck in PortAudio for the rest
-# of the process, and the device list is then not refreshed (seld_live.audio.devices.portaudio_stuck).
+# The lost-device test runs after every other test (marker loses_sound_server): a stream of a sound server that died
+# can stay stuck in PortAudio for the rest of the process, and the device list is then not refreshed
+# (seld_live.audio.devices.portaudio_stuck).
 @pytest.mark.slow
 def test_switching_between_replay_and_live_from_the_window(pulse, qtbot, tmp_path):
     env, _server = pulse
@@ -101,6 +103,7 @@ def test_switching_between_replay_and_live_from_the_window(pulse, qtbot, tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.loses_sound_server
 def test_live_device_markers_then_lost_device_banner(pulse, qtbot, tmp_path):
     env, server = pulse
     before = torch.get_num_threads()
@@ -162,8 +165,11 @@ def test_live_device_markers_then_lost_device_banner(pulse, qtbot, tmp_path):
         win.banner.action.click()
         qtbot.waitUntil(lambda: win.banner.level == "error" and win.banner.text != first_error, timeout=30000)
         assert "sample rates" not in win.banner.text
-        assert ("input device 'pulse' cannot be opened and is no longer listed: it was unplugged, or its sound "
-                "server is not running") in win.banner.text
+        if portaudio_stuck():  # PortAudio's stop of the lost stream never returned (seen under load): said so
+            assert "lost device is still stuck" in win.banner.text and "restart seld-live" in win.banner.text
+        else:
+            assert ("input device 'pulse' cannot be opened and is no longer listed: it was unplugged, or its sound "
+                    "server is not running") in win.banner.text
         win.close()
     finally:
         torch.set_num_threads(before)

@@ -15,7 +15,14 @@ import time
 import numpy as np
 
 from seld_live.audio.base import AudioBlock
-from seld_live.audio.devices import STUCK_STREAMS, DeviceInfo, _sd, find_input_device, portaudio_stuck
+from seld_live.audio.devices import (
+    STUCK_STREAMS,
+    DeviceInfo,
+    _sd,
+    find_input_device,
+    forget_portaudio_at_exit,
+    portaudio_stuck,
+)
 from seld_live.audio.resample import StreamResampler
 from seld_live.audio.ringbuffer import RingBuffer
 from seld_live.errors import AudioInputError
@@ -199,6 +206,7 @@ class DeviceSource:
             closer.join(STOP_TIMEOUT_S)
             if closer.is_alive():
                 STUCK_STREAMS.append(closer)
+                forget_portaudio_at_exit(_sd())  # else quitting would wait on it for ever
                 log.warning("the input device did not stop within %.0f s; left to close on its own", STOP_TIMEOUT_S)
         self._ring.data_ready.set()
 

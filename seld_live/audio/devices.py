@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import threading
 from dataclasses import dataclass
 
@@ -32,6 +33,14 @@ STUCK_STREAMS: list[threading.Thread] = []
 
 def portaudio_stuck() -> bool:
     return any(t.is_alive() for t in STUCK_STREAMS)
+
+
+def forget_portaudio_at_exit(sd) -> None:
+    """At exit sounddevice stops its last stream and terminates PortAudio; with a stream stuck on a dead sound
+    server both wait for ever and the process never exits. Once one is stuck, PortAudio is left to the OS."""
+    handler = getattr(sd, "_exit_handler", None)
+    if handler is not None:
+        atexit.unregister(handler)
 
 
 def list_input_devices(refresh: bool = False) -> list[DeviceInfo]:
