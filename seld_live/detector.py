@@ -191,9 +191,12 @@ class Detector:
                 raise AudioInputError(f"{path}: audio is at {f.samplerate} Hz; the model expects {self.sample_rate} Hz")
             stream = self.stream()
             events: list[Event] = []
-            for block in f.blocks(blocksize=max(1, round(block_seconds * self.sample_rate)), dtype="float32",
-                                  always_2d=True):
-                events += stream.push(self.check_audio(block))
+            try:
+                for block in f.blocks(blocksize=max(1, round(block_seconds * self.sample_rate)), dtype="float32",
+                                      always_2d=True):
+                    events += stream.push(self.check_audio(block))
+            except (sf.LibsndfileError, RuntimeError) as e:  # damaged data part-way through the file
+                raise AudioInputError(f"{path}: cannot read audio ({str(e).strip()[:120]})") from None
             return events + stream.flush()
 
     def _run_network(self, feats: np.ndarray, state: dict, chunk: int) -> dict[str, np.ndarray]:

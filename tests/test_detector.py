@@ -113,6 +113,11 @@ def test_process_file_streams_blocks_and_equals_process(tmp_path):
     assert whole
     same_events(det.process_file(tmp_path / "a.wav", block_seconds=0.37), whole)
     same_events(det.process_file(tmp_path / "a.wav"), whole)
+    sf.write(tmp_path / "b.flac", audio, 24000)
+    data = (tmp_path / "b.flac").read_bytes()  # damaged part-way through: a clear error, not libsndfile's
+    (tmp_path / "b.flac").write_bytes(data[: len(data) // 2] + b"\x00garbage" * 100)
+    with pytest.raises(AudioInputError, match="cannot read audio"):
+        det.process_file(tmp_path / "b.flac", block_seconds=0.37)
 
 
 def test_bare_model_names_resolve_to_assets(tmp_path):
