@@ -187,8 +187,7 @@ class Detector:
         """Events of an audio file, read and run ``block_seconds`` at a time through a stream (which equals
         ``process`` of the whole clip): memory stays bounded however long the recording."""
         with open_audio(path) as f:
-            if f.samplerate != self.sample_rate:
-                raise AudioInputError(f"{path}: audio is at {f.samplerate} Hz; the model expects {self.sample_rate} Hz")
+            self.check_audio(np.zeros((0, f.channels), np.float32), f.samplerate)  # rate and channels, before reading
             stream = self.stream()
             events: list[Event] = []
             try:
