@@ -92,3 +92,12 @@ def test_the_recipe_stops_on_an_unusable_geometry(tmp_path):
     assert res.stderr.strip().splitlines()[-1] == ("seld-train check-array: error: array pair: unusable: 2 mics; at "
                                                    "least 3 are needed (a pair only tells a cone of directions)")
     assert not (tmp_path / "data").exists() and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_arch_einv2_trains_einv2_with_the_same_loss(tmp_path):
+    res = run_recipe(tmp_path, "foa", timeout=300, ARCH="einv2")
+    assert res.returncode == 0, res.stderr[-2000:]
+    _state, meta = read_checkpoint(tmp_path / "runs" / "array_foa" / "model.pt")
+    assert meta.model.arch == "einv2" and meta.output_kind == "agg2"  # class-wise outputs: the views average them
+    assert meta.decode.views == 8

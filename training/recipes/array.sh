@@ -14,6 +14,7 @@
 #   CLASSES=home13_real  (real recordings from data/bank, built first with seld-bank; home13: SoundFont renders
 #                         and espeak-ng speech only, no bank)
 #   CLIPS=400 VAL_CLIPS=8 TEST_CLIPS=20 DURATION=60 (seconds per clip)  EPOCHS=54 BATCH=16 SIZE=compact
+#   ARCH=seddoa (or einv2: two backbones joined by cross-stitch units, twice the compute; the loss stays AGG2)
 #   INIT= (a checkpoint to start from)  RATE= (Hz; default the array file's sample_rate, else 24000)
 #   DATA=data/array_NAME  OUT=runs/array_NAME  WORKERS=2  SEED=4000  PYTHON=python
 #   VIEWS= (rotated views the model averages per hop, tuned with them; default every rotation of the array onto
@@ -40,6 +41,7 @@ DURATION=${DURATION:-60}
 EPOCHS=${EPOCHS:-54}
 BATCH=${BATCH:-16}
 SIZE=${SIZE:-compact}
+ARCH=${ARCH:-seddoa}
 INIT=${INIT:-}
 SEED=${SEED:-4000}
 W=${WORKERS:-2}
@@ -85,7 +87,7 @@ fi
 # the learning rate falls at 3/4 and 12/13 of the epochs, as v4's 40 and 50 of 54
 DECAY="$((EPOCHS * 3 / 4 + 1)), $((EPOCHS * 12 / 13 + 1))"
 WARMUP=$(( CLIPS < 200 ? CLIPS : 200 ))
-sed -e "s|@OUT@|$OUT|" -e "s|@DATA@|$DATA|" -e "s|@VAL@|$VAL|" -e "s|@SIZE@|$SIZE|" -e "s|@INIT@|$INIT|" \
+sed -e "s|@OUT@|$OUT|" -e "s|@DATA@|$DATA|" -e "s|@VAL@|$VAL|" -e "s|@SIZE@|$SIZE|" -e "s|@ARCH@|$ARCH|" -e "s|@INIT@|$INIT|" \
     -e "s|@EPOCHS@|$EPOCHS|" -e "s|@BATCH@|$BATCH|" -e "s|@DECAY@|$DECAY|" -e "s|@WARMUP@|$WARMUP|" \
     -e "s|@SYMMETRY@|$SYMMETRY|" "$(dirname "$0")/../configs/array_template.toml" > "$OUT/config.toml"
 seld-train --config "$OUT/config.toml" --resume --quiet
