@@ -187,13 +187,15 @@ class Detector:
         """Events of an audio file, read and run ``block_seconds`` at a time through a stream (which equals
         ``process`` of the whole clip): memory stays bounded however long the recording."""
         with open_audio(path) as f:
-            self.check_audio(np.zeros((0, f.channels), np.float32), f.samplerate)  # rate and channels, before reading
             stream = self.stream()
             events: list[Event] = []
             try:
+                self.check_audio(np.zeros((0, f.channels), np.float32), f.samplerate)  # rate and channels, first
                 for block in f.blocks(blocksize=max(1, round(block_seconds * self.sample_rate)), dtype="float32",
                                       always_2d=True):
                     events += stream.push(self.check_audio(block))
+            except AudioInputError as e:  # the file the message is about
+                raise AudioInputError(f"{path}: {e}") from None
             except (sf.LibsndfileError, RuntimeError) as e:  # damaged data part-way through the file
                 raise AudioInputError(f"{path}: cannot read audio ({str(e).strip()[:120]})") from None
             return events + stream.flush()

@@ -96,8 +96,11 @@ def test_process_file_and_short_audio(tmp_path):
     sf.write(tmp_path / "a.flac", _audio(1.0), 24000)
     assert isinstance(det.process_file(tmp_path / "a.flac"), list)
     sf.write(tmp_path / "b.wav", _audio(1.0), 16000)
-    with pytest.raises(AudioInputError, match="16000 Hz"):
+    with pytest.raises(AudioInputError, match=r"b\.wav: audio is at 16000 Hz; the model expects 24000 Hz"):
         det.process_file(tmp_path / "b.wav")
+    sf.write(tmp_path / "d.wav", _audio(1.0)[:, :2], 24000)
+    with pytest.raises(AudioInputError, match=r"d\.wav: audio has 2 channels; the model expects 4"):
+        det.process_file(tmp_path / "d.wav")
     (tmp_path / "c.wav").write_bytes(b"RIFF....garbage")
     with pytest.raises(AudioInputError, match="cannot read audio"):
         det.process_file(tmp_path / "c.wav")
