@@ -101,3 +101,10 @@ def test_arch_einv2_trains_einv2_with_the_same_loss(tmp_path):
     _state, meta = read_checkpoint(tmp_path / "runs" / "array_foa" / "model.pt")
     assert meta.model.arch == "einv2" and meta.output_kind == "agg2"  # class-wise outputs: the views average them
     assert meta.decode.views == 8
+
+
+def test_the_recipe_refuses_an_arch_its_loss_does_not_fit_before_any_work(tmp_path):
+    res = run_recipe(tmp_path, "foa", timeout=60, ARCH="accdoa")
+    assert res.returncode == 2
+    assert res.stderr.strip().endswith("ARCH=accdoa: use seddoa or einv2 (the recipe's AGG2 loss needs one of them)")
+    assert not (tmp_path / "data").exists() and not (tmp_path / "runs").exists()

@@ -5,7 +5,7 @@
 #
 # 1. checks the geometry (seld-train check-array) and stops on a refusal;
 # 2. synthesises training, validation and test scenes rendered for that array, at its sample rate;
-# 3. trains SEDDOA + AGG2 on the 13 home classes from training/configs/array_template.toml (written into the
+# 3. trains SEDDOA (or ARCH) + AGG2 on the 13 home classes from training/configs/array_template.toml (written into the
 #    run folder as config.toml; resumable: run the recipe again to continue);
 # 4. tunes the thresholds on validation (seld-eval tune), scores the test scenes (seld-eval model) and writes
 #    RUN/model.pt, which records the array and its test scores: seld-live --model RUN/model.pt --array ARRAY.
@@ -30,6 +30,10 @@ set -eu
 [ $# -eq 1 ] || { echo "usage: $0 ARRAY.toml (or an array preset name)" >&2; exit 2; }
 ARRAY=$1
 PY=${PYTHON:-python}
+case ${ARCH:-seddoa} in  # the AGG2 loss needs class-wise outputs, which these two networks give
+    seddoa|einv2) ;;
+    *) echo "$0: ARCH=$ARCH: use seddoa or einv2 (the recipe's AGG2 loss needs one of them)" >&2; exit 2 ;;
+esac
 seld-train check-array "$ARRAY"  # exits non-zero with the reason for an unusable geometry
 
 NAME=$(basename "$ARRAY" .toml)
