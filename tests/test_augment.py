@@ -6,7 +6,7 @@ from seld_live.coords import angular_distance_deg, sph_to_cart
 from seld_live.features import FeatureConfig, FeatureExtractor
 from seld_live.geometry import load_array
 from seld_live.symmetry import array_symmetries, foa_symmetries, rotate_audio, rotate_features, rotate_table
-from training.augment import SpecAugmentConfig, spec_augment
+from training.augment import SpecAugmentConfig, freq_mix_style, spec_augment
 
 FS = 24000
 
@@ -91,3 +91,24 @@ def test_spec_augment_masks_and_keeps_shape():
     assert np.array_equal(out[~masked], f[~masked])
 
 
+
+
+def test_freq_mix_style_takes_the_other_colour_and_keeps_the_direction_cues():
+    rng = np.random.default_rng(3)
+    t, f = 400, 64
+    band = np.linspace(-2.0, 2.0, f)
+    feats = (rng.standard_normal((10, t, f)) + band).astype(np.float32)
+    feats[1:4] += rng.standard_normal((3, 1, f)).astype(np.float32)  # level differences between the mics
+    other = (3.0 * rng.standard_normal((10, t, f)) - 5.0 + band[::-1]).astype(np.float32)
+    assert np.allclose(freq_mix_style(feats, other, 4, 1.0), feats, atol=1e-5)  # all its own statistics: unchanged
+    out = freq_mix_style(feats, other, 4, 0.0)
+    assert np.array_equal(out[4:], feats[4:])  # the spatial channels are untouched
+    for a, b in ((0, 1), (1, 3)):  # every level difference between spectral channels is kept
+        np.testing.assert_allclose(out[a] - out[b], feats[a] - feats[b], atol=1e-4)
+    mono, mono_other = out[:4].mean(axis=0), other[:4].mean(axis=0)  # per band: the other chunk's level and spread
+    np.testing.assert_allclose(mono.mean(axis=0), mono_other.mean(axis=0), atol=1e-3)
+    np.testing.assert_allclose(mono.std(axis=0), mono_other.std(axis=0), rtol=1e-3)
+    half = freq_mix_style(feats, other, 4, 0.5)[:4].mean(axis=0)
+    np.testing.assert_allclose(half.mean(axis=0), 0.5 * (feats[:4].mean(axis=0).mean(axis=0) + mono_other.mean(axis=0)),
+                               atol=1e-3)
+    assert freq_mix_style(feats.astype(np.float16), other, 4, 0.3).dtype == np.float16  # the cache dtype is kept

@@ -89,6 +89,20 @@ def test_mixing_reproduces_cached_features_and_merges_labels(tiny_data):
     assert set(np.unique(table[:, 2])) >= set(np.unique(rows0[:, 2]))
 
 
+def test_freq_mix_style_recolours_the_spectral_channels_only_and_keeps_the_labels(tiny_data):
+    ds = SeldDataset(tiny_data / "train", chunk_seconds=2.0, hop_seconds=1.0)
+    aug = ChunkAugmenter(AugmentSection(spec=False, symmetry=False, freq_mix_prob=1.0), ds.feature_config, ds.array)
+    spectral = ds.feature_config.num_spectral_channels
+    for i in (0, 4):
+        x, rows = ds.chunk_features(i), ds.chunk_audio(i)[1]
+        a = aug(x, rows, ds.chunk_frames, np.random.default_rng(7), ds, i)
+        b = aug(x, rows, ds.chunk_frames, np.random.default_rng(7), ds, i)
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], rows)  # reproducible; labels unchanged
+        assert np.array_equal(a[0][spectral:], x[spectral:]) and not np.array_equal(a[0][:spectral], x[:spectral])
+    with pytest.raises(ConfigError, match="freq_mix"):
+        load_config(None, [f'data.train=["{tiny_data / "train"}"]', "augment.freq_mix_prob=1.5"]).validate()
+
+
 @pytest.mark.slow
 def test_short_training_improves_validation_and_resumes_exactly(tiny_data, tmp_path):
     torch.set_num_threads(1)

@@ -1,5 +1,6 @@
 """Label-preserving augmentation of training chunks: mixing in another chunk, a random symmetry of the array
-(``seld_live.symmetry``: features and labels mapped together), and SpecAugment-style time/frequency masks.
+(``seld_live.symmetry``: features and labels mapped together), Freq-MixStyle (another chunk's spectral colour),
+and SpecAugment-style time/frequency masks.
 """
 
 from __future__ import annotations
@@ -41,12 +42,32 @@ def spec_augment(feats: np.ndarray, cfg: SpecAugmentConfig, rng: np.random.Gener
     return out
 
 
+def freq_mix_style(feats: np.ndarray, other: np.ndarray, channels: int, lam: float) -> np.ndarray:
+    """Re-colour the spectral channels with per-band statistics mixed from another chunk's (Freq-MixStyle).
+
+    The ``channels`` leading log-mel channels' mean over channels is normalised per mel band (its mean and
+    spread over time) and given ``lam`` of its own statistics and ``1 - lam`` of ``other``'s: a different
+    microphone, room colour or source timbre, the labels unchanged. Each channel keeps its difference from that
+    mean, so the level differences between channels (a direction cue) are exactly kept; the spatial channels
+    (GCC-PHAT, intensity vectors) are untouched.
+    """
+    x = feats[:channels].astype(np.float32)
+    m = x.mean(axis=0)  # [T, F]
+    o = other[:channels].astype(np.float32).mean(axis=0)
+    mu, sd = m.mean(axis=0), m.std(axis=0) + 1e-5
+    mu_o, sd_o = o.mean(axis=0), o.std(axis=0) + 1e-5
+    styled = (m - mu) / sd * (lam * sd + (1 - lam) * sd_o) + (lam * mu + (1 - lam) * mu_o)
+    out = feats.copy()
+    out[:channels] = (x + (styled - m)).astype(feats.dtype, copy=False)
+    return out
+
+
 MIX_GAIN_DB = (-9.0, 3.0)  # level of the added chunk relative to the original
 MIX_TRACK_OFFSET = 10_000  # keeps the added chunk's source ids apart from the original's
 
 
 class ChunkAugmenter:
-    """The training-time transform of ``SeldDataset``: mixing, a random symmetry, then masks.
+    """The training-time transform of ``SeldDataset``: mixing, a random symmetry, Freq-MixStyle, then masks.
 
     Mixing adds another training chunk's audio (random gain) and merges its events as further sources;
     ``build_targets`` then keeps at most three per frame by its documented rule. Mixed features are
@@ -88,6 +109,10 @@ class ChunkAugmenter:
             if not sym.is_identity:
                 feats = rotate_features(feats, sym, self.features)
                 table = rotate_table(table, sym.R)
+        if self.cfg.freq_mix_prob > 0 and rng.random() < self.cfg.freq_mix_prob:
+            j = int(rng.integers(len(dataset)))
+            lam = float(rng.beta(self.cfg.freq_mix_alpha, self.cfg.freq_mix_alpha))
+            feats = freq_mix_style(feats, dataset.chunk_features(j), self.features.num_spectral_channels, lam)
         if self.cfg.spec:
             feats = spec_augment(feats, self.spec, rng, self.fill)
         return feats, table

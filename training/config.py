@@ -108,6 +108,8 @@ class AugmentSection:
     spec: bool = True  # time/frequency masks
     symmetry: bool = True  # array / FOA symmetry rotations with matching labels
     mix_prob: float = 0.0  # share of training chunks mixed with another chunk (labels merged)
+    freq_mix_prob: float = 0.0  # share of chunks re-coloured with another chunk's spectral statistics
+    freq_mix_alpha: float = 0.3  # Beta(a, a) of the own share of those statistics: small a, mostly all or none
 
 
 @dataclass
@@ -153,6 +155,8 @@ class TrainConfig:
             raise ConfigError("optim.max_steps must not be negative (0: no step budget)")
         if not 0.0 <= self.augment.mix_prob <= 1.0:
             raise ConfigError("augment.mix_prob must be in [0, 1]")
+        if not 0.0 <= self.augment.freq_mix_prob <= 1.0 or not self.augment.freq_mix_alpha > 0:
+            raise ConfigError("augment.freq_mix_prob must be in [0, 1] and augment.freq_mix_alpha > 0")
         if not self.loss.onset_weight > 0 or self.loss.onset_frames < 1:
             raise ConfigError("loss.onset_weight must be > 0 and loss.onset_frames >= 1")
         if self.optim.precision not in PRECISIONS:

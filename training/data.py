@@ -315,12 +315,8 @@ class SeldDataset(Dataset):
     def __getitem__(self, i: int) -> dict:
         ci, start = self.index[i]
         clip = self.clips[ci]
-        L, fpl = self.chunk_frames, self.frames_per_label
-        feats = self.features(clip)
-        # in the cache dtype: a float16 chunk stays float16 until the training step (numpy's conversion is slow)
-        x = np.zeros((feats.shape[0], L * fpl, feats.shape[2]), feats.dtype)
-        part = feats[:, start * fpl: (start + L) * fpl]
-        x[:, : part.shape[1]] = part
+        L = self.chunk_frames
+        x = self.chunk_features(i)
         table = self._tables[ci]
         rows = table[(table[:, 0] >= start) & (table[:, 0] < start + L)].copy()
         rows[:, 0] -= start
@@ -332,6 +328,18 @@ class SeldDataset(Dataset):
         item.update({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in targets.items()})
         item.update({"clip": clip.name, "start_frame": start, "valid_frames": min(L, clip.num_frames - start)})
         return item
+
+    def chunk_features(self, i: int) -> np.ndarray:
+        """Cached features of item ``i`` [C, chunk frames, n_mels], zero-padded past the clip end, before any
+        augmentation. In the cache dtype: a float16 chunk stays float16 until the training step (numpy's
+        conversion is slow)."""
+        ci, start = self.index[i]
+        L, fpl = self.chunk_frames, self.frames_per_label
+        feats = self.features(self.clips[ci])
+        x = np.zeros((feats.shape[0], L * fpl, feats.shape[2]), feats.dtype)
+        part = feats[:, start * fpl: (start + L) * fpl]
+        x[:, : part.shape[1]] = part
+        return x
 
     def chunk_audio(self, i: int, context: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Audio of item ``i`` with ``context`` samples before it (zeros before the clip start), and its

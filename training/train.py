@@ -496,7 +496,7 @@ def _setup(cfg: TrainConfig, resume: bool, progress: bool) -> _Run:
     channels_last = cfg.optim.channels_last and device.type == "cpu"
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    if cfg.augment.spec or cfg.augment.symmetry or cfg.augment.mix_prob > 0:
+    if cfg.augment.spec or cfg.augment.symmetry or cfg.augment.mix_prob > 0 or cfg.augment.freq_mix_prob > 0:
         from training.augment import ChunkAugmenter
 
         aug = ChunkAugmenter(cfg.augment, fcfg, array, fill=mean)
