@@ -95,9 +95,11 @@ def test_the_recipe_stops_on_an_unusable_geometry(tmp_path):
 
 
 @pytest.mark.slow
-def test_arch_einv2_trains_einv2_with_the_same_loss(tmp_path):
-    res = run_recipe(tmp_path, "foa", timeout=300, ARCH="einv2")
+def test_arch_einv2_trains_einv2_with_the_same_loss_and_set_overrides_reach_the_training(tmp_path):
+    res = run_recipe(tmp_path, "foa", timeout=300, ARCH="einv2", SET="augment.freq_mix_prob=0.5 augment.mix_prob=0.1")
     assert res.returncode == 0, res.stderr[-2000:]
+    ran = json.loads((tmp_path / "runs" / "array_foa" / "config.json").read_text())
+    assert (ran["augment"]["freq_mix_prob"], ran["augment"]["mix_prob"]) == (0.5, 0.1)
     _state, meta = read_checkpoint(tmp_path / "runs" / "array_foa" / "model.pt")
     assert meta.model.arch == "einv2" and meta.output_kind == "agg2"  # class-wise outputs: the views average them
     assert meta.decode.views == 8

@@ -15,6 +15,7 @@
 #                         and espeak-ng speech only, no bank)
 #   CLIPS=400 VAL_CLIPS=8 TEST_CLIPS=20 DURATION=60 (seconds per clip)  EPOCHS=54 BATCH=16 SIZE=compact
 #   ARCH=seddoa (or einv2: two backbones joined by cross-stitch units, twice the compute; the loss stays AGG2)
+#   SET= (seld-train overrides, space-separated KEY=VALUE: SET="augment.freq_mix_prob=0.5 optim.lr=5e-4")
 #   INIT= (a checkpoint to start from)  RATE= (Hz; default the array file's sample_rate, else 24000)
 #   DATA=data/array_NAME  OUT=runs/array_NAME  WORKERS=2  SEED=4000  PYTHON=python
 #   VIEWS= (rotated views the model averages per hop, tuned with them; default every rotation of the array onto
@@ -94,7 +95,9 @@ WARMUP=$(( CLIPS < 200 ? CLIPS : 200 ))
 sed -e "s|@OUT@|$OUT|" -e "s|@DATA@|$DATA|" -e "s|@VAL@|$VAL|" -e "s|@SIZE@|$SIZE|" -e "s|@ARCH@|$ARCH|" -e "s|@INIT@|$INIT|" \
     -e "s|@EPOCHS@|$EPOCHS|" -e "s|@BATCH@|$BATCH|" -e "s|@DECAY@|$DECAY|" -e "s|@WARMUP@|$WARMUP|" \
     -e "s|@SYMMETRY@|$SYMMETRY|" "$(dirname "$0")/../configs/array_template.toml" > "$OUT/config.toml"
-seld-train --config "$OUT/config.toml" --resume --quiet
+set --
+for kv in ${SET:-}; do set -- "$@" --set "$kv"; done
+seld-train --config "$OUT/config.toml" --resume --quiet "$@"
 
 set -- --data "$DATA/val_sf"
 [ "$CLASSES" != home13_real ] || set -- --data "$DATA/val_real" "$@"
