@@ -4,9 +4,12 @@ Each run's ``log.csv`` (written by ``seld-train``, one row per epoch) records th
 (``train_s``, validation excluded) and its validation scores at the threshold tuned that epoch. At each time
 budget this prints, per run, what a run stopped there would ship: its best epoch so far by validation SELD (the
 selection ``seld-train`` makes), with that epoch's F20, LE_CD, MAR and SELD. Runs on the same machine, one at a
-time, compare; the issue's question (``small`` against ``compact``) is exactly this table.
+time, compare; the issue's question (``small`` against ``compact``) is exactly this table. ``--axis epochs``
+puts the budgets in epochs instead, for runs of one network and schedule that differ in one setting (an
+augmentation), where the minutes would only measure how busy the machine was.
 
     python bench/equal_time.py compact=runs/size_compact/log.csv small=runs/size_small/log.csv --every 30
+    python bench/equal_time.py base=BASE/log.csv freqmix=RUN/log.csv --axis epochs --every 4
 
 Writes bench/results/equal_time.json.
 """
@@ -40,16 +43,20 @@ def read_log(path: str | Path) -> list[dict]:
     return rows
 
 
-def best_by(rows: list[dict], minutes: float) -> dict | None:
-    """The epoch a run stopped at ``minutes`` of training would keep: the lowest validation SELD so far."""
-    done = [r for r in rows if r["minutes"] <= minutes + 1e-9]
+def best_by(rows: list[dict], budget: float, axis: str = "minutes") -> dict | None:
+    """The epoch a run stopped at ``budget`` (minutes of training, or epochs) would keep: the lowest validation
+    SELD so far."""
+    key = "epoch" if axis == "epochs" else "minutes"
+    done = [r for r in rows if r[key] <= budget + 1e-9]
     return min(done, key=lambda r: r["SELD"]) if done else None
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", metavar="LABEL=LOG.csv")
-    ap.add_argument("--every", type=float, default=30.0, help="minutes between budgets (default 30)")
+    ap.add_argument("--every", type=float, default=30.0, help="minutes (or epochs) between budgets (default 30)")
+    ap.add_argument("--axis", choices=("minutes", "epochs"), default="minutes",
+                    help="budgets in training minutes (default) or in epochs")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args(argv)
     runs, logs = {}, {}
@@ -59,19 +66,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"equal_time: expected LABEL=LOG.csv with an existing file, got {spec!r}", file=sys.stderr)
             return 2
         runs[label], logs[label] = read_log(path), path
-    shortest = min((r[-1]["minutes"] for r in runs.values() if r), default=0.0)
+    key = "epoch" if args.axis == "epochs" else "minutes"
+    shortest = min((r[-1][key] for r in runs.values() if r), default=0.0)
     budgets = [args.every * i for i in range(1, math.floor(shortest / args.every + 1e-9) + 1)]
     if not budgets or shortest - budgets[-1] > 1e-6:  # and where the shortest run ends
         budgets.append(shortest)
-    print(f"{'minutes':>8}  {'run':<12} {'epoch':>5} {'F20':>6} {'LE_CD':>6} {'MAR':>6} {'SELD':>6}")
+    print(f"{args.axis:>8}  {'run':<12} {'epoch':>5} {'F20':>6} {'LE_CD':>6} {'MAR':>6} {'SELD':>6}")
     table = []
     for b in budgets:
         for label, rows in runs.items():
-            best = best_by(rows, b)
+            best = best_by(rows, b, args.axis)
             if best is None:
                 print(f"{b:8.0f}  {label:<12} {'-':>5}")
                 continue
-            table.append({"minutes": round(b, 1), "run": label, **best})
+            table.append({"budget": round(b, 1), "axis": args.axis, "run": label, **best})
             print(f"{b:8.0f}  {label:<12} {best['epoch']:5d} {best['F20'] * 100:5.1f}% {best['LE_CD']:5.1f}° "
                   f"{best['MAR'] * 100:5.1f}% {best['SELD']:6.3f}")
     write_json_atomic(args.out, {"date": date.today().isoformat(), "logs": logs, "table": table})

@@ -38,8 +38,24 @@ def test_the_best_epoch_so_far_at_each_budget(equal_time, tmp_path, capsys):
     out = tmp_path / "et.json"
     assert equal_time.main([f"fast={fast}", f"slow={slow}", "--every", "20", "--out", str(out)]) == 0
     table = json.loads(out.read_text())["table"]
-    at40 = {r["run"]: r["epoch"] for r in table if r["minutes"] == 40}
+    at40 = {r["run"]: r["epoch"] for r in table if r["budget"] == 40}
     assert at40 == {"fast": 4, "slow": 2}
-    assert [r["minutes"] for r in table] == [20, 20, 40, 40]  # one row per run and budget
+    assert [r["budget"] for r in table] == [20, 20, 40, 40]  # one row per run and budget
+    assert equal_time.main([f"fast={fast}", f"slow={slow}", "--every", "25", "--out", str(out)]) == 0
+    at25 = [r for r in json.loads(out.read_text())["table"] if r["budget"] == 25]
+    assert [(r["run"], r["epoch"], r["minutes"]) for r in at25] == [("fast", 2, 20), ("slow", 1, 20)]
     assert equal_time.main([f"fast={tmp_path / 'missing.csv'}"]) == 2
     assert "LABEL=LOG.csv" in capsys.readouterr().err
+
+
+def test_budgets_in_epochs(equal_time, tmp_path):
+    base = _log(tmp_path / "base.csv", [(60, 0.1, 0.9), (60, 0.2, 0.7), (60, 0.3, 0.6)])
+    other = _log(tmp_path / "other.csv", [(90, 0.1, 0.8), (90, 0.15, 0.85), (90, 0.3, 0.5), (90, 0.4, 0.4)])
+    out = tmp_path / "et.json"
+    assert equal_time.main([f"base={base}", f"other={other}", "--axis", "epochs", "--every", "2", "--out",
+                            str(out)]) == 0
+    table = json.loads(out.read_text())["table"]
+    # budgets 2 and 3 (where the shorter run ends), whatever the minutes: at 2 epochs "other" keeps its epoch 1
+    assert [(r["budget"], r["run"], r["epoch"]) for r in table] == [
+        (2, "base", 2), (2, "other", 1), (3, "base", 3), (3, "other", 3)]
+    assert {r["axis"] for r in table} == {"epochs"}
