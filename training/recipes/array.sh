@@ -15,7 +15,7 @@
 #                         and espeak-ng speech only, no bank)
 #   CLIPS=400 VAL_CLIPS=8 TEST_CLIPS=20 DURATION=60 (seconds per clip)  EPOCHS=54 BATCH=16 SIZE=compact
 #   ARCH=seddoa (or einv2: two backbones joined by cross-stitch units, twice the compute; the loss stays AGG2)
-#   SET= (seld-train overrides, space-separated KEY=VALUE: SET="augment.freq_mix_prob=0.5 optim.lr=5e-4")
+#   SET= (seld-train overrides, space-separated KEY=VALUE: SET="optim.lr=5e-4 augment.mix_prob=0.3")
 #   INIT= (a checkpoint to start from)  RATE= (Hz; default the array file's sample_rate, else 24000)
 #   DATA=data/array_NAME  OUT=runs/array_NAME  WORKERS=2  SEED=4000  PYTHON=python
 #   VIEWS= (rotated views the model averages per hop, tuned with them; default every rotation of the array onto
