@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from training.synth.classes import load_class_list
 from training.synth.runner import synthesize
 from training.synth.scene import SceneConfig
 from training.synth.writer import DatasetSpec
-from training.train import epoch_plan, train
+from training.train import _say_changed_settings, changed_settings, epoch_plan, train
 
 THREE_CLASSES = """
 name = "three"
@@ -103,6 +104,23 @@ def test_freq_mix_style_recolours_the_spectral_channels_only_and_keeps_the_label
         load_config(None, [f'data.train=["{tiny_data / "train"}"]', "augment.freq_mix_prob=1.5"]).validate()
 
 
+def test_a_resume_says_which_settings_changed_since_the_last_start(tmp_path, capsys):
+    old = {"seed": 1, "optim": {"epochs": 24, "lr": 0.001}, "augment": {"mix_prob": 0.2}}
+    new = {"seed": 1, "optim": {"epochs": 30, "lr": 0.001}, "augment": {"mix_prob": 0.2, "freq_mix_prob": 0.5}}
+    assert changed_settings(old, new) == ["augment.freq_mix_prob: null -> 0.5", "optim.epochs: 24 -> 30"]
+    assert changed_settings(old, old) == []
+    cfg = load_config(None, ['out="runs/x"'])
+    (tmp_path / "config.json").write_text(json.dumps(cfg.to_dict()))
+    run = SimpleNamespace(out=tmp_path, cfg=load_config(None, ['out="runs/x"', "optim.lr=5e-4"]),
+                          info=SimpleNamespace(main=True))
+    _say_changed_settings(run)
+    said = capsys.readouterr().out.strip()
+    assert said == "resuming with settings changed since the last start: optim.lr: 0.001 -> 0.0005"
+    run.cfg = cfg
+    _say_changed_settings(run)
+    assert capsys.readouterr().out == ""
+
+
 @pytest.mark.slow
 def test_short_training_improves_validation_and_resumes_exactly(tiny_data, tmp_path):
     torch.set_num_threads(1)
@@ -172,7 +190,7 @@ def test_short_training_improves_validation_and_resumes_exactly(tiny_data, tmp_p
 WORKER = """
 import sys, torch
 from training.config import load_config
-from training.train import epoch_plan, train
+from training.train import _say_changed_settings, changed_settings, epoch_plan, train
 torch.set_num_threads(1)
 cfg = load_config(None, sys.argv[2:])
 res = train(cfg, progress=False)

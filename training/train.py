@@ -548,6 +548,7 @@ def _resume(run: _Run, resume: bool) -> _Progress:
             print(f"nothing to resume in {run.out}; starting afresh")
         return _Progress()
     _check_same_network(run)
+    _say_changed_settings(run)
     st = read_train_state(path)
     try:
         run.model.load_state_dict(st["model"])
@@ -583,6 +584,30 @@ def _check_same_network(run: _Run) -> None:
                         f"{', overrides ' + json.dumps(was[2]) if was[2] else ''}), not {m.arch} (size {m.size}"
                         f"{', overrides ' + json.dumps(m.overrides) if m.overrides else ''}); resume it with its "
                         "own --arch and config, or use another --out")
+
+
+def changed_settings(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """``"key: old -> new"`` for each setting that differs between two configs (nested sections flattened)."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b, name = old.get(k), new.get(k), f"{prefix}{k}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += changed_settings(a, b, name + ".")
+        elif a != b:
+            out.append(f"{name}: {json.dumps(a)} -> {json.dumps(b)}")
+    return out
+
+
+def _say_changed_settings(run: _Run) -> None:
+    """A resumed run goes on with the settings it is given (a longer schedule is a common reason); say which
+    differ from those it last ran with, since its ``config.json`` then records only the new ones."""
+    try:
+        old = json.loads((run.out / "config.json").read_text())
+    except (OSError, ValueError):
+        return
+    changed = changed_settings(old, json.loads(json.dumps(run.cfg.to_dict())))
+    if changed and run.info.main:
+        print(f"resuming with settings changed since the last start: {'; '.join(changed)}", flush=True)
 
 
 def _start(run: _Run, state: _Progress) -> None:
