@@ -119,6 +119,14 @@ def test_a_resume_says_which_settings_changed_since_the_last_start(tmp_path, cap
     run.cfg = cfg
     _say_changed_settings(run)
     assert capsys.readouterr().out == ""
+    before = cfg.to_dict()
+    del before["augment"]["freq_mix_prob"], before["augment"]["freq_mix_alpha"]  # a run older than the settings
+    (tmp_path / "config.json").write_text(json.dumps(before))
+    _say_changed_settings(run)  # it ran with their defaults: nothing changed
+    assert capsys.readouterr().out == ""
+    run.cfg = load_config(None, ['out="runs/x"', "augment.freq_mix_prob=0.5"])
+    _say_changed_settings(run)
+    assert capsys.readouterr().out.strip().endswith("augment.freq_mix_prob: 0.0 -> 0.5")
 
 
 @pytest.mark.slow

@@ -598,6 +598,14 @@ def changed_settings(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
+def _with_defaults(saved: dict, defaults: dict) -> dict:
+    """A saved config with the settings added since it was written at their defaults (what the run had)."""
+    out = dict(defaults)
+    for k, v in saved.items():
+        out[k] = _with_defaults(v, defaults[k]) if isinstance(v, dict) and isinstance(defaults.get(k), dict) else v
+    return out
+
+
 def _say_changed_settings(run: _Run) -> None:
     """A resumed run goes on with the settings it is given (a longer schedule is a common reason); say which
     differ from those it last ran with, since its ``config.json`` then records only the new ones."""
@@ -605,7 +613,8 @@ def _say_changed_settings(run: _Run) -> None:
         old = json.loads((run.out / "config.json").read_text())
     except (OSError, ValueError):
         return
-    changed = changed_settings(old, json.loads(json.dumps(run.cfg.to_dict())))
+    defaults, now = (json.loads(json.dumps(c.to_dict())) for c in (TrainConfig(), run.cfg))
+    changed = changed_settings(_with_defaults(old, defaults), now)
     if changed and run.info.main:
         print(f"resuming with settings changed since the last start: {'; '.join(changed)}", flush=True)
 
