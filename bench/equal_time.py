@@ -27,6 +27,7 @@ from seld_live.atomic import write_json_atomic
 
 OUT = Path(__file__).resolve().parent / "results" / "equal_time.json"
 KEYS = ("F20", "LE_CD", "MAR", "SELD")
+AXIS_KEY = {"minutes": "minutes", "epochs": "epoch"}  # --axis: the log row field a budget is counted in
 
 
 def read_log(path: str | Path) -> list[dict]:
@@ -46,8 +47,7 @@ def read_log(path: str | Path) -> list[dict]:
 def best_by(rows: list[dict], budget: float, axis: str = "minutes") -> dict | None:
     """The epoch a run stopped at ``budget`` (minutes of training, or epochs) would keep: the lowest validation
     SELD so far."""
-    key = "epoch" if axis == "epochs" else "minutes"
-    done = [r for r in rows if r[key] <= budget + 1e-9]
+    done = [r for r in rows if r[AXIS_KEY[axis]] <= budget + 1e-9]
     return min(done, key=lambda r: r["SELD"]) if done else None
 
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", metavar="LABEL=LOG.csv")
     ap.add_argument("--every", type=float, default=30.0, help="minutes (or epochs) between budgets (default 30)")
-    ap.add_argument("--axis", choices=("minutes", "epochs"), default="minutes",
+    ap.add_argument("--axis", choices=tuple(AXIS_KEY), default="minutes",
                     help="budgets in training minutes (default) or in epochs")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args(argv)
@@ -66,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"equal_time: expected LABEL=LOG.csv with an existing file, got {spec!r}", file=sys.stderr)
             return 2
         runs[label], logs[label] = read_log(path), path
-    key = "epoch" if args.axis == "epochs" else "minutes"
-    shortest = min((r[-1][key] for r in runs.values() if r), default=0.0)
+    shortest = min((r[-1][AXIS_KEY[args.axis]] for r in runs.values() if r), default=0.0)
     budgets = [args.every * i for i in range(1, math.floor(shortest / args.every + 1e-9) + 1)]
     if not budgets or shortest - budgets[-1] > 1e-6:  # and where the shortest run ends
         budgets.append(shortest)

@@ -23,7 +23,7 @@ from training.synth.classes import load_class_list
 from training.synth.runner import synthesize
 from training.synth.scene import SceneConfig
 from training.synth.writer import DatasetSpec
-from training.train import _say_changed_settings, changed_settings, epoch_plan, train
+from training.train import _saved_config, _say_changed_settings, changed_settings, epoch_plan, train
 
 THREE_CLASSES = """
 name = "three"
@@ -113,19 +113,19 @@ def test_a_resume_says_which_settings_changed_since_the_last_start(tmp_path, cap
     (tmp_path / "config.json").write_text(json.dumps(cfg.to_dict()))
     run = SimpleNamespace(out=tmp_path, cfg=load_config(None, ['out="runs/x"', "optim.lr=5e-4"]),
                           info=SimpleNamespace(main=True))
-    _say_changed_settings(run)
+    _say_changed_settings(run, _saved_config(run))
     said = capsys.readouterr().out.strip()
     assert said == "resuming with settings changed since the last start: optim.lr: 0.001 -> 0.0005"
     run.cfg = cfg
-    _say_changed_settings(run)
+    _say_changed_settings(run, _saved_config(run))
     assert capsys.readouterr().out == ""
     before = cfg.to_dict()
     del before["augment"]["freq_mix_prob"], before["augment"]["freq_mix_alpha"]  # a run older than the settings
     (tmp_path / "config.json").write_text(json.dumps(before))
-    _say_changed_settings(run)  # it ran with their defaults: nothing changed
+    _say_changed_settings(run, _saved_config(run))  # it ran with their defaults: nothing changed
     assert capsys.readouterr().out == ""
     run.cfg = load_config(None, ['out="runs/x"', "augment.freq_mix_prob=0.5"])
-    _say_changed_settings(run)
+    _say_changed_settings(run, _saved_config(run))
     assert capsys.readouterr().out.strip().endswith("augment.freq_mix_prob: 0.0 -> 0.5")
 
 
@@ -198,7 +198,7 @@ def test_short_training_improves_validation_and_resumes_exactly(tiny_data, tmp_p
 WORKER = """
 import sys, torch
 from training.config import load_config
-from training.train import _say_changed_settings, changed_settings, epoch_plan, train
+from training.train import _saved_config, _say_changed_settings, changed_settings, epoch_plan, train
 torch.set_num_threads(1)
 cfg = load_config(None, sys.argv[2:])
 res = train(cfg, progress=False)

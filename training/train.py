@@ -547,8 +547,9 @@ def _resume(run: _Run, resume: bool) -> _Progress:
         if resume and run.info.main:
             print(f"nothing to resume in {run.out}; starting afresh")
         return _Progress()
-    _check_same_network(run)
-    _say_changed_settings(run)
+    saved = _saved_config(run)
+    _check_same_network(run, saved)
+    _say_changed_settings(run, saved)
     st = read_train_state(path)
     try:
         run.model.load_state_dict(st["model"])
@@ -570,14 +571,23 @@ def _resume(run: _Run, resume: bool) -> _Progress:
     return state
 
 
-def _check_same_network(run: _Run) -> None:
-    """Refuse to resume a run with another network than the one its ``config.json`` records."""
-    saved = run.out / "config.json"
+def _saved_config(run: _Run) -> dict | None:
+    """The settings the run in ``--out`` last ran with (its ``config.json``); None where there is no record (a
+    state copied into a new folder: the weights themselves are checked)."""
     try:
-        old = json.loads(saved.read_text())["model"]
+        saved = json.loads((run.out / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) else None
+
+
+def _check_same_network(run: _Run, saved: dict | None) -> None:
+    """Refuse to resume a run with another network than the one its ``config.json`` records."""
+    try:
+        old = saved["model"]
         was = (old["arch"], old["size"], old.get("overrides", {}))
-    except (OSError, ValueError, KeyError, TypeError):
-        return  # no record (a state copied into a new folder): the weights themselves are checked
+    except (KeyError, TypeError, AttributeError):
+        return
     m = run.cfg.model
     if was != (m.arch, m.size, json.loads(json.dumps(m.overrides))):
         raise SeldError(f"{run.out} is a run of a {was[0]} network (size {was[1]}"
@@ -606,15 +616,13 @@ def _with_defaults(saved: dict, defaults: dict) -> dict:
     return out
 
 
-def _say_changed_settings(run: _Run) -> None:
+def _say_changed_settings(run: _Run, saved: dict | None) -> None:
     """A resumed run goes on with the settings it is given (a longer schedule is a common reason); say which
     differ from those it last ran with, since its ``config.json`` then records only the new ones."""
-    try:
-        old = json.loads((run.out / "config.json").read_text())
-    except (OSError, ValueError):
+    if saved is None:
         return
     defaults, now = (json.loads(json.dumps(c.to_dict())) for c in (TrainConfig(), run.cfg))
-    changed = changed_settings(_with_defaults(old, defaults), now)
+    changed = changed_settings(_with_defaults(saved, defaults), now)
     if changed and run.info.main:
         print(f"resuming with settings changed since the last start: {'; '.join(changed)}", flush=True)
 
