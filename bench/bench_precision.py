@@ -24,9 +24,11 @@ from pathlib import Path
 import torch
 
 from seld_live.atomic import write_json_atomic
+from training.batches import collate
+from training.compute import choose_precision
 from training.config import load_config
 from training.losses import make_loss
-from training.train import choose_precision, collate, open_datasets, train
+from training.train import open_datasets, train
 
 RECIPE = Path(__file__).resolve().parents[1] / "training" / "configs" / "home13_xsource_v4.toml"
 OUT = Path(__file__).resolve().parent / "results" / "bench_precision.json"

@@ -28,15 +28,9 @@ from pathlib import Path
 import torch
 
 from seld_live.atomic import write_json_atomic
+from training.compute import choose_precision, cpu_bf16_flags, single_threaded_blas
 from training.config import load_config
-from training.train import (
-    _setup,
-    _train_epoch,
-    choose_precision,
-    cpu_bf16_flags,
-    describe_compute,
-    single_threaded_blas,
-)
+from training.train import _setup, _train_epoch, describe_compute
 
 RECIPE = Path(__file__).resolve().parents[1] / "training" / "configs" / "home13_seddoa_agg2.toml"
 OUT = Path(__file__).resolve().parent / "results" / "bench_train.json"

@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,7 +22,8 @@ from training.synth.classes import load_class_list
 from training.synth.runner import synthesize
 from training.synth.scene import SceneConfig
 from training.synth.writer import DatasetSpec
-from training.train import _saved_config, _say_changed_settings, changed_settings, epoch_plan, train
+from training.train import epoch_plan, train
+from training.train_state import changed_settings, resume_notice, saved_config
 
 THREE_CLASSES = """
 name = "three"
@@ -104,29 +104,25 @@ def test_freq_mix_style_recolours_the_spectral_channels_only_and_keeps_the_label
         load_config(None, [f'data.train=["{tiny_data / "train"}"]', "augment.freq_mix_prob=1.5"]).validate()
 
 
-def test_a_resume_says_which_settings_changed_since_the_last_start(tmp_path, capsys):
+def test_a_resume_says_which_settings_changed_since_the_last_start(tmp_path):
     old = {"seed": 1, "optim": {"epochs": 24, "lr": 0.001}, "augment": {"mix_prob": 0.2}}
     new = {"seed": 1, "optim": {"epochs": 30, "lr": 0.001}, "augment": {"mix_prob": 0.2, "freq_mix_prob": 0.5}}
     assert changed_settings(old, new) == ["augment.freq_mix_prob: null -> 0.5", "optim.epochs: 24 -> 30"]
     assert changed_settings(old, old) == []
     cfg = load_config(None, ['out="runs/x"'])
     (tmp_path / "config.json").write_text(json.dumps(cfg.to_dict()))
-    run = SimpleNamespace(out=tmp_path, cfg=load_config(None, ['out="runs/x"', "optim.lr=5e-4"]),
-                          info=SimpleNamespace(main=True))
-    _say_changed_settings(run, _saved_config(run))
-    said = capsys.readouterr().out.strip()
+    saved = saved_config(tmp_path)
+    said = resume_notice(load_config(None, ['out="runs/x"', "optim.lr=5e-4"]), saved)
     assert said == "resuming with settings changed since the last start: optim.lr: 0.001 -> 0.0005"
-    run.cfg = cfg
-    _say_changed_settings(run, _saved_config(run))
-    assert capsys.readouterr().out == ""
+    assert resume_notice(cfg, saved) is None
     before = cfg.to_dict()
     del before["augment"]["freq_mix_prob"], before["augment"]["freq_mix_alpha"]  # a run older than the settings
     (tmp_path / "config.json").write_text(json.dumps(before))
-    _say_changed_settings(run, _saved_config(run))  # it ran with their defaults: nothing changed
-    assert capsys.readouterr().out == ""
-    run.cfg = load_config(None, ['out="runs/x"', "augment.freq_mix_prob=0.5"])
-    _say_changed_settings(run, _saved_config(run))
-    assert capsys.readouterr().out.strip().endswith("augment.freq_mix_prob: 0.0 -> 0.5")
+    assert resume_notice(cfg, saved_config(tmp_path)) is None  # it ran with their defaults: nothing changed
+    said = resume_notice(load_config(None, ['out="runs/x"', "augment.freq_mix_prob=0.5"]), saved_config(tmp_path))
+    assert said.endswith("augment.freq_mix_prob: 0.0 -> 0.5")
+    (tmp_path / "config.json").write_text("not json")
+    assert saved_config(tmp_path) is None and resume_notice(cfg, None) is None  # no record: nothing to say
 
 
 @pytest.mark.slow
@@ -163,7 +159,7 @@ def test_short_training_improves_validation_and_resumes_exactly(tiny_data, tmp_p
     want = score_predictions(det, predict_dataset(det, tiny_data / "val"), extras=False)["SELD"]
     assert init.history[0]["val_SELD"] == pytest.approx(want, abs=1e-6)
     from seld_live.models import build_model
-    from training.train import init_from
+    from training.init_weights import init_from
 
     fresh = build_model(det.meta.model)
     init_from(fresh, det.meta.model, det.classes, str(result.best_path))
@@ -198,7 +194,7 @@ def test_short_training_improves_validation_and_resumes_exactly(tiny_data, tmp_p
 WORKER = """
 import sys, torch
 from training.config import load_config
-from training.train import _saved_config, _say_changed_settings, changed_settings, epoch_plan, train
+from training.train import train
 torch.set_num_threads(1)
 cfg = load_config(None, sys.argv[2:])
 res = train(cfg, progress=False)
@@ -216,7 +212,7 @@ def test_a_run_for_another_array_starts_from_the_layers_that_fit(tmp_path):
 
     from seld_live.checkpoint import read_checkpoint
     from seld_live.models import build_model
-    from training.train import init_from
+    from training.init_weights import init_from
 
     tetra = make_checkpoint(tmp_path / "tetra.pt", size="tiny", num_classes=3, seed=1)
     _state, foa = read_checkpoint(make_checkpoint(tmp_path / "foa.pt", size="tiny", num_classes=3, array="foa",
@@ -255,7 +251,7 @@ def test_an_einv2_run_starts_from_a_seddoa_checkpoint_in_both_branches(tmp_path)
 
     from seld_live.checkpoint import load_model
     from seld_live.models import build_model
-    from training.train import init_from
+    from training.init_weights import init_from
 
     path = make_checkpoint(tmp_path / "seddoa.pt", size="tiny", num_classes=3, seed=3)
     seddoa, meta = load_model(path)

@@ -14,24 +14,17 @@ import torch
 
 from seld_live.checkpoint import read_checkpoint
 from seld_live.geometry import load_array
-from training import train as train_mod
+from training import compute
 from training.augment import ChunkAugmenter
+from training.batches import EpochItems, EpochSampler, collate, make_loader
+from training.compute import choose_precision, single_threaded_blas
 from training.config import AugmentSection, ConfigError, load_config
 from training.data import Prefetcher, SeldDataset
 from training.synth.classes import load_class_list
 from training.synth.runner import synthesize
 from training.synth.scene import SceneConfig
 from training.synth.writer import DatasetSpec
-from training.train import (
-    EpochItems,
-    EpochSampler,
-    _batches,
-    choose_precision,
-    collate,
-    make_loader,
-    single_threaded_blas,
-    train,
-)
+from training.train import _batches, train
 
 
 @pytest.fixture(scope="module")
@@ -155,14 +148,14 @@ def test_prefetcher_rests_between_refills():
 
 def test_bf16_only_where_the_cpu_has_it(monkeypatch):
     cpu = torch.device("cpu")
-    monkeypatch.setattr(train_mod, "cpu_bf16_flags", lambda *a: [])
+    monkeypatch.setattr(compute, "cpu_bf16_flags", lambda *a: [])
     for setting in ("auto", "bf16"):
         p = choose_precision(setting, cpu)
         assert p.name == "fp32" and p.dtype is None and "no native bfloat16" in p.why
-    monkeypatch.setattr(train_mod, "cpu_bf16_flags", lambda *a: ["avx512_bf16"])
-    monkeypatch.setattr(train_mod, "bf16_autocast_works", lambda: False)
+    monkeypatch.setattr(compute, "cpu_bf16_flags", lambda *a: ["avx512_bf16"])
+    monkeypatch.setattr(compute, "bf16_autocast_works", lambda: False)
     assert choose_precision("auto", cpu).name == "fp32"
-    monkeypatch.setattr(train_mod, "bf16_autocast_works", lambda: True)
+    monkeypatch.setattr(compute, "bf16_autocast_works", lambda: True)
     p = choose_precision("auto", cpu)
     assert p.name == "bf16" and p.dtype == torch.bfloat16 and not p.scaled and "avx512_bf16" in p.why
     assert choose_precision("fp32", cpu).name == "fp32"
@@ -176,14 +169,14 @@ def test_bf16_only_where_the_cpu_has_it(monkeypatch):
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
     (tmp_path / "a").write_text("processor : 0\nflags : fpu sse avx512f avx512_bf16 amx_bf16\n")
     (tmp_path / "b").write_text("processor : 0\nflags : fpu sse avx2\n")
-    assert train_mod.cpu_bf16_flags(tmp_path / "a") == ["amx_bf16", "avx512_bf16"]
-    assert train_mod.cpu_bf16_flags(tmp_path / "b") == []
-    assert train_mod.cpu_bf16_flags(tmp_path / "missing") == []
+    assert compute.cpu_bf16_flags(tmp_path / "a") == ["amx_bf16", "avx512_bf16"]
+    assert compute.cpu_bf16_flags(tmp_path / "b") == []
+    assert compute.cpu_bf16_flags(tmp_path / "missing") == []
 
 
 def test_the_quick_bf16_check_leaves_the_random_state_alone():
     state = torch.get_rng_state()
-    train_mod.bf16_autocast_works()
+    compute.bf16_autocast_works()
     assert torch.equal(state, torch.get_rng_state())
 
 
@@ -277,7 +270,7 @@ def test_torch_and_blas_threads_come_back_after_training(data, tmp_path):
     before = torch.get_num_threads()
     train(_config(data, tmp_path / "t", "optim.epochs=1", "threads=3"), progress=False)
     assert torch.get_num_threads() == before
-    controls = train_mod._openblas_thread_controls()
+    controls = compute._openblas_thread_controls()
     was = [get() for _, get in controls]
     with single_threaded_blas():
         assert all(get() == 1 for _, get in controls)

@@ -53,7 +53,7 @@ class ModelSection:
     size: str = "small"
     overrides: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields, e.g. {tcn_channels = 128}
     # start from this checkpoint's weights instead of random ones (same network; of other classes, all but the
-    # class outputs; of another array, the tensors that fit: training.train.init_from);
+    # class outputs; of another array, the tensors that fit: training.init_weights.init_from);
     # a fresh run (the normalisation is recomputed on this run's data), not a resume
     init: str = ""
 

@@ -16,11 +16,8 @@ bfloat16 (``optim.precision``), in the channels-last layout, while a background 
 from __future__ import annotations
 
 import csv
-import dataclasses
-import functools
 import json
 import math
-import os
 import random
 import shutil
 import time
@@ -32,174 +29,27 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from seld_live.atomic import atomic_path, write_text_atomic
-from seld_live.checkpoint import CheckpointMeta, load_model, load_torch_file, read_checkpoint, save_checkpoint
+from seld_live.atomic import write_text_atomic
+from seld_live.checkpoint import CheckpointMeta, load_model, save_checkpoint
 from seld_live.decode import DecodeConfig
 from seld_live.detector import Detector, pick_device
 from seld_live.errors import SeldError
 from seld_live.events import FRAME_SECONDS
 from seld_live.models import SeldNet, build_model, count_parameters, sized_config
-from seld_live.paths import resolve_model
+from training.batches import EpochItems, EpochSampler, make_loader
+from training.compute import Precision, choose_precision, compute_threads, kept_torch_threads, single_threaded_blas
 from training.config import TrainConfig
 from training.data import Prefetcher, scenes_identity
+from training.distributed import DistInfo, average_buffers, init_distributed
 from training.evaluate import predict_dataset, score_predictions
+from training.init_weights import init_from
 from training.losses import make_loss
 from training.metrics import SELD_KEYS
+from training.train_state import check_same_network, read_train_state, resume_notice, save_train_state, saved_config
 from training.tuning import tune_decoding, tune_threshold
-
-
-@dataclass
-class DistInfo:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed() -> DistInfo:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return DistInfo()
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    dist.init_process_group(backend)
-    info = DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
-    if torch.cuda.is_available():
-        torch.cuda.set_device(info.local_rank)
-    return info
-
-
-class EpochSampler(Sampler[tuple[int, int]]):
-    """Shuffled (epoch, index) keys from (seed, epoch), split across ranks: exact resume and identical DDP shards.
-
-    The key carries the epoch to whoever makes the item (``EpochItems``): a persistent DataLoader worker holds a
-    copy of the dataset made once, so an epoch set on the main process's dataset would never reach it."""
-
-    def __init__(self, n: int, seed: int, rank: int = 0, world: int = 1):
-        self.n, self.seed, self.rank, self.world = n, seed, rank, world
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        order = torch.randperm(self.n, generator=g).tolist()
-        per = math.ceil(self.n / self.world)
-        order += order[: per * self.world - self.n]  # pad so every rank gets the same count
-        return iter([(self.epoch, i) for i in order[self.rank :: self.world]])
-
-    def __len__(self) -> int:
-        return math.ceil(self.n / self.world)
-
-
-class EpochItems(Dataset):
-    """The training chunks addressed by (epoch, index) keys (``EpochSampler``): each chunk's augmentation derives
-    from (seed, epoch, index), in whatever process or thread makes it."""
-
-    def __init__(self, dataset: Dataset, parts: list):
-        self.dataset, self.parts = dataset, parts
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, key: tuple[int, int]) -> dict:
-        epoch, i = key
-        for ds in self.parts:
-            ds.epoch = epoch
-        return self.dataset[i]
-
-
-def average_buffers(model: torch.nn.Module, world: int) -> None:
-    """Average batch-norm statistics over ranks (DDP syncs parameters, each rank's buffers drift)."""
-    for b in model.buffers():
-        if b.is_floating_point():
-            dist.all_reduce(b)
-            b /= world
-
-
-BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of native bfloat16 arithmetic
-
-
-@dataclass(frozen=True)
-class Precision:
-    """The network's arithmetic in training: ``fp32``, ``bf16`` (autocast, same exponent range as float32: no
-    gradient scaler) or ``fp16`` (CUDA autocast with a gradient scaler). ``why`` is said at the start."""
-
-    name: str
-    why: str
-
-    @property
-    def dtype(self) -> torch.dtype | None:
-        """The autocast dtype; None: no autocast."""
-        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.name)
-
-    @property
-    def scaled(self) -> bool:
-        return self.name == "fp16"
-
-
-def cpu_bf16_flags(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> list[str]:
-    """The CPU's native bfloat16 instruction sets among ``BF16_CPU_FLAGS``; none where they cannot be read (not
-    Linux): float32 is the safe guess."""
-    try:
-        text = Path(cpuinfo).read_text(errors="replace")
-    except OSError:
-        return []
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return [f for f in BF16_CPU_FLAGS if f in flags]
-
-
-def bf16_autocast_works() -> bool:
-    """A small convolution under CPU bfloat16 autocast runs, gives bfloat16 close to float32, and back-propagates
-    finite gradients (a torch build without the kernels fails here rather than in the first step). Uses its own
-    random generator: the run's random state is untouched."""
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(2, 3, 8, 8, generator=g)
-    w = torch.randn(4, 3, 3, 3, generator=g, requires_grad=True)
-    try:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            y = torch.nn.functional.conv2d(x, w)
-        y.float().square().sum().backward()
-    except (RuntimeError, NotImplementedError):
-        return False
-    ref = torch.nn.functional.conv2d(x, w.detach())
-    return (y.dtype == torch.bfloat16 and bool(torch.allclose(y.float(), ref, rtol=0.05, atol=0.1))
-            and bool(torch.isfinite(w.grad).all()))
-
-
-def choose_precision(setting: str, device: torch.device, amp: bool = True) -> Precision:
-    """``optim.precision`` on this device (see training.config); bfloat16 only where the hardware has it."""
-    if setting == "fp32":
-        return Precision("fp32", "asked (optim.precision)")
-    if device.type == "cuda":
-        if setting == "bf16":
-            return Precision("bf16", "asked") if torch.cuda.is_bf16_supported() else \
-                Precision("fp32", "this GPU has no bfloat16")
-        return Precision("fp16", "CUDA mixed precision (amp)") if amp else Precision("fp32", "amp is off")
-    if device.type != "cpu":
-        return Precision("fp32", f"no reduced precision on {device.type}")
-    flags = cpu_bf16_flags()
-    if not flags:
-        return Precision("fp32", f"this CPU has no native bfloat16 ({' or '.join(BF16_CPU_FLAGS)})")
-    if not bf16_autocast_works():
-        return Precision("fp32", "bfloat16 autocast failed its check on this CPU")
-    return Precision("bf16", f"the CPU has {', '.join(flags)}")
-
-
-def compute_threads(setting: int, device: torch.device, loaders: int) -> tuple[int, int]:
-    """torch intra-op threads for a training step (while batches are being made beside it, and while they are
-    not): ``setting`` for both, or (0) on the CPU every thread torch has less one per loading thread or worker
-    process while they work (at least one), every thread while a prefetch thread rests."""
-    if setting > 0:
-        return setting, setting
-    have = torch.get_num_threads()
-    return (max(1, have - loaders), have) if device.type == "cpu" else (have, have)
 
 
 def seed_everything(seed: int) -> None:
@@ -230,32 +80,6 @@ def lr_lambda(cfg: TrainConfig, steps_per_epoch: int):
     return f
 
 
-def collate(items: list[dict], channels_last: bool = False) -> dict:
-    """A batch of items, stacked by numpy: torch's parallel copies, called from a prefetch thread, would start a
-    second OpenMP thread team beside the training step's. ``channels_last`` lays the features out as the network
-    computes them (the copy made here, beside the step, rather than in it)."""
-    out = {}
-    for k in items[0]:
-        v = items[0][k]
-        if isinstance(v, torch.Tensor | np.ndarray):
-            arrays = [np.asarray(it[k]) for it in items]
-            if k == "features" and channels_last:
-                out[k] = _stack_channels_last(arrays)
-            else:
-                out[k] = torch.from_numpy(np.stack(arrays))
-        else:
-            out[k] = [it[k] for it in items]
-    return out
-
-
-def _stack_channels_last(xs: list[np.ndarray]) -> torch.Tensor:
-    """[C, T, F] arrays -> a [B, C, T, F] tensor whose memory is laid out [B, T, F, C] (channels last)."""
-    out = np.empty((len(xs), *xs[0].shape[1:], xs[0].shape[0]), xs[0].dtype)
-    for b, x in enumerate(xs):
-        out[b] = x.transpose(1, 2, 0)
-    return torch.from_numpy(out).permute(0, 3, 1, 2)
-
-
 def compute_normalization(feature_arrays, max_frames: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
     """Per channel and mel band mean / std over training features [C, T, F] (streamed, float64 sums)."""
     s = s2 = None
@@ -273,20 +97,6 @@ def compute_normalization(feature_arrays, max_frames: int = 200_000) -> tuple[np
     mean = s / n
     std = np.sqrt(np.maximum(s2 / n - mean**2, 1e-8))
     return mean.astype(np.float32), std.astype(np.float32)
-
-
-def save_train_state(path: Path, model: SeldNet, opt, sched, epoch: int, best: float, history: list) -> None:
-    state = {
-        "model": {k: v.contiguous() for k, v in model.state_dict().items()},  # float32, the default layout
-        "optimizer": opt.state_dict(),
-        "scheduler": sched.state_dict(),
-        "epoch": epoch,
-        "best_seld": best,
-        "history_json": json.dumps(history),
-        "torch_rng": torch.get_rng_state(),
-    }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
 
 
 def build_model_config(cfg: TrainConfig, dataset) -> object:
@@ -363,7 +173,7 @@ class _Run:
     sampler: EpochSampler
     loader: DataLoader
     progress: bool
-    precision: Precision = Precision("fp32", "")
+    precision: Precision
     channels_last: bool = False
     threads: int = 1  # torch intra-op threads while batches are being made beside the step
     threads_alone: int = 1  # ... and while the prefetch thread rests
@@ -391,7 +201,7 @@ class _Progress:
 
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> TrainResult:
     """Run a training (one process, or one rank of a torchrun launch)."""
-    with _kept_torch_threads(), single_threaded_blas():
+    with kept_torch_threads(), single_threaded_blas():
         run = _setup(cfg, resume, progress)
         state = _resume(run, resume)
         _start(run, state)
@@ -409,59 +219,6 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Trai
             dist.barrier()
             dist.destroy_process_group()
     return TrainResult(run.best_path, run.model, state.history)
-
-
-@contextmanager
-def _kept_torch_threads() -> Iterator[None]:
-    """The caller's torch thread count back after the training (which sets its own)."""
-    before = torch.get_num_threads()
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-@contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """numpy's OpenBLAS at one thread while training. After every matrix product (the data pipeline's mel and
-    GCC-PHAT products) its threads spin for a while and take the cores from the training step that follows
-    (measured here: that step 35 % slower); the data side gains nothing from them. Restored afterwards; a no-op
-    where no OpenBLAS is found (another BLAS, or not Linux)."""
-    libs = _openblas_thread_controls()
-    before = [get() for _, get in libs]
-    for set_threads, _ in libs:
-        set_threads(1)
-    try:
-        yield
-    finally:
-        for (set_threads, _), n in zip(libs, before, strict=True):
-            set_threads(n)
-
-
-def _openblas_thread_controls() -> list[tuple[Callable, Callable]]:
-    """(set, get) thread-count functions of every OpenBLAS loaded in this process (numpy's and scipy's
-    bundled copies name them with their own prefix and suffix)."""
-    import ctypes
-
-    try:
-        maps = Path("/proc/self/maps").read_text()
-    except OSError:
-        return []
-    paths = sorted({line.split()[-1] for line in maps.splitlines() if "openblas" in line.rsplit("/", 1)[-1]})
-    out = []
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        names = [(f"{p}set_num_threads{s}", f"{p}get_num_threads{s}") for p in ("scipy_openblas_", "openblas_")
-                 for s in ("64_", "")]
-        found = next(((getattr(lib, a), getattr(lib, b)) for a, b in names if hasattr(lib, a) and hasattr(lib, b)),
-                     None)
-        if found is not None:
-            found[0].argtypes, found[1].restype = [ctypes.c_int], ctypes.c_int
-            out.append(found)
-    return out
 
 
 def _setup(cfg: TrainConfig, resume: bool, progress: bool) -> _Run:
@@ -529,17 +286,6 @@ def _setup(cfg: TrainConfig, resume: bool, progress: bool) -> _Run:
                 plan=epoch_plan(cfg.optim.epochs, cfg.optim.max_steps, len(loader)))
 
 
-def make_loader(cfg: TrainConfig, items: EpochItems, sampler: EpochSampler, world: int = 1,
-                channels_last: bool = False) -> DataLoader:
-    """The training batches: in this process (``data.workers`` 0; a prefetch thread may run it, ``_batches``) or
-    in persistent worker processes; the same batches in the same order either way."""
-    per_rank_batch = max(1, cfg.optim.batch_size // world)
-    workers = cfg.data.workers
-    return DataLoader(items, batch_size=per_rank_batch, sampler=sampler,
-                      collate_fn=functools.partial(collate, channels_last=channels_last), num_workers=workers,
-                      persistent_workers=workers > 0, drop_last=len(sampler) >= per_rank_batch)
-
-
 def _resume(run: _Run, resume: bool) -> _Progress:
     """The state after the last finished epoch of the run in ``--out`` (``last.pt``), or a fresh start."""
     path = run.state_path
@@ -547,9 +293,11 @@ def _resume(run: _Run, resume: bool) -> _Progress:
         if resume and run.info.main:
             print(f"nothing to resume in {run.out}; starting afresh")
         return _Progress()
-    saved = _saved_config(run)
-    _check_same_network(run, saved)
-    _say_changed_settings(run, saved)
+    saved = saved_config(run.out)
+    check_same_network(run.out, run.cfg, saved)
+    notice = resume_notice(run.cfg, saved)
+    if notice and run.info.main:
+        print(notice, flush=True)
     st = read_train_state(path)
     try:
         run.model.load_state_dict(st["model"])
@@ -569,62 +317,6 @@ def _resume(run: _Run, resume: bool) -> _Progress:
     if run.info.main:
         print(f"resuming {run.out} after epoch {state.start_epoch}")
     return state
-
-
-def _saved_config(run: _Run) -> dict | None:
-    """The settings the run in ``--out`` last ran with (its ``config.json``); None where there is no record (a
-    state copied into a new folder: the weights themselves are checked)."""
-    try:
-        saved = json.loads((run.out / "config.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return saved if isinstance(saved, dict) else None
-
-
-def _check_same_network(run: _Run, saved: dict | None) -> None:
-    """Refuse to resume a run with another network than the one its ``config.json`` records."""
-    try:
-        old = saved["model"]
-        was = (old["arch"], old["size"], old.get("overrides", {}))
-    except (KeyError, TypeError, AttributeError):
-        return
-    m = run.cfg.model
-    if was != (m.arch, m.size, json.loads(json.dumps(m.overrides))):
-        raise SeldError(f"{run.out} is a run of a {was[0]} network (size {was[1]}"
-                        f"{', overrides ' + json.dumps(was[2]) if was[2] else ''}), not {m.arch} (size {m.size}"
-                        f"{', overrides ' + json.dumps(m.overrides) if m.overrides else ''}); resume it with its "
-                        "own --arch and config, or use another --out")
-
-
-def changed_settings(old: dict, new: dict, prefix: str = "") -> list[str]:
-    """``"key: old -> new"`` for each setting that differs between two configs (nested sections flattened)."""
-    out = []
-    for k in sorted(set(old) | set(new)):
-        a, b, name = old.get(k), new.get(k), f"{prefix}{k}"
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += changed_settings(a, b, name + ".")
-        elif a != b:
-            out.append(f"{name}: {json.dumps(a)} -> {json.dumps(b)}")
-    return out
-
-
-def _with_defaults(saved: dict, defaults: dict) -> dict:
-    """A saved config with the settings added since it was written at their defaults (what the run had)."""
-    out = dict(defaults)
-    for k, v in saved.items():
-        out[k] = _with_defaults(v, defaults[k]) if isinstance(v, dict) and isinstance(defaults.get(k), dict) else v
-    return out
-
-
-def _say_changed_settings(run: _Run, saved: dict | None) -> None:
-    """A resumed run goes on with the settings it is given (a longer schedule is a common reason); say which
-    differ from those it last ran with, since its ``config.json`` then records only the new ones."""
-    if saved is None:
-        return
-    defaults, now = (json.loads(json.dumps(c.to_dict())) for c in (TrainConfig(), run.cfg))
-    changed = changed_settings(_with_defaults(saved, defaults), now)
-    if changed and run.info.main:
-        print(f"resuming with settings changed since the last start: {'; '.join(changed)}", flush=True)
 
 
 def _start(run: _Run, state: _Progress) -> None:
@@ -824,77 +516,6 @@ def _kept(run: _Run, epoch: int) -> str:
     if epoch == 0 or not run.state_path.exists():
         return "No epoch had finished: no checkpoint was written"
     return f"{run.state_path} holds epoch {epoch} and {run.best_path} the best epoch up to it"
-
-
-def read_train_state(path: Path) -> dict:
-    """``last.pt`` read the way checkpoints are (``seld_live.checkpoint.load_torch_file``): a PyTorch archive,
-    loaded with ``weights_only`` so that a crafted file cannot run code; anything else is one-line SeldError."""
-    st = load_torch_file(path, "training state", hint="remove it to start afresh")
-    kinds = {"model": dict, "optimizer": dict, "scheduler": dict, "epoch": int, "best_seld": float,
-             "history_json": str, "torch_rng": torch.Tensor}
-    wrong = list(kinds) if not isinstance(st, dict) else [k for k, t in kinds.items() if not isinstance(st.get(k), t)]
-    if wrong:
-        raise SeldError(f"{path}: not a seld-train training state (missing or mistyped: {', '.join(wrong)})")
-    return st
-
-
-def init_from(model: SeldNet, mcfg, classes: list[str], path: str) -> str:
-    """Load another checkpoint's weights into a new run's network (same network) and say what was taken.
-
-    A checkpoint of other classes gives everything but the class outputs (``SeldNet.CLASS_OUTPUTS``), which
-    start fresh: its backbone and direction head for a new class list. A checkpoint of another array (other
-    feature channels, e.g. the tetrahedron's log-mel + GCC-PHAT for an FOA run's log-mel + intensity vectors)
-    gives every tensor whose shape fits, and in each first convolution the weights of the leading log-mel
-    channels where both have as many; the rest (the other input channels) keeps its fresh initialisation. An
-    EINV2 run can start from a SEDDOA checkpoint of the same size: both of its branches start as that backbone
-    (the SED branch with its log-mel channels) and its heads as SEDDOA's; the cross-stitch units keep their
-    fresh, near-identity mixing. The normalisation is recomputed for the run's data."""
-    weights, meta = read_checkpoint(resolve_model(path))
-    changes = {"in_channels": mcfg.in_channels, "spectral_channels": mcfg.spectral_channels}
-    other_classes = list(meta.classes) != list(classes)
-    if other_classes:
-        changes["num_classes"] = mcfg.num_classes
-        weights = {k: v for k, v in weights.items() if k.split(".")[0] not in SeldNet.CLASS_OUTPUTS}
-    branched = (meta.model.arch, mcfg.arch) == ("seddoa", "einv2")
-    if branched:
-        changes["arch"] = mcfg.arch
-        weights = _two_branches(weights)
-    if dataclasses.replace(meta.model, **changes) != mcfg:
-        raise SeldError(f"model.init {path}: another network ({meta.model.arch}, conv channels "
-                        f"{list(meta.model.conv_channels)}) than this run's ({mcfg.arch}, "
-                        f"{list(mcfg.conv_channels)})")
-    own = model.state_dict()
-    whole, spectral, fresh = 0, [], []
-    for name, t in own.items():
-        w = weights.get(name)
-        if w is not None and w.shape == t.shape:
-            own[name], whole = w, whole + 1
-        elif (w is not None and w.dim() >= 2 and w.shape[0] == t.shape[0] and w.shape[2:] == t.shape[2:]
-              and w.shape[1] == meta.model.in_channels and t.shape[1] in (mcfg.in_channels, mcfg.spectral_channels)
-              and meta.model.spectral_channels == mcfg.spectral_channels):
-            n = mcfg.spectral_channels  # an input convolution: its log-mel channels mean the same here
-            own[name] = t.clone()
-            own[name][:, :n] = w[:, :n]
-            spectral.append(name)
-        else:
-            fresh.append(name)
-    model.load_state_dict(own)
-    note = f"initialised from {Path(path).name}: {whole} of {len(own)} tensors"
-    if other_classes:
-        note += f" (its {len(meta.classes)} classes are not this run's {len(classes)}: the class outputs start fresh)"
-    if spectral:
-        note += f", the log-mel channels of {len(spectral)} input convolution(s)"
-    fresh = [n for n in fresh if n not in ("feat_mean", "feat_std")]  # recomputed for this run anyway
-    return note + (f"; fresh: {', '.join(fresh)}" if fresh else "")
-
-
-def _two_branches(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A SEDDOA state dict with its backbone (``branch.*``) copied to both EINV2 branches."""
-    out = {k: v for k, v in weights.items() if not k.startswith("branch.")}
-    for k, v in weights.items():
-        if k.startswith("branch."):
-            out["sed_" + k] = out["doa_" + k] = v
-    return out
 
 
 def describe_data(train_parts, val_sets) -> dict:
