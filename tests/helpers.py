@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +69,31 @@ def same_events(a: list, b: list) -> None:
         assert x.azimuth == pytest.approx(y.azimuth, abs=1e-2)
         assert x.elevation == pytest.approx(y.elevation, abs=1e-2)
         assert x.confidence == pytest.approx(y.confidence, abs=1e-4)
+
+
+def random_scene(rng, C, n_frames):
+    """Reference events (moving sources, same-class overlaps) and a degraded prediction of them."""
+    ref_rows, pred_rows = [], []
+    for src in range(rng.integers(2, 7)):
+        c = int(rng.integers(0, C))
+        start = int(rng.integers(0, n_frames - 3))
+        length = int(rng.integers(1, 25))
+        az, el = rng.uniform(-180, 180), rng.uniform(-60, 60)
+        daz = rng.uniform(-5, 5)
+        dist = rng.uniform(1, 4) if rng.random() < 0.7 else math.nan
+        noise = rng.choice([3.0, 15.0, 40.0])
+        mode = rng.choice(["normal", "dropped", "shifted"], p=[0.7, 0.15, 0.15])
+        shift = int(rng.integers(-6, 7)) if mode == "shifted" else 0
+        for f in range(start, min(n_frames, start + length)):
+            a = az + daz * (f - start)
+            ref_rows.append((f, c, src, (a + 180) % 360 - 180, el, dist))
+            if mode != "dropped" and rng.random() < 0.8 and 0 <= f + shift < n_frames:
+                pd = dist * rng.uniform(0.5, 2.5) if not math.isnan(dist) and rng.random() < 0.8 else math.nan
+                pa = a + rng.normal(0, noise)
+                pe = np.clip(el + rng.normal(0, 5), -90, 90)
+                pred_rows.append((f + shift, c, 100 + src, (pa + 180) % 360 - 180, pe, pd))
+    for _ in range(rng.integers(0, 10)):  # insertions
+        pred_rows.append((int(rng.integers(0, n_frames)), int(rng.integers(0, C)), 7, rng.uniform(-180, 180),
+                          rng.uniform(-60, 60), math.nan))
+    return (np.asarray(ref_rows, dtype=np.float64).reshape(-1, 6),
+            np.asarray(pred_rows, dtype=np.float64).reshape(-1, 6))

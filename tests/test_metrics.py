@@ -8,6 +8,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from helpers import random_scene
 from scipy.optimize import linear_sum_assignment
 
 from training.metrics import frame_metrics_2024, missing_alarm_rate, onset_latency, seld_metrics, tracking_metrics
@@ -431,33 +432,6 @@ def slow_le_az(refs, preds, C):
     per_class = np.array([DE[c] / DE_TP[c] if DE_TP[c] else 180.0 for c in range(C)])
     micro = DE.sum() / DE_TP.sum() if DE_TP.sum() else 180.0
     return per_class.mean(), micro, per_class
-
-
-def random_scene(rng, C, n_frames):
-    """Reference events (moving sources, same-class overlaps) and a degraded prediction of them."""
-    ref_rows, pred_rows = [], []
-    for src in range(rng.integers(2, 7)):
-        c = int(rng.integers(0, C))
-        start = int(rng.integers(0, n_frames - 3))
-        length = int(rng.integers(1, 25))
-        az, el = rng.uniform(-180, 180), rng.uniform(-60, 60)
-        daz = rng.uniform(-5, 5)
-        dist = rng.uniform(1, 4) if rng.random() < 0.7 else NAN
-        noise = rng.choice([3.0, 15.0, 40.0])
-        mode = rng.choice(["normal", "dropped", "shifted"], p=[0.7, 0.15, 0.15])
-        shift = int(rng.integers(-6, 7)) if mode == "shifted" else 0
-        for f in range(start, min(n_frames, start + length)):
-            a = az + daz * (f - start)
-            ref_rows.append((f, c, src, (a + 180) % 360 - 180, el, dist))
-            if mode != "dropped" and rng.random() < 0.8 and 0 <= f + shift < n_frames:
-                pd = dist * rng.uniform(0.5, 2.5) if not math.isnan(dist) and rng.random() < 0.8 else NAN
-                pa = a + rng.normal(0, noise)
-                pe = np.clip(el + rng.normal(0, 5), -90, 90)
-                pred_rows.append((f + shift, c, 100 + src, (pa + 180) % 360 - 180, pe, pd))
-    for _ in range(rng.integers(0, 10)):  # insertions
-        pred_rows.append((int(rng.integers(0, n_frames)), int(rng.integers(0, C)), 7, rng.uniform(-180, 180),
-                          rng.uniform(-60, 60), NAN))
-    return table(ref_rows), table(pred_rows)
 
 
 @pytest.mark.parametrize("seed", range(6))

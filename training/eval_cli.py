@@ -16,7 +16,9 @@ array's plane, since it cannot tell up from down, and the table says so. SELD is
 
 Both print the event-onset latency after the metrics table (per class with ``--per-class`` /
 ``--all-classes``) and write it to the JSON under ``onset_latency``. ``seld-eval tune`` tunes a checkpoint's
-thresholds on validation data. Each subcommand is a function that adds its subparser and sets ``func``.
+thresholds on validation data. ``seld-eval compare --ref REF --pred A=DIR --pred B=DIR [--json OUT]`` scores several
+models' predictions on one test with paired bootstrap intervals over its clips (``training.bootstrap``).
+Each subcommand is a function that adds its subparser and sets ``func``.
 
 Exit status as every command (``seld_live.command``): input problems print one line on stderr and exit with
 status 1, usage errors 2, an interruption 130.
@@ -90,6 +92,59 @@ def add_score_command(subparsers) -> None:
     p.add_argument("--all-classes", action="store_true",
                    help="list every class, not only those with events, and the onset latency per class")
     p.set_defaults(func=_run_score)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from training.bootstrap import bootstrap_compare, clip_counts, format_comparison
+    from training.scoring import folded_if_planar, read_tables
+
+    named = [_named_pred(p) for p in args.pred]
+    if len(named) < 2:
+        raise SeldError("seld-eval compare needs two --pred NAME=FOLDER or more")
+    if len({n for n, _ in named}) < len(named):
+        raise SeldError("--pred names must differ")
+    if args.resamples < 100:
+        raise SeldError(f"--resamples must be 100 or more, got {args.resamples}")
+    if not 0.5 <= args.level < 1:
+        raise SeldError(f"--level must lie in [0.5, 1), got {args.level}")
+    counts = {}
+    for name, folder in named:
+        t = read_tables(args.ref, folder, args.num_classes, array=args.array)
+        counts[name] = clip_counts(folded_if_planar(t.refs, t.array), folded_if_planar(t.preds, t.array),
+                                   len(t.class_names))
+    result = bootstrap_compare(counts, args.resamples, args.seed, args.level)
+    result["predictions"] = {n: str(f) for n, f in named}
+    print(format_comparison(result))
+    _save_json(args, result)
+    return 0
+
+
+def _named_pred(text: str) -> tuple[str, str]:
+    name, sep, folder = text.partition("=")
+    if not sep or not name or not folder:
+        raise SeldError(f"--pred {text}: give it as NAME=FOLDER")
+    return name, folder
+
+
+def add_compare_command(subparsers) -> None:
+    p = subparsers.add_parser("compare", help="compare models' predictions on one test, with bootstrap intervals",
+                              description="Score several models' DCASE CSV predictions against the same "
+                                          "references and say how far each figure, and each model's difference "
+                                          "from the first, would move on other scenes: a paired bootstrap over "
+                                          "the clips (the clips' sources are not resampled).")
+    p.add_argument("--ref", required=True, help="reference CSV folder")
+    p.add_argument("--pred", required=True, action="append", metavar="NAME=FOLDER",
+                   help="a model's predictions (repeat; the first is the baseline of the differences)")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the resampling (default 0)")
+    p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    p.add_argument("--json", metavar="OUT", help="also write the comparison to this JSON file")
+    p.add_argument("--num-classes", type=int, default=None,
+                   help="number of classes (default: classes.tsv next to/above REF, else largest index + 1)")
+    p.add_argument("--array", metavar="PRESET|TOML",
+                   help="the recordings' array (default: array.toml next to/above REF); a planar one is scored "
+                        "folded above its plane")
+    p.set_defaults(func=_run_compare)
 
 
 def _warn(message: str) -> None:
@@ -210,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_score_command(subparsers)
     add_model_command(subparsers)
     add_tune_command(subparsers)
+    add_compare_command(subparsers)
     return parser
 
 

@@ -222,10 +222,19 @@ def missing_alarm_rate(refs: Tables, preds: Tables, num_classes: int, *,
 
 
 def _mar(ref: _Rows, pred: _Rows, num_classes: int) -> dict:
+    return _mar_from_counts(*_mar_counts(ref, pred, num_classes))
+
+
+def _mar_counts(ref: _Rows, pred: _Rows, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per class: reference (frame, class) pairs without a prediction of the class, and all of them."""
     missed = ~np.isin(ref.group_keys, pred.group_keys, assume_unique=True)
     cls = ref.group_keys % num_classes
     total = np.bincount(cls, minlength=num_classes)
     miss = np.bincount(cls, weights=missed.astype(float), minlength=num_classes)
+    return miss, total
+
+
+def _mar_from_counts(miss: np.ndarray, total: np.ndarray) -> dict:
     per_class = _ratio(miss, total, np.nan)
     present = total > 0
     return {
@@ -236,9 +245,49 @@ def _mar(ref: _Rows, pred: _Rows, num_classes: int) -> dict:
     }
 
 
+@dataclass
+class SeldCounts:
+    """The counts behind ``seld_metrics``, additive over clips: the counts of clips scored one by one, summed,
+    give the metrics of the clips scored together (segments never straddle two clips). Arrays are per class."""
+
+    TP: np.ndarray
+    FP_spatial: np.ndarray
+    FP: np.ndarray
+    FN: np.ndarray
+    DE: np.ndarray  # summed localisation errors of the localisation true positives (degrees)
+    DE_az: np.ndarray
+    DE_el: np.ndarray
+    DE_TP: np.ndarray
+    Nref: np.ndarray
+    missed: np.ndarray  # reference (frame, class) pairs without a prediction of the class (MAR)
+    pairs: np.ndarray  # all reference (frame, class) pairs
+    S: float
+    D: float
+    I: float  # insertions (the DCASE name)
+    frames: int
+
+    ARRAYS = ("TP", "FP_spatial", "FP", "FN", "DE", "DE_az", "DE_el", "DE_TP", "Nref", "missed", "pairs")
+    SCALARS = ("S", "D", "I", "frames")
+
+    @classmethod
+    def total(cls, parts: Sequence[SeldCounts], weights: Sequence[float] | None = None) -> SeldCounts:
+        """The sum of ``parts`` (each counted ``weights[i]`` times: a bootstrap resample's multiplicities)."""
+        w = np.ones(len(parts)) if weights is None else np.asarray(weights, np.float64)
+        arrays = {k: np.tensordot(w, np.stack([getattr(p, k) for p in parts]), axes=1) for k in cls.ARRAYS}
+        scalars = {k: float(w @ np.array([getattr(p, k) for p in parts], np.float64)) for k in cls.SCALARS}
+        return cls(**arrays, **scalars)
+
+
 def seld_metrics(refs: Tables, preds: Tables, num_classes: int, *, doa_threshold: float = DOA_THRESHOLD,
                  segment_frames: int = SEGMENT_FRAMES, num_frames: Sequence[int] | None = None) -> dict:
     """DCASE 2022/2023 SELD metrics (macro and micro) plus the missing-alarm rate; see the module docstring."""
+    return metrics_from_counts(seld_counts(refs, preds, num_classes, doa_threshold=doa_threshold,
+                                           segment_frames=segment_frames, num_frames=num_frames))
+
+
+def seld_counts(refs: Tables, preds: Tables, num_classes: int, *, doa_threshold: float = DOA_THRESHOLD,
+                segment_frames: int = SEGMENT_FRAMES, num_frames: Sequence[int] | None = None) -> SeldCounts:
+    """The additive counts of ``seld_metrics`` (``SeldCounts``)."""
     C = int(num_classes)
     ref, pred, total_frames = _prepare(refs, preds, C, num_frames, segment_frames)
     sc_r, nb_r = _counts_by(ref.group_keys, ref.group_count, segment_frames, C)
@@ -279,32 +328,37 @@ def seld_metrics(refs: Tables, preds: Tables, num_classes: int, *, doa_threshold
     _, seg_inv = np.unique(seg, return_inverse=True)
     loc_fp = np.bincount(seg_inv, weights=fp + fp_spatial)
     loc_fn = np.bincount(seg_inv, weights=fn)
-    S = float(np.minimum(loc_fp, loc_fn).sum())
-    D = float(np.maximum(0, loc_fn - loc_fp).sum())
-    I = float(np.maximum(0, loc_fp - loc_fn).sum())
 
     def per_class(values):
         return np.bincount(cls, weights=values, minlength=C)
 
-    TP, FPs, FP, FN = per_class(tp), per_class(fp_spatial), per_class(fp), per_class(fn)
-    DE, DE_TP, Nref = per_class(de), per_class(n_tracks), per_class(n_ref)
-    DE_az, DE_el = per_class(de_az), per_class(de_el)
-    nref_total = Nref.sum()
-    er = (S + D + I) / nref_total if nref_total > 0 else S + D + I
+    missed, present = _mar_counts(ref, pred, C)
+    return SeldCounts(TP=per_class(tp), FP_spatial=per_class(fp_spatial), FP=per_class(fp), FN=per_class(fn),
+                      DE=per_class(de), DE_az=per_class(de_az), DE_el=per_class(de_el), DE_TP=per_class(n_tracks),
+                      Nref=per_class(n_ref), missed=missed, pairs=present,
+                      S=float(np.minimum(loc_fp, loc_fn).sum()), D=float(np.maximum(0, loc_fn - loc_fp).sum()),
+                      I=float(np.maximum(0, loc_fp - loc_fn).sum()), frames=int(total_frames))
+
+
+def metrics_from_counts(n: SeldCounts) -> dict:
+    """``seld_metrics``'s result from its counts (of one scoring, or summed over clips)."""
+    TP, FPs, FP, FN, DE_TP = n.TP, n.FP_spatial, n.FP, n.FN, n.DE_TP
+    nref_total = n.Nref.sum()
+    er = (n.S + n.D + n.I) / nref_total if nref_total > 0 else n.S + n.D + n.I
 
     f_c = _ratio(TP, TP + FPs + 0.5 * (FP + FN))
-    le_c = np.where(DE_TP > 0, _ratio(DE, DE_TP), 180.0)
-    le_az_c = np.where(DE_TP > 0, _ratio(DE_az, DE_TP), 180.0)
-    le_el_c = np.where(DE_TP > 0, _ratio(DE_el, DE_TP), 180.0)
+    le_c = np.where(DE_TP > 0, _ratio(n.DE, DE_TP), 180.0)
+    le_az_c = np.where(DE_TP > 0, _ratio(n.DE_az, DE_TP), 180.0)
+    le_el_c = np.where(DE_TP > 0, _ratio(n.DE_el, DE_TP), 180.0)
     lr_c = _ratio(DE_TP, DE_TP + FN)  # DE_FN equals FN in this scheme
     seld_c = _seld_score(er, f_c, le_c, lr_c)
 
     f_mi = _ratio(TP.sum(), TP.sum() + FPs.sum() + 0.5 * (FP.sum() + FN.sum()))
-    le_mi = _ratio(DE.sum(), DE_TP.sum()) if DE_TP.sum() > 0 else 180.0
-    le_az_mi = _ratio(DE_az.sum(), DE_TP.sum()) if DE_TP.sum() > 0 else 180.0
-    le_el_mi = _ratio(DE_el.sum(), DE_TP.sum()) if DE_TP.sum() > 0 else 180.0
+    le_mi = _ratio(n.DE.sum(), DE_TP.sum()) if DE_TP.sum() > 0 else 180.0
+    le_az_mi = _ratio(n.DE_az.sum(), DE_TP.sum()) if DE_TP.sum() > 0 else 180.0
+    le_el_mi = _ratio(n.DE_el.sum(), DE_TP.sum()) if DE_TP.sum() > 0 else 180.0
     lr_mi = _ratio(DE_TP.sum(), DE_TP.sum() + FN.sum())
-    mar = _mar(ref, pred, C)
+    mar = _mar_from_counts(n.missed, n.pairs)
     return {
         "ER20": float(er),
         "F20": float(f_c.mean()),
@@ -319,8 +373,8 @@ def seld_metrics(refs: Tables, preds: Tables, num_classes: int, *, doa_threshold
                   LE_EL: float(le_el_mi)},
         "per_class": {"F20": f_c, "LE_CD": le_c, "LR_CD": lr_c, "SELD": seld_c, "MAR": mar["per_class"], LE_AZ: le_az_c,
                       LE_EL: le_el_c,
-                      "TP": TP, "FP": FP, "FP_spatial": FPs, "FN": FN, "DE_TP": DE_TP, "Nref": Nref},
-        "totals": {"S": S, "D": D, "I": I, "Nref": float(nref_total), "frames": int(total_frames)},
+                      "TP": TP, "FP": FP, "FP_spatial": FPs, "FN": FN, "DE_TP": DE_TP, "Nref": n.Nref},
+        "totals": {"S": n.S, "D": n.D, "I": n.I, "Nref": float(nref_total), "frames": int(n.frames)},
     }
 
 

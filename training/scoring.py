@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,11 @@ def array_summary(array: ArrayGeometry) -> dict:
     return out
 
 
+def folded_if_planar(tables: list[np.ndarray], array: ArrayGeometry | None) -> list[np.ndarray]:
+    """The tables as scored for ``array``: folded above its plane where it is planar (the module docstring)."""
+    return [_folded_up(t) for t in tables] if array is not None and array.is_planar else tables
+
+
 def _folded_up(table: np.ndarray) -> np.ndarray:
     """An event table [frame, class, track, azimuth, elevation, ...] with every elevation made non-negative."""
     table = np.array(table, dtype=np.float64, copy=True)
@@ -145,8 +151,7 @@ def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: l
     plane (see the module docstring) and the table notes it.
     """
     C = len(class_names)
-    if array is not None and array.is_planar:
-        refs, preds = [_folded_up(t) for t in refs], [_folded_up(t) for t in preds]
+    refs, preds = folded_if_planar(refs, array), folded_if_planar(preds, array)
     if num_frames is None:
         num_frames = [int(max(r[:, 0].max(initial=-1), p[:, 0].max(initial=-1))) + 1
                       for r, p in zip(refs, preds, strict=True)]
@@ -181,6 +186,24 @@ def score_tables(refs: list[np.ndarray], preds: list[np.ndarray], class_names: l
 def score_paths(ref: str | os.PathLike, pred: str | os.PathLike, num_classes: int | None = None,
                 array: str | os.PathLike | ArrayGeometry | None = None) -> dict:
     """Pair, read and score REF against PRED (files or folders); see the module docstring."""
+    t = read_tables(ref, pred, num_classes, array)
+    return score_tables(t.refs, t.preds, t.class_names, t.file_names, array=t.array)
+
+
+@dataclass
+class ScoringInputs:
+    """REF and PRED read for scoring (``read_tables``): aligned event tables, one pair per file."""
+
+    refs: list[np.ndarray]
+    preds: list[np.ndarray]
+    class_names: list[str]
+    file_names: list[str]
+    array: ArrayGeometry | None
+
+
+def read_tables(ref: str | os.PathLike, pred: str | os.PathLike, num_classes: int | None = None,
+                array: str | os.PathLike | ArrayGeometry | None = None) -> ScoringInputs:
+    """Pair and read REF and PRED, with their class names and array (see the module docstring)."""
     pairs = pair_files(ref, pred)
     if array is None:
         array = find_array_toml(ref)
@@ -204,7 +227,7 @@ def score_paths(ref: str | os.PathLike, pred: str | os.PathLike, num_classes: in
                             f"(use --num-classes or a {CLASSES_FILE})")
     if names is None:
         names = [str(c) for c in range(num_classes)]
-    return score_tables(refs, preds, names, [r.name for r, _ in pairs], array=array)
+    return ScoringInputs(refs, preds, names, [r.name for r, _ in pairs], array)
 
 
 def write_json(path: str | os.PathLike, result: dict) -> None:

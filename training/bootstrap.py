@@ -1,0 +1,113 @@
+"""Paired bootstrap over a test's clips: how far its SELD metrics would move on other scenes, and whether one
+model's lead over another is larger than that.
+
+The clips are drawn with replacement, the same draws for every model (a paired comparison: both models meet
+the same resampled test). Each resample's metrics come from the clips' additive counts
+(``training.metrics.SeldCounts``), exactly as if the drawn clips were scored together; ``seld_metrics`` on the
+whole test gives each headline value. Intervals are percentile intervals of the resampled values (95 % by
+default); for a pair, the interval of the difference and the share of resamples in which the second model is
+the better one.
+
+What it cannot say: the scenes are resampled, their sources are not. A test whose class rests on one held-out
+recording (the cross-source tests of ``docs/RESULTS.md``) gives intervals about other scenes of those sources,
+not about other sources of the class, which would vary more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from training.metrics import SeldCounts, metrics_from_counts, seld_counts
+
+# the metrics compared, and whether a higher value is the better one
+METRICS: dict[str, bool] = {"F20": True, "F20_micro": True, "LE_CD": False, "LR_CD": True, "ER20": False,
+                            "MAR": False, "SELD": False}
+
+
+@dataclass(frozen=True)
+class Interval:
+    value: float  # on the whole test
+    low: float
+    high: float
+
+    def as_dict(self) -> dict:
+        return {"value": self.value, "low": self.low, "high": self.high}
+
+
+def headline(metrics: dict) -> dict[str, float]:
+    """The compared metrics (``METRICS``) of a ``seld_metrics`` result."""
+    return {k: float(metrics["micro"]["F20"] if k == "F20_micro" else metrics[k]) for k in METRICS}
+
+
+def clip_counts(refs: Sequence[np.ndarray], preds: Sequence[np.ndarray], num_classes: int) -> list[SeldCounts]:
+    """Each clip's counts, the clip lasting one past its last reference or predicted frame (``score_tables``)."""
+    return [seld_counts([r], [p], num_classes) for r, p in zip(refs, preds, strict=True)]
+
+
+def resample_weights(num_clips: int, resamples: int, seed: int) -> np.ndarray:
+    """[resamples, num_clips]: how many times each clip is drawn in each resample."""
+    draws = np.random.default_rng(seed).integers(num_clips, size=(resamples, num_clips))
+    return np.stack([np.bincount(d, minlength=num_clips) for d in draws])
+
+
+def bootstrap_compare(counts: dict[str, list[SeldCounts]], resamples: int = 1000, seed: int = 0,
+                      level: float = 0.95) -> dict:
+    """Intervals for each model and, against the first, for each other model's difference (see the module
+    docstring). ``counts``: per model, its clips' counts, the clips in the same order for every model."""
+    names = list(counts)
+    sizes = {len(c) for c in counts.values()}
+    if len(sizes) != 1 or not names:
+        raise ValueError("every model needs counts for the same clips")
+    n = sizes.pop()
+    weights = resample_weights(n, resamples, seed)
+    whole = {m: headline(metrics_from_counts(SeldCounts.total(c))) for m, c in counts.items()}
+    drawn = {m: {k: np.empty(resamples) for k in METRICS} for m in names}
+    for i, w in enumerate(weights):
+        for m, c in counts.items():
+            for k, v in headline(metrics_from_counts(SeldCounts.total(c, w))).items():
+                drawn[m][k][i] = v
+    q = ((1 - level) / 2 * 100, (1 + level) / 2 * 100)
+
+    def interval(value: float, values: np.ndarray) -> Interval:
+        low, high = np.percentile(values, q)
+        return Interval(value, float(low), float(high))
+
+    models = {m: {k: interval(whole[m][k], drawn[m][k]).as_dict() for k in METRICS} for m in names}
+    base = names[0]
+    pairs = {}
+    for m in names[1:]:
+        pairs[f"{m} - {base}"] = {
+            k: {**interval(whole[m][k] - whole[base][k], drawn[m][k] - drawn[base][k]).as_dict(),
+                "better": float(np.mean(drawn[m][k] > drawn[base][k] if up else drawn[m][k] < drawn[base][k]))}
+            for k, up in METRICS.items()}
+    return {"clips": n, "resamples": resamples, "seed": seed, "level": level, "models": models, "pairs": pairs}
+
+
+def format_comparison(result: dict) -> str:
+    """The comparison as a table: one row per model, then one per difference against the first model."""
+    pct = {"F20", "F20_micro", "LR_CD", "MAR"}
+
+    def cell(k: str, e: dict, signed: bool = False) -> str:
+        scale, unit = (100, "") if k in pct else (1, "°" if k == "LE_CD" else "")
+        fmt = "+.1f" if signed else ".1f"
+        if k in ("ER20", "SELD"):
+            fmt, scale = ("+.3f" if signed else ".3f"), 1
+        return (f"{e['value'] * scale:{fmt}}{unit} [{e['low'] * scale:{fmt}}, {e['high'] * scale:{fmt}}]")
+
+    level = round(result["level"] * 100)
+    lines = [f"paired bootstrap over {result['clips']} clips, {result['resamples']} resamples: {level} % intervals "
+             "(F20, LR_CD and MAR in %); the clips are resampled, their sources are not"]
+    width = max(len(m) for m in [*result["models"], *result["pairs"]]) + 2
+    keys = list(METRICS)
+    cells = {m: [cell(k, e[k]) for k in keys] for m, e in result["models"].items()}
+    cells.update({p: [cell(k, e[k], signed=True) for k in keys] for p, e in result["pairs"].items()})
+    col = [max(len(k), *(len(c[i]) for c in cells.values())) + 2 for i, k in enumerate(keys)]
+    lines.append(f"{'':{width}}" + "".join(f"{k:>{w}}" for k, w in zip(keys, col, strict=True)))
+    for name, row in cells.items():
+        lines.append(f"{name:{width}}" + "".join(f"{c:>{w}}" for c, w in zip(row, col, strict=True)))
+    for p, e in result["pairs"].items():
+        lines.append(f"{p}: better in " + ", ".join(f"{k} {e[k]['better']:.0%}" for k in keys) + " of the resamples")
+    return "\n".join(lines)
