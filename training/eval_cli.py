@@ -84,11 +84,7 @@ def add_score_command(subparsers) -> None:
     p.add_argument("--ref", required=True, help="reference CSV file or folder")
     p.add_argument("--pred", required=True, help="predicted CSV file or folder")
     p.add_argument("--json", metavar="OUT", help="also write the metrics to this JSON file")
-    p.add_argument("--num-classes", type=int, default=None,
-                   help="number of classes (default: classes.tsv next to/above REF, else largest index + 1)")
-    p.add_argument("--array", metavar="PRESET|TOML",
-                   help="the recordings' array (default: array.toml next to/above REF, else unknown); a planar "
-                        "one is scored folded above its plane")
+    _add_reference_options(p)
     p.add_argument("--all-classes", action="store_true",
                    help="list every class, not only those with events, and the onset latency per class")
     p.set_defaults(func=_run_score)
@@ -139,12 +135,17 @@ def add_compare_command(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the resampling (default 0)")
     p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
     p.add_argument("--json", metavar="OUT", help="also write the comparison to this JSON file")
+    _add_reference_options(p)
+    p.set_defaults(func=_run_compare)
+
+
+def _add_reference_options(p: argparse.ArgumentParser) -> None:
+    """What the references are, where REF does not say it (the commands that score CSV files)."""
     p.add_argument("--num-classes", type=int, default=None,
                    help="number of classes (default: classes.tsv next to/above REF, else largest index + 1)")
     p.add_argument("--array", metavar="PRESET|TOML",
-                   help="the recordings' array (default: array.toml next to/above REF); a planar one is scored "
-                        "folded above its plane")
-    p.set_defaults(func=_run_compare)
+                   help="the recordings' array (default: array.toml next to/above REF, else unknown); a planar "
+                        "one is scored folded above its plane")
 
 
 def _warn(message: str) -> None:
