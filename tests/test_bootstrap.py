@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from helpers import random_scene
 
-from seld_live.events import write_dcase_csv
+from seld_live.events import read_dcase_csv, write_dcase_csv
 from training.bootstrap import bootstrap_compare, clip_counts, format_comparison, headline, resample_weights
 from training.eval_cli import main
 from training.metrics import SeldCounts, metrics_from_counts, seld_metrics
+from training.scoring import score_paths
 
 C = 5
 
@@ -122,3 +123,24 @@ def test_seld_eval_compare_names_a_missing_prediction(folders, capsys):
     argv = ["compare", "--ref", str(folders["ref"]), "--pred", f"a={folders['a']}", "--pred", f"b={folders['b']}"]
     assert main(argv) == 1
     assert "clip3.csv: missing prediction" in capsys.readouterr().err
+
+
+def test_seld_eval_compare_folds_a_planar_arrays_directions(folders, tmp_path):
+    """A planar array cannot tell up from down: a model that finds every source at its mirror image below the
+    plane is perfect once both are folded above it, as ``seld-eval score`` scores it."""
+    mirrored = tmp_path / "mirrored"
+    mirrored.mkdir()
+    for ref in sorted(folders["ref"].glob("*.csv")):
+        t = read_dcase_csv(ref, C)
+        t[:, 4] = -t[:, 4]
+        write_dcase_csv(mirrored / ref.name, t)
+    js = tmp_path / "planar.json"
+    argv = ["compare", "--ref", str(folders["ref"]), "--pred", f"a={folders['a']}", "--pred", f"m={mirrored}",
+            "--resamples", "100", "--array", "respeaker_v2", "--json", str(js)]
+    assert main(argv) == 0
+    models = json.loads(js.read_text())["models"]
+    assert models["m"]["F20"]["value"] == 1.0
+    assert models["a"]["F20"]["value"] == pytest.approx(
+        score_paths(folders["ref"], folders["a"], array="respeaker_v2")["F20"])
+    assert main([*argv[:-4], "--array", "dcase_mic", "--json", str(js)]) == 0  # a 3D array tells them apart
+    assert json.loads(js.read_text())["models"]["m"]["F20"]["value"] < 0.9
