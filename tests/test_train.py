@@ -104,6 +104,16 @@ def test_freq_mix_style_recolours_the_spectral_channels_only_and_keeps_the_label
         load_config(None, [f'data.train=["{tiny_data / "train"}"]', "augment.freq_mix_prob=1.5"]).validate()
 
 
+def test_an_aggregated_runs_multitask_warm_up_takes_the_pit_settings(tiny_data, tmp_path):
+    """``loss.beta`` and ``loss.pit_beta`` shape the multi-task epochs before an AGG loss takes over."""
+    import training.train
+
+    run = training.train._setup(_config(tiny_data, tmp_path / "w", **{"loss.name": "agg2", "loss.beta": 0.93,
+                                                                       "loss.pit_beta": 1.0}), False, False)
+    assert run.warm_epochs == 1 and run.loss_fn.name == "agg2"
+    assert (run.warm_fn.name, run.warm_fn.beta, run.warm_fn.pit_beta) == ("multitask", 0.93, 1.0)
+
+
 def test_a_resume_says_which_settings_changed_since_the_last_start(tmp_path):
     old = {"seed": 1, "optim": {"epochs": 24, "lr": 0.001}, "augment": {"mix_prob": 0.2}}
     new = {"seed": 1, "optim": {"epochs": 30, "lr": 0.001}, "augment": {"mix_prob": 0.2, "freq_mix_prob": 0.5}}

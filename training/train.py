@@ -263,7 +263,7 @@ def _setup(cfg: TrainConfig, resume: bool, progress: bool) -> _Run:
         ds.seed = cfg.seed
 
     loss_fn = make_loss(cfg.loss.name, **cfg.loss.params())
-    warm_fn = make_loss("multitask", beta=cfg.loss.beta)
+    warm_fn = make_loss("multitask", beta=cfg.loss.beta, pit_beta=cfg.loss.pit_beta)
     warm_epochs = cfg.loss.warmup_epochs if cfg.loss.name in ("agg1", "agg2") else 0
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     sampler = EpochSampler(len(train_ds), cfg.seed, info.rank, info.world)

@@ -27,6 +27,8 @@
 # shards.log (each shard's last lines).
 #
 #   OUT=/tmp/out sh training/experiments/loss_design_gpu.sh          # JOBS=8 BUDGET=510 STEPS= ROOT=runs/loss_design_gpu
+#   SCALE=gpu_sedpit OUT=/tmp/out2 sh training/experiments/loss_design_gpu.sh   # then the many-class recipe (beta 0.93,
+#       the permutation chosen by SED; docs/RESULTS.md) on the same scenes, in a second call of its own
 # A dry run of the script itself on a CPU (a minute): GRID=toy SCALE=toy DEVICE=cpu FLOOR=6 PROBE_STEPS=6 JOBS=2 BUDGET=150
 # ROOT=/tmp/ldg sh training/experiments/loss_design_gpu.sh, after the same --prepare with those grid and scale.
 set -eu
@@ -50,10 +52,12 @@ if [ "$DEVICE" = cuda ]; then
     "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU for torch')"
 fi
 VOCABS=$("$PY" -c "from training.experiments.loss_design.grid import GRIDS; print(*GRIDS['$GRID'].vocabs)")
+# a scale may train on another scale's scenes (gpu_sedpit on gpu's)
+DATA=$("$PY" -c "from training.experiments.loss_design.grid import SCALES; print(SCALES['$SCALE'].data_of or '$SCALE')")
 for vocab in $VOCABS; do
     for split in train val test; do
-        if [ ! -f "$ROOT/data/$SCALE/$vocab/$split/manifest.json" ]; then
-            echo "missing $ROOT/data/$SCALE/$vocab/$split: make it first (see this script's header):" >&2
+        if [ ! -f "$ROOT/data/$DATA/$vocab/$split/manifest.json" ]; then
+            echo "missing $ROOT/data/$DATA/$vocab/$split: make it first (see this script's header):" >&2
             echo "  python -m training.experiments.loss_design --grid $GRID --scale $SCALE --out $ROOT --prepare" >&2
             exit 2
         fi

@@ -95,7 +95,8 @@ def schedule(scale: Scale, train_dir: Path, steps: int) -> Schedule:
 
 
 def train_config(key: RunKey, data: dict[str, Path], out: Path, device: str) -> dict:
-    """The same data, network, schedule and augmentation for every system; only arch and loss differ."""
+    """The same data, network, schedule and augmentation for every system; only arch and loss differ (and what
+    the scale changes for all of them)."""
     scale, system = SCALES[key.scale], BY_NAME[key.system]
     sched = schedule(scale, data["train"], key.steps)
     return {
@@ -103,7 +104,7 @@ def train_config(key: RunKey, data: dict[str, Path], out: Path, device: str) -> 
         "data": {"train": [str(data["train"])], "val": [str(data["val"])], "chunk_seconds": scale.chunk_seconds,
                  "hop_seconds": scale.hop_seconds, "workers": scale.loader_workers},
         "model": {"arch": system.arch, "size": scale.model_size, "overrides": dict(scale.model_overrides)},
-        "loss": {"name": system.loss, "warmup_epochs": sched.warmup_epochs},
+        "loss": {"name": system.loss, "warmup_epochs": sched.warmup_epochs, **dict(scale.loss_overrides)},
         # the multi-task run keeps its state at the branch point for the AGG systems
         "keep_epochs": [sched.warmup_epochs] if system.loss == "multitask" else [],
         "optim": {"epochs": sched.epochs, "max_steps": key.steps, "batch_size": scale.batch_size, "lr": scale.lr,
