@@ -66,10 +66,17 @@ def test_a_model_against_itself_differs_by_nothing_and_a_better_one_wins():
     assert best["F20"]["low"] > 0 and best["F20"]["better"] == 1 and best["SELD"]["high"] < 0
     assert r["models"]["perfect"]["F20"] == {"value": 1.0, "low": 1.0, "high": 1.0}
     whole = headline(seld_metrics(refs, preds, C))
-    for k, e in r["models"]["noisy"].items():
+    for k in whole:
+        e = r["models"]["noisy"][k]
         assert e["value"] == pytest.approx(whole[k]) and e["low"] <= e["high"], k
     text = format_comparison(r)
-    assert "perfect - noisy" in text and "8 clips, 200 resamples" in text
+    assert "perfect - noisy" in text and "8 clips, 200 resamples" in text and "per class" not in text
+    f = seld_metrics(refs, preds, C)["per_class"]["F20"]
+    for c, e in r["models"]["noisy"]["per_class_F20"].items():
+        assert e["value"] == pytest.approx(f[int(c)]) and e["low"] <= e["high"]
+    present = {str(c) for t in refs for c in t[:, 1].astype(int)}  # a draw without the class scores it 0
+    assert all(r["models"]["perfect"]["per_class_F20"][c]["value"] == 1.0 for c in present)
+    assert "F20 per class (%)" in format_comparison(r, per_class=True)
 
 
 def test_clips_must_match():
@@ -95,10 +102,11 @@ def folders(tmp_path):
 def test_seld_eval_compare_prints_and_writes_the_intervals(folders, tmp_path, capsys):
     js = tmp_path / "cmp.json"
     argv = ["compare", "--ref", str(folders["ref"]), "--pred", f"a={folders['a']}", "--pred", f"b={folders['b']}",
-            "--resamples", "300", "--json", str(js)]
+            "--resamples", "300", "--json", str(js), "--per-class"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "paired bootstrap over 6 clips, 300 resamples" in out and "b - a" in out
+    assert "F20 per class (%)" in out and "\nc4 " in out  # the names of classes.tsv
     r = json.loads(js.read_text())
     assert r["predictions"] == {"a": str(folders["a"]), "b": str(folders["b"])}
     assert r["models"]["b"]["F20"]["value"] == 1.0 and r["pairs"]["b - a"]["F20"]["better"] == 1.0

@@ -54,21 +54,27 @@ def resample_weights(num_clips: int, resamples: int, seed: int) -> np.ndarray:
 
 
 def bootstrap_compare(counts: dict[str, list[SeldCounts]], resamples: int = 1000, seed: int = 0,
-                      level: float = 0.95) -> dict:
+                      level: float = 0.95, class_names: Sequence[str] | None = None) -> dict:
     """Intervals for each model and, against the first, for each other model's difference (see the module
-    docstring). ``counts``: per model, its clips' counts, the clips in the same order for every model."""
+    docstring); each model's per-class F20 too (``per_class_F20``, keyed by ``class_names`` or the class index; a
+    draw without any event of a class scores it 0, as the macro mean counts it).
+    ``counts``: per model, its clips' counts, the clips in the same order for every model."""
     names = list(counts)
     sizes = {len(c) for c in counts.values()}
     if len(sizes) != 1 or not names:
         raise ValueError("every model needs counts for the same clips")
     n = sizes.pop()
     weights = resample_weights(n, resamples, seed)
-    whole = {m: headline(metrics_from_counts(SeldCounts.total(c))) for m, c in counts.items()}
+    full = {m: metrics_from_counts(SeldCounts.total(c)) for m, c in counts.items()}
+    whole = {m: headline(r) for m, r in full.items()}
     drawn = {m: {k: np.empty(resamples) for k in METRICS} for m in names}
+    drawn_f = {m: np.empty((resamples, len(full[m]["per_class"]["F20"]))) for m in names}
     for i, w in enumerate(weights):
         for m, c in counts.items():
-            for k, v in headline(metrics_from_counts(SeldCounts.total(c, w))).items():
+            r = metrics_from_counts(SeldCounts.total(c, w))
+            for k, v in headline(r).items():
                 drawn[m][k][i] = v
+            drawn_f[m][i] = r["per_class"]["F20"]
     q = ((1 - level) / 2 * 100, (1 + level) / 2 * 100)
 
     def interval(value: float, values: np.ndarray) -> Interval:
@@ -76,6 +82,11 @@ def bootstrap_compare(counts: dict[str, list[SeldCounts]], resamples: int = 1000
         return Interval(value, float(low), float(high))
 
     models = {m: {k: interval(whole[m][k], drawn[m][k]).as_dict() for k in METRICS} for m in names}
+    for m in names:
+        f = full[m]["per_class"]["F20"]
+        labels = list(class_names) if class_names is not None else [str(c) for c in range(len(f))]
+        models[m]["per_class_F20"] = {labels[c]: interval(float(f[c]), drawn_f[m][:, c]).as_dict()
+                                      for c in range(len(f))}
     base = names[0]
     pairs = {}
     for m in names[1:]:
@@ -86,8 +97,9 @@ def bootstrap_compare(counts: dict[str, list[SeldCounts]], resamples: int = 1000
     return {"clips": n, "resamples": resamples, "seed": seed, "level": level, "models": models, "pairs": pairs}
 
 
-def format_comparison(result: dict) -> str:
-    """The comparison as a table: one row per model, then one per difference against the first model."""
+def format_comparison(result: dict, per_class: bool = False) -> str:
+    """The comparison as a table: one row per model, then one per difference against the first model; with
+    ``per_class``, then each class's F20 per model."""
     pct = {"F20", "F20_micro", "LR_CD", "MAR"}
 
     def cell(k: str, e: dict, signed: bool = False) -> str:
@@ -110,4 +122,14 @@ def format_comparison(result: dict) -> str:
         lines.append(f"{name:{width}}" + "".join(f"{c:>{w}}" for c, w in zip(row, col, strict=True)))
     for p, e in result["pairs"].items():
         lines.append(f"{p}: better in " + ", ".join(f"{k} {e[k]['better']:.0%}" for k in keys) + " of the resamples")
+    if per_class:
+        lines += ["", "F20 per class (%)"]
+        models = list(result["models"])
+        classes = list(result["models"][models[0]]["per_class_F20"])
+        rows = {c: [cell("F20", result["models"][m]["per_class_F20"][c]) for m in models] for c in classes}
+        cw = max(len(c) for c in classes) + 2
+        mw = [max(len(m), *(len(r[i]) for r in rows.values())) + 2 for i, m in enumerate(models)]
+        lines.append(f"{'':{cw}}" + "".join(f"{m:>{w}}" for m, w in zip(models, mw, strict=True)))
+        for c, row in rows.items():
+            lines.append(f"{c:{cw}}" + "".join(f"{x:>{w}}" for x, w in zip(row, mw, strict=True)))
     return "\n".join(lines)

@@ -108,9 +108,9 @@ def _run_compare(args: argparse.Namespace) -> int:
         t = read_tables(args.ref, folder, args.num_classes, array=args.array)
         counts[name] = clip_counts(folded_if_planar(t.refs, t.array), folded_if_planar(t.preds, t.array),
                                    len(t.class_names))
-    result = bootstrap_compare(counts, args.resamples, args.seed, args.level)
+    result = bootstrap_compare(counts, args.resamples, args.seed, args.level, class_names=t.class_names)
     result["predictions"] = {n: str(f) for n, f in named}
-    print(format_comparison(result))
+    print(format_comparison(result, per_class=args.per_class))
     _save_json(args, result)
     return 0
 
@@ -134,7 +134,8 @@ def add_compare_command(subparsers) -> None:
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the resampling (default 0)")
     p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
-    p.add_argument("--json", metavar="OUT", help="also write the comparison to this JSON file")
+    p.add_argument("--json", metavar="OUT", help="also write the comparison to this JSON file (per-class F20 too)")
+    p.add_argument("--per-class", action="store_true", help="also print each class's F20 with its interval")
     _add_reference_options(p)
     p.set_defaults(func=_run_compare)
 
