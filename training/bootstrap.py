@@ -112,24 +112,25 @@ def format_comparison(result: dict, per_class: bool = False) -> str:
     level = round(result["level"] * 100)
     lines = [f"paired bootstrap over {result['clips']} clips, {result['resamples']} resamples: {level} % intervals "
              "(F20, LR_CD and MAR in %); the clips are resampled, their sources are not"]
-    width = max(len(m) for m in [*result["models"], *result["pairs"]]) + 2
     keys = list(METRICS)
-    cells = {m: [cell(k, e[k]) for k in keys] for m, e in result["models"].items()}
-    cells.update({p: [cell(k, e[k], signed=True) for k in keys] for p, e in result["pairs"].items()})
-    col = [max(len(k), *(len(c[i]) for c in cells.values())) + 2 for i, k in enumerate(keys)]
-    lines.append(f"{'':{width}}" + "".join(f"{k:>{w}}" for k, w in zip(keys, col, strict=True)))
-    for name, row in cells.items():
-        lines.append(f"{name:{width}}" + "".join(f"{c:>{w}}" for c, w in zip(row, col, strict=True)))
+    rows = {m: [cell(k, e[k]) for k in keys] for m, e in result["models"].items()}
+    rows.update({p: [cell(k, e[k], signed=True) for k in keys] for p, e in result["pairs"].items()})
+    lines += _aligned(keys, rows)
     for p, e in result["pairs"].items():
         lines.append(f"{p}: better in " + ", ".join(f"{k} {e[k]['better']:.0%}" for k in keys) + " of the resamples")
     if per_class:
-        lines += ["", "F20 per class (%)"]
         models = list(result["models"])
         classes = list(result["models"][models[0]]["per_class_F20"])
-        rows = {c: [cell("F20", result["models"][m]["per_class_F20"][c]) for m in models] for c in classes}
-        cw = max(len(c) for c in classes) + 2
-        mw = [max(len(m), *(len(r[i]) for r in rows.values())) + 2 for i, m in enumerate(models)]
-        lines.append(f"{'':{cw}}" + "".join(f"{m:>{w}}" for m, w in zip(models, mw, strict=True)))
-        for c, row in rows.items():
-            lines.append(f"{c:{cw}}" + "".join(f"{x:>{w}}" for x, w in zip(row, mw, strict=True)))
+        lines += ["", "F20 per class (%)", *_aligned(models, {
+            c: [cell("F20", result["models"][m]["per_class_F20"][c]) for m in models] for c in classes})]
     return "\n".join(lines)
+
+
+def _aligned(columns: list[str], rows: dict[str, list[str]]) -> list[str]:
+    """A header and one line per row, each column right-aligned to its widest cell."""
+    first = max(len(r) for r in rows) + 2
+    widths = [max(len(c), *(len(r[i]) for r in rows.values())) + 2 for i, c in enumerate(columns)]
+    out = [f"{'':{first}}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))]
+    out += [f"{name:{first}}" + "".join(f"{x:>{w}}" for x, w in zip(row, widths, strict=True))
+            for name, row in rows.items()]
+    return out
