@@ -65,13 +65,14 @@ def bootstrap_compare(counts: dict[str, list[SeldCounts]], resamples: int = 1000
         raise ValueError("every model needs counts for the same clips")
     n = sizes.pop()
     weights = resample_weights(n, resamples, seed)
+    stacks = {m: SeldCounts.stack(c) for m, c in counts.items()}  # stacked once, weighted per draw
     full = {m: metrics_from_counts(SeldCounts.total(c)) for m, c in counts.items()}
     whole = {m: headline(r) for m, r in full.items()}
     drawn = {m: {k: np.empty(resamples) for k in METRICS} for m in names}
     drawn_f = {m: np.empty((resamples, len(full[m]["per_class"]["F20"]))) for m in names}
     for i, w in enumerate(weights):
-        for m, c in counts.items():
-            r = metrics_from_counts(SeldCounts.total(c, w))
+        for m, st in stacks.items():
+            r = metrics_from_counts(st.weighted(w))
             for k, v in headline(r).items():
                 drawn[m][k][i] = v
             drawn_f[m][i] = r["per_class"]["F20"]

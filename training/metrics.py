@@ -272,10 +272,19 @@ class SeldCounts:
     @classmethod
     def total(cls, parts: Sequence[SeldCounts], weights: Sequence[float] | None = None) -> SeldCounts:
         """The sum of ``parts`` (each counted ``weights[i]`` times: a bootstrap resample's multiplicities)."""
-        w = np.ones(len(parts)) if weights is None else np.asarray(weights, np.float64)
-        arrays = {k: np.tensordot(w, np.stack([getattr(p, k) for p in parts]), axes=1) for k in cls.ARRAYS}
-        scalars = {k: float(w @ np.array([getattr(p, k) for p in parts], np.float64)) for k in cls.SCALARS}
-        return cls(**arrays, **scalars)
+        return cls.stack(parts).weighted(np.ones(len(parts)) if weights is None else weights)
+
+    @classmethod
+    def stack(cls, parts: Sequence[SeldCounts]) -> SeldCounts:
+        """The parts side by side (arrays [parts, C], scalars [parts]), to be ``weighted`` many times."""
+        return cls(**{k: np.stack([np.asarray(getattr(p, k), np.float64) for p in parts])
+                      for k in cls.ARRAYS + cls.SCALARS})
+
+    def weighted(self, weights: Sequence[float]) -> SeldCounts:
+        """The weighted sum of a ``stack``."""
+        w = np.asarray(weights, np.float64)
+        return SeldCounts(**{k: np.tensordot(w, getattr(self, k), axes=1) for k in self.ARRAYS},
+                          **{k: float(w @ getattr(self, k)) for k in self.SCALARS})
 
 
 def seld_metrics(refs: Tables, preds: Tables, num_classes: int, *, doa_threshold: float = DOA_THRESHOLD,
