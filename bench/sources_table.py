@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 from seld_live.atomic import write_json_atomic
-from training.synth.bank import HOLDOUTS, SPLITS, RealBank, split_key, view_split
+from training.synth.bank_splits import HOLDOUTS, SPLITS, split_key, view_split
 from training.synth.classes import load_class_list
+from training.synth.real_bank import RealBank
 
 MIN_TRAIN, MIN_HELD = 12, 3  # the floor: sources per class in training, and in each of val and test
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from training.synth.bank import PackageRecipe, Rule
+from training.synth.bank_recipe import PackageRecipe, Rule
 
 COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: fake-sounds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -12,19 +13,14 @@ import soundfile as sf
 from fake_bank import FAKE_RECIPE, make_deb, voice, write_bank
 
 from seld_live.errors import SeldError
-from training.synth.bank import (
-    RealBank,
-    Recording,
-    assign_splits,
-    build_bank,
-    decode_mono,
-    file_licence,
-    median_f0,
-    view_split,
-)
+from training.synth.bank import BUILD_VERSION, build_bank, decode_mono, median_f0
 from training.synth.bank_cli import main as bank_main
 from training.synth.bank_cli import summary
+from training.synth.bank_licence import file_licence
+from training.synth.bank_recipe import PackageRecipe, SoundFontClass
+from training.synth.bank_splits import assign_splits, view_split
 from training.synth.classes import parse_class_list
+from training.synth.real_bank import RealBank, Recording
 from training.synth.soundbank import SoundBank
 
 FS = 24000
@@ -215,7 +211,7 @@ def test_the_bank_digest_is_its_recordings(tmp_path):
 
 
 def test_licences_named_in_free_text_copyright_files():
-    from training.synth.bank import _dep5_licences
+    from training.synth.bank_licence import _dep5_licences
 
     gpl = ("Redistribution and use in source and binary forms are permitted (the packaging).\n\n"
            "   This program is free software; you can redistribute it under the terms of the GNU General Public\n"
@@ -315,9 +311,9 @@ def test_bank_read_with_each_holdout(tmp_path):
         RealBank(root, holdout="speaker")
 
 
-def test_soundfont_packages_are_rendered_one_source_per_class(tmp_path):
-    from training.synth.bank import PackageRecipe, SoundFontClass
-
+def _soundfont_build(tmp_path: Path, renderer: bool = True):
+    """A bank of one made-up SoundFont package of two classes, rendered by noise phrases standing in for
+    FluidSynth (three per class, and one silent one); (report, bank dir, calls)."""
     deb = make_deb(tmp_path)
     sf_pkg = tmp_path / "sf"
     (sf_pkg / "usr/share/sounds/sf2").mkdir(parents=True)
@@ -327,7 +323,7 @@ def test_soundfont_packages_are_rendered_one_source_per_class(tmp_path):
     recipe = [PackageRecipe("fake-sf", "deb", (), r"Test\.sf2$", classes)]
     calls = []
 
-    def render(path, wanted, rate):  # stands in for FluidSynth
+    def noise(path, wanted, rate):
         calls.append((path.name, [c.label for c in wanted], rate))
         rng = np.random.default_rng(0)
         for c in wanted:
@@ -343,11 +339,56 @@ def test_soundfont_packages_are_rendered_one_source_per_class(tmp_path):
         shutil.copytree(sf_pkg, unpacked, dirs_exist_ok=True)
         return target
 
-    report = build_bank(tmp_path / "bank", recipe, sample_rate=FS, fetcher=fetcher, log=lambda m: None,
-                        render_soundfont=render)
+    out = tmp_path / "bank"
+    report = build_bank(out, recipe, sample_rate=FS, fetcher=fetcher, log=lambda m: None,
+                        render_soundfont=noise if renderer else None)
+    return report, out, calls
+
+
+def test_soundfont_packages_are_rendered_one_source_per_class(tmp_path):
+    report, out, calls = _soundfont_build(tmp_path)
     assert calls == [("Test.sf2", ["piano", "flute"], FS)]
     assert {(r.label, r.group) for r in report.recordings} == {("piano", "fake-sf/soundfont:piano"),
                                                                ("flute", "fake-sf/soundfont:flute")}
     assert len(report.recordings) == 6 and any("silent" in s for s in report.skipped)
+    shutil.rmtree(out)
     with pytest.raises(SeldError, match="renderer"):
-        build_bank(tmp_path / "bank2", recipe, sample_rate=FS, fetcher=fetcher, log=lambda m: None)
+        _soundfont_build(tmp_path / "again", renderer=False)
+
+
+# What a build writes from given archives, fingerprinted: every manifest field of every recording, the skip
+# reasons, each file's length and level, and the splits of larger pools. A change to the build code that alters it must bump
+# BUILD_VERSION (training/synth/bank.py), which rebuilds every existing bank, and add its print here; a
+# change that does not (a refactor) keeps users' banks.
+BUILD_PRINTS = {1: "379cf7486719baefc5db5482c22d50d0a46691af"}
+
+
+def build_print(*banks: Path) -> str:
+    h = hashlib.sha1()
+    for out in banks:
+        data = json.loads((out / "manifest.json").read_text())
+        h.update(json.dumps([data["recordings"], data["skipped"], data["duplicates"]], sort_keys=True).encode())
+        for r in data["recordings"]:
+            audio, rate = sf.read(out / r["file"], dtype="float64")
+            level = 10 * np.log10(np.mean(audio ** 2))
+            h.update(f"{r['file']} {len(audio)} {rate} {level:.1f}\n".encode())
+    return h.hexdigest()
+
+
+def split_print() -> str:
+    """The splits of pools larger than the fake package's: by package, by source, by file, and renders."""
+    recs = (_pool("piano", {f"pkg{i}": n for i, n in enumerate([1, 2, 1, 3, 1, 1, 2, 4, 1, 1, 2, 1, 2])})
+            + _pool("speech", {"a": 3, "b": 3, "c": 3, "d": 3}, files_per_source=10)
+            + _pool("knock", {"a": 5, "b": 4}, files_per_source=6) + _pool("bird", {"a": 10, "b": 10, "c": 10})
+            + [Recording(f"sf{i}/piano", "piano", f"sf{i}", "1", "x.sf2", "x", 60.0, f"sf{i}/soundfont:piano")
+               for i in range(4)])
+    assign_splits(recs)
+    return hashlib.sha1(repr([(r.file, r.split, r.split_recording) for r in recs]).encode()).hexdigest()
+
+
+def test_a_change_to_what_a_build_writes_bumps_the_build_version(built, tmp_path):
+    _, soundfont_bank, _ = _soundfont_build(tmp_path)
+    found = hashlib.sha1((build_print(built[0], soundfont_bank) + split_print()).encode()).hexdigest()
+    assert BUILD_PRINTS.get(BUILD_VERSION) == found, (
+        f"the bank build writes other banks than build version {BUILD_VERSION} did (print {found}): bump "
+        "BUILD_VERSION in training/synth/bank.py and add the print to BUILD_PRINTS")

@@ -15,18 +15,10 @@ from pathlib import Path
 from seld_live.atomic import write_text_atomic
 from seld_live.command import run_command
 from seld_live.errors import SeldError, UsageError
-from training.synth.bank import (
-    DEFAULT_BANK,
-    HOLDOUTS,
-    SPLITS,
-    BankReport,
-    Recording,
-    build_bank,
-    split_key,
-    subset_bank,
-    view_split,
-)
+from training.synth.bank import BankReport, build_bank, subset_bank
 from training.synth.bank_soundfont import render_soundfont
+from training.synth.bank_splits import HOLDOUTS, SPLITS, split_key, view_split
+from training.synth.real_bank import DEFAULT_BANK, Recording
 
 
 def build_parser() -> argparse.ArgumentParser:

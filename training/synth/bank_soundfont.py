@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.synth.bank import SoundFontClass
+from training.synth.bank_recipe import SoundFontClass
 from training.synth.gm import program_defaults
 from training.synth.gus_patch import PatchSet
 from training.synth.soundbank import FluidSynthPlayer, pattern_notes

@@ -19,7 +19,7 @@ from pathlib import Path
 from seld_live.command import run_command
 from seld_live.errors import ConfigError, SeldError
 from seld_live.geometry import load_array
-from training.synth.bank import HOLDOUTS
+from training.synth.bank_splits import HOLDOUTS
 from training.synth.classes import KINDS, load_class_list
 from training.synth.runner import default_workers, synthesize
 from training.synth.scene import SceneConfig

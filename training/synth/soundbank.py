@@ -31,10 +31,10 @@ import soxr
 
 from seld_live.errors import SeldError
 from training.synth import speech
-from training.synth.bank import DEFAULT_BANK, RealBank, Recording
 from training.synth.chain import ChainConfig, apply_chain
 from training.synth.classes import ClassList, SourceSpec
 from training.synth.loudness import trim_and_normalise
+from training.synth.real_bank import DEFAULT_BANK, RealBank, Recording
 
 SOUNDFONT = Path(os.environ.get("SELD_SOUNDFONT", "/usr/share/sounds/sf2/FluidR3_GM.sf2"))
 SPLITS = speech.SPLITS

@@ -30,8 +30,8 @@ from seld_live.errors import SeldError
 from seld_live.geometry import ArrayGeometry
 from seld_live.recording_tag import scene_comment
 from training.classes_tsv import CLASSES_FILE, write_classes_tsv
-from training.synth.bank import DEFAULT_BANK, RealBank
 from training.synth.classes import ClassList
+from training.synth.real_bank import DEFAULT_BANK, RealBank
 from training.synth.scene import Clip, SceneConfig, render_rate
 from training.synth.soundbank import SPLITS, SoundBank
 
@@ -50,7 +50,7 @@ class DatasetSpec:
     seed: int = 0
     subtype: str = "PCM_16"
     sources: tuple[str, ...] = ()  # source kinds to draw events from (empty: all of the class list's)
-    bank: str = ""  # the bank of real recordings (empty: training.synth.bank.DEFAULT_BANK)
+    bank: str = ""  # the bank of real recordings (empty: training.synth.real_bank.DEFAULT_BANK)
     holdout: str = "source"  # val/test recordings: held-out sources, or held-out recordings of training sources
 
     @property
