@@ -17,7 +17,7 @@ import torch
 from training.experiments.loss_design import main
 from training.experiments.loss_design.grid import BY_NAME, GRIDS, HERE, RunKey, base_of, chains, grid_names, shard
 from training.experiments.loss_design.report import markdown
-from training.experiments.loss_design.runner import run_dir
+from training.experiments.loss_design.runner import run_dir, scored_epoch
 from training.experiments.loss_design.vocab import gm45
 from training.synth.classes import load_class_list
 
@@ -156,6 +156,9 @@ def test_toy_grid_end_to_end_resumes_after_kills(tmp_path, capsys):
         assert (run_dir(tmp_path / "ld", _key(r)) / "best.pt").stat().st_mtime_ns == stamps[k]
     agg = next(r for r in runs if r["system"] == "SEDDOA-AGG2")
     assert agg["branched_after_epoch"] >= 1 and agg["epochs"] > agg["branched_after_epoch"]
+    for r in runs:  # the epoch recorded is the scored checkpoint's; an AGG run's is one of its own epochs
+        assert r["best_epoch"] == scored_epoch(run_dir(tmp_path / "ld", _key(r)) / "best.pt") >= 1
+        assert r["best_epoch"] > r["branched_after_epoch"]
 
     # killed mid-training: SEDDOA's state after epoch 1 (its kept branch point), no result yet
     seddoa = next(r for r in runs if r["system"] == "SEDDOA" and r["classes"] == "home13")

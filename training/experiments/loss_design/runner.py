@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from seld_live.atomic import atomic_path, write_json_atomic
+from seld_live.checkpoint import read_checkpoint
 from seld_live.detector import Detector
 from seld_live.events import events_to_table
 from seld_live.geometry import load_array
@@ -143,7 +144,7 @@ def run_one(key: RunKey, data: dict[str, Path], root: Path, device: str = "auto"
     train_s = time.perf_counter() - t0
     record = {**key.as_dict(), "num_classes": len(load_class_list(VOCABS[key.classes].classes)),
               **score_test(res.best_path, data["test"], device),
-              "best_epoch": _best_epoch(res.history), "epochs": cfg_dict["optim"]["epochs"],
+              "best_epoch": scored_epoch(res.best_path), "epochs": cfg_dict["optim"]["epochs"],
               "branched_after_epoch": cfg_dict["loss"]["warmup_epochs"] if base is not None else 0,
               "params": sum(p.numel() for p in res.model.parameters()), "train_seconds": round(train_s, 1),
               "device": _device_name(device), "torch": torch.__version__, "date": date.today().isoformat(),
@@ -192,9 +193,10 @@ def _num(v) -> float | None:
     return None if math.isnan(v) else round(v, 6)
 
 
-def _best_epoch(history: list[dict]) -> int:
-    rows = [r for r in history if r.get("epoch", 0) > 0 and "val_SELD" in r]
-    return min(rows, key=lambda r: r["val_SELD"])["epoch"] if rows else 0
+def scored_epoch(checkpoint: Path) -> int:
+    """The epoch a checkpoint was saved after. An AGG run's history also holds its multi-task base's epochs,
+    but it chooses its best among its own (``training.train``), so the history cannot say which was kept."""
+    return int(read_checkpoint(checkpoint)[1].training.get("epoch", 0))
 
 
 def _device_name(device: str) -> str:
