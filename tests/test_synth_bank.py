@@ -357,9 +357,9 @@ def test_soundfont_packages_are_rendered_one_source_per_class(tmp_path):
 
 
 # What a build writes from given archives, fingerprinted: every manifest field of every recording, the skip
-# reasons, each file's length and level, and the splits of larger pools. A change to the build code that alters it must bump
-# BUILD_VERSION (training/synth/bank.py), which rebuilds every existing bank, and add its print here; a
-# change that does not (a refactor) keeps users' banks.
+# reasons, each file's length and level, and the splits of larger pools. A change to the build code that
+# alters it must bump BUILD_VERSION (training/synth/bank.py), which rebuilds every existing bank, and add its
+# print here; a change that does not (a refactor) keeps users' banks.
 BUILD_PRINTS = {1: "379cf7486719baefc5db5482c22d50d0a46691af"}
 
 
