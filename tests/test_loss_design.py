@@ -84,25 +84,27 @@ def test_the_wide_scale_widens_seddoa_to_einv2s_size_on_the_cpu_scenes(tmp_path,
 
 
 def test_the_sedpit_scales_change_the_multitask_loss_on_the_papers_scenes(tmp_path, monkeypatch):
-    """The many-class recipe (beta 0.93, the permutation chosen by SED) reaches every multi-task and AGG run, and
-    trains on the paper scale's scenes; the paper's scale keeps the paper's loss."""
+    """The many-class recipes (beta 0.93 or 0.8, the permutation chosen by SED) reach every multi-task and AGG run,
+    and train on the paper scale's scenes; the paper's scale keeps the paper's loss."""
     from training.config import config_from_dict
     from training.experiments.loss_design import runner
 
     monkeypatch.setattr(runner, "schedule", lambda scale, train_dir, steps: runner.Schedule(37, 9, (25, 33)))
     data = {s: tmp_path / s for s in ("train", "val", "test")}
-    for system in ("SEDDOA", "EINV2", "SEDDOA-AGG2", "ACCDOA"):
-        new = config_from_dict(runner.train_config(RunKey(system, "gm177", 1, 5000, "cpu_sedpit"), data, tmp_path,
-                                                   "cpu")).loss
-        paper = config_from_dict(runner.train_config(RunKey(system, "gm177", 1, 5000, "cpu"), data, tmp_path,
-                                                     "cpu")).loss
-        assert (new.beta, new.pit_beta) == (0.93, 1.0) and (paper.beta, paper.pit_beta) == (0.5, None)
-        assert new.name == paper.name and new.params() == (
-            {"beta": 0.93, "pit_beta": 1.0} if new.name == "multitask" else paper.params())
+    for suffix, beta in (("_sedpit", 0.93), ("_sedpit80", 0.8)):
+        for system in ("SEDDOA", "EINV2", "SEDDOA-AGG2", "ACCDOA"):
+            new = config_from_dict(runner.train_config(RunKey(system, "gm177", 1, 5000, f"cpu{suffix}"), data,
+                                                       tmp_path, "cpu")).loss
+            paper = config_from_dict(runner.train_config(RunKey(system, "gm177", 1, 5000, "cpu"), data, tmp_path,
+                                                         "cpu")).loss
+            assert (new.beta, new.pit_beta) == (beta, 1.0) and (paper.beta, paper.pit_beta) == (0.5, None)
+            assert new.name == paper.name and new.params() == (
+                {"beta": beta, "pit_beta": 1.0} if new.name == "multitask" else paper.params())
     monkeypatch.setattr(runner, "_complete", lambda path, spec, clips: True)  # no synthesis: the paths only
     for scale in ("cpu", "gpu"):
-        paths = runner.prepare_data(tmp_path, f"{scale}_sedpit", "gm177")
-        assert paths == runner.prepare_data(tmp_path, scale, "gm177")
+        for suffix in ("_sedpit", "_sedpit80"):
+            assert runner.prepare_data(tmp_path, scale + suffix, "gm177") == runner.prepare_data(tmp_path, scale,
+                                                                                                 "gm177")
 
 
 def test_gm45_is_every_fourth_gm177_class():
