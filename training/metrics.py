@@ -270,9 +270,9 @@ class SeldCounts:
     SCALARS = ("S", "D", "I", "frames")
 
     @classmethod
-    def total(cls, parts: Sequence[SeldCounts], weights: Sequence[float] | None = None) -> SeldCounts:
-        """The sum of ``parts`` (each counted ``weights[i]`` times: a bootstrap resample's multiplicities)."""
-        return cls.stack(parts).weighted(np.ones(len(parts)) if weights is None else weights)
+    def total(cls, parts: Sequence[SeldCounts]) -> SeldCounts:
+        """The sum of ``parts``."""
+        return cls.stack(parts).weighted(np.ones(len(parts)))
 
     @classmethod
     def stack(cls, parts: Sequence[SeldCounts]) -> SeldCounts:
@@ -281,7 +281,8 @@ class SeldCounts:
                       for k in cls.ARRAYS + cls.SCALARS})
 
     def weighted(self, weights: Sequence[float]) -> SeldCounts:
-        """The weighted sum of a ``stack``."""
+        """The weighted sum of a ``stack`` (each part counted ``weights[i]`` times: a bootstrap resample's
+        multiplicities)."""
         w = np.asarray(weights, np.float64)
         return SeldCounts(**{k: np.tensordot(w, getattr(self, k), axes=1) for k in self.ARRAYS},
                           **{k: float(w @ getattr(self, k)) for k in self.SCALARS})
